@@ -1,0 +1,60 @@
+"""The exception hierarchy every taserlink layer raises.
+
+One root, :class:`TaserlinkError`; children name what stopped the work and, where a
+builtin means the same thing, inherit it too (``DeviceTimeout`` is a ``TimeoutError``), so a
+caller may catch either.  Problems that do *not* stop the work (a record whose CRC fails,
+a clock that jumped) are reported as data, never raised.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "TaserlinkError",
+    "FormatError",
+    "TruncatedError",
+    "RecordCrcError",
+    "SerialError",
+    "ScenarioError",
+    "ImageIOError",
+]
+
+
+class TaserlinkError(Exception):
+    """Root of every error taserlink raises on purpose."""
+
+
+class FormatError(TaserlinkError, ValueError):
+    """A dataport image (or part of one) is not well formed.
+
+    ``offset`` is the absolute byte offset in the image where the problem was found
+    (``None`` when it concerns the whole input), and is part of ``str(error)``.
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        self.offset = offset
+        self.reason = message
+        super().__init__(message if offset is None else f"at offset {offset}: {message}")
+
+
+class TruncatedError(FormatError):
+    """The input ends before the structure it declares (a partial download, a cut file)."""
+
+
+class RecordCrcError(FormatError):
+    """A record's CRC does not match its bytes (raised only under ``CrcCheck.RAISE``)."""
+
+    def __init__(self, message: str, offset: int, index: int) -> None:
+        self.index = index
+        super().__init__(message, offset)
+
+
+class SerialError(TaserlinkError, ValueError):
+    """A serial is not valid in its scheme (wrong length, alphabet, type or check)."""
+
+
+class ScenarioError(TaserlinkError, ValueError):
+    """A firmware-model scenario asked for something the simulated device cannot do."""
+
+
+class ImageIOError(TaserlinkError, OSError):
+    """An image file could not be read or written (missing, unreadable, disk full)."""

@@ -1,0 +1,475 @@
+"""Reading and writing whole dataport images.
+
+:func:`read_image` checks the image's structure (magic, version, every section's length
+and bounds, every variable-length field) and returns an :class:`Image`: frozen dataclasses
+for the small sections and numpy structured arrays for records and seals (the bulk path).
+Any structural problem raises :class:`~taserlink.errors.FormatError` naming the byte
+offset; the reader never allocates more than the input's own size.
+
+What structure cannot tell — whether the chain, seals and signatures hold — is the
+verifier's job (:mod:`taserlink.integrity`); this module only reads and writes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import construct as cs
+import numpy as np
+import numpy.typing as npt
+
+from taserlink.errors import FormatError, ImageIOError, RecordCrcError, TruncatedError
+from taserlink.format import layout as L
+from taserlink.format.bulk import RECORD_DTYPE, SEAL_DTYPE, crc_mismatches, records_from_buffer
+
+__all__ = [
+    "CrcCheck",
+    "Span",
+    "FirmwareVersion",
+    "Identity",
+    "Base",
+    "Statement",
+    "Acquisition",
+    "Image",
+    "read_image",
+    "build_image",
+    "encode_identity",
+    "encode_certificates",
+    "encode_base",
+    "encode_statement",
+    "encode_seals",
+    "decode_identity",
+    "decode_certificates",
+    "decode_base",
+    "decode_statement",
+    "device_sha256",
+    "MAX_IMAGE_BYTES",
+]
+
+MAX_IMAGE_BYTES = 1 << 34
+"""Largest image :func:`read_image` accepts from a path (16 GiB; a full device log is ~1 MB)."""
+
+
+class CrcCheck(enum.Enum):
+    """What :func:`read_image` does about records whose CRC does not match."""
+
+    RAISE = "raise"
+    """Raise :class:`~taserlink.errors.RecordCrcError` for the first bad record."""
+    REPORT = "report"
+    """List them in :attr:`Image.crc_failures` and go on (the default)."""
+    SKIP = "skip"
+    """Do not compute CRCs (``crc_failures`` is empty; nothing was checked)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one section lies in the image, in bytes."""
+
+    name: str
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """Offset of the first byte after the section."""
+        return self.offset + self.length
+
+
+@dataclass(frozen=True, order=True)
+class FirmwareVersion:
+    """A firmware version ``major.minor.patch``."""
+
+    major: int
+    minor: int
+    patch: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Section 2: the device's serial, model, hardware, firmware and log capacity."""
+
+    serial: str
+    model: str
+    hardware_revision: str
+    firmware: FirmwareVersion
+    log_capacity: int
+    """Records the device keeps before it deletes the oldest quarter."""
+    signature_algorithm: int = L.SIGNATURE_ED25519
+
+
+@dataclass(frozen=True)
+class Base:
+    """Section 4: the first retained record's sequence and the chain value before it."""
+
+    first_seq: int
+    chain_before: bytes
+    device_time_ms: int
+    """Device time when the base was (re)written: the device's start or its last wrap."""
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Section 7: the device's signed account of one download over a host nonce."""
+
+    nonce: bytes
+    first_seq: int
+    last_seq: int
+    """Sequence of the last record downloaded; ``first_seq - 1`` for an empty log."""
+    chain: bytes
+    """Chain value after ``last_seq``."""
+    device_time_ms: int
+    """Device clock when the statement was signed."""
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """Section 8: the host's record of the download.
+
+    Times are UTC milliseconds since the Unix epoch on the host clock.  The two digests are
+    computed by :func:`build_image`; values given to it are ignored.
+    """
+
+    nonce: bytes
+    host_utc_start_ms: int
+    host_utc_end_ms: int
+    statement_utc_ms: int
+    """Host UTC when the download statement arrived: the clock anchor for this download."""
+    clock_source: str
+    tool_version: str
+    operator: str
+    workstation: str
+    device_sha256: bytes = bytes(L.DIGEST_SIZE)
+    """SHA-256 of sections 1–7 (header to statement)."""
+    closing_sha256: bytes = bytes(L.DIGEST_SIZE)
+    """SHA-256 of every byte before this field."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """A parsed dataport image.
+
+    ``records`` and ``seals`` are read-only structured arrays viewing ``data`` (dtypes
+    :data:`~taserlink.format.bulk.RECORD_DTYPE` and :data:`~taserlink.format.bulk.SEAL_DTYPE`).
+    ``crc_failures`` holds the indices of records whose CRC does not match (see
+    :class:`CrcCheck`).
+    """
+
+    version: int
+    spans: Mapping[str, Span]
+    identity: Identity
+    certificates: tuple[bytes, ...]
+    base: Base
+    records: npt.NDArray[Any]
+    seals: npt.NDArray[Any]
+    statement: Statement | None
+    acquisition: Acquisition
+    crc_failures: npt.NDArray[np.intp]
+    data: bytes = field(repr=False)
+
+    def record_offset(self, index: int) -> int:
+        """Byte offset in the image of record ``index`` (0-based position, not sequence)."""
+        return self.spans["records"].offset + index * L.RECORD_SIZE
+
+    def section_bytes(self, name: str) -> bytes:
+        """The raw bytes of section ``name`` (``header``, ``identity`` … ``acquisition``)."""
+        span = self.spans[name]
+        return self.data[span.offset : span.end]
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def encode_identity(identity: Identity) -> bytes:
+    """Section 2 bytes."""
+    fw = identity.firmware
+    return bytes(
+        L.IDENTITY.build(
+            {
+                "serial": identity.serial,
+                "model": identity.model,
+                "hardware_revision": identity.hardware_revision,
+                "firmware": {"major": fw.major, "minor": fw.minor, "patch": fw.patch},
+                "log_capacity": identity.log_capacity,
+                "signature_algorithm": identity.signature_algorithm,
+            }
+        )
+    )
+
+
+def encode_certificates(certificates: Iterable[bytes]) -> bytes:
+    """Section 3 bytes: DER certificates, the device's first."""
+    return bytes(L.CERTIFICATES.build(list(certificates)))
+
+
+def encode_base(base: Base) -> bytes:
+    """Section 4 bytes."""
+    return bytes(L.BASE.build(vars(base)))
+
+
+def encode_statement(statement: Statement | None) -> bytes:
+    """Section 7 bytes (empty when there is no statement)."""
+    return b"" if statement is None else bytes(L.STATEMENT.build(vars(statement)))
+
+
+def encode_seals(seals: npt.NDArray[Any] | Iterable[Mapping[str, Any]]) -> bytes:
+    """Section 6 bytes from a ``SEAL_DTYPE`` array or from mappings of seal fields."""
+    if isinstance(seals, np.ndarray):
+        return np.ascontiguousarray(seals, dtype=SEAL_DTYPE).tobytes()
+    return b"".join(bytes(L.SEAL.build(dict(seal))) for seal in seals)
+
+
+def _encode_acquisition_fields(acquisition: Acquisition) -> bytes:
+    """Acquisition bytes up to (not including) the two digests."""
+    full = bytes(L.ACQUISITION.build(vars(acquisition)))
+    return full[: -2 * L.DIGEST_SIZE]
+
+
+def device_sha256(image_bytes: bytes, spans: Mapping[str, Span]) -> bytes:
+    """SHA-256 of sections 1–7 of an image (the acquisition hash)."""
+    return hashlib.sha256(image_bytes[: spans["acquisition"].offset]).digest()
+
+
+def build_image(
+    *,
+    identity: Identity,
+    certificates: Iterable[bytes],
+    base: Base,
+    records: bytes | npt.NDArray[Any],
+    seals: bytes | npt.NDArray[Any],
+    statement: Statement | None,
+    acquisition: Acquisition,
+) -> bytes:
+    """Assemble an image, computing the acquisition's two digests.
+
+    ``records`` and ``seals`` are section bytes or arrays of ``RECORD_DTYPE`` /
+    ``SEAL_DTYPE``; they are written as given (CRCs are not recomputed).
+    """
+    device_parts = {
+        "identity": encode_identity(identity),
+        "certificates": encode_certificates(certificates),
+        "base": encode_base(base),
+        "records": records.tobytes() if isinstance(records, np.ndarray) else bytes(records),
+        "seals": seals.tobytes() if isinstance(seals, np.ndarray) else bytes(seals),
+        "statement": encode_statement(statement),
+    }
+    acquisition_fields = _encode_acquisition_fields(acquisition)
+    lengths = {f"{name}_length": len(part) for name, part in device_parts.items()}
+    lengths["acquisition_length"] = len(acquisition_fields) + 2 * L.DIGEST_SIZE
+    header = bytes(
+        L.HEADER.build({"version": L.FORMAT_VERSION, "record_size": L.RECORD_SIZE, **lengths})
+    )
+    before_acquisition = header + b"".join(device_parts.values())
+    digest = hashlib.sha256(before_acquisition).digest()
+    head = before_acquisition + acquisition_fields + digest
+    return head + hashlib.sha256(head).digest()
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+
+def _parse(con: Any, data: bytes, span: Span) -> Any:
+    """Parse ``span`` of ``data`` with ``con``, requiring it to fill the span exactly."""
+    stream = io.BytesIO(data[span.offset : span.end])
+    try:
+        value = con.parse_stream(stream)
+    except (cs.ConstructError, UnicodeDecodeError) as error:
+        where = span.offset + min(stream.tell(), span.length)
+        reason = str(error).splitlines()[-1].strip() or type(error).__name__
+        if isinstance(error, cs.StreamError):
+            reason = "field runs past the end of the section"
+        raise FormatError(f"{span.name} section: {reason}", where) from None
+    if stream.tell() != span.length:
+        extra = span.length - stream.tell()
+        raise FormatError(
+            f"{span.name} section: {extra} unexplained bytes after its last field",
+            span.offset + stream.tell(),
+        )
+    return value
+
+
+def _whole(name: str, data: bytes) -> Span:
+    return Span(name, 0, len(data))
+
+
+def decode_identity(data: bytes, span: Span | None = None) -> Identity:
+    """Section 2 from its bytes (``span`` locates it in a larger buffer)."""
+    v = _parse(L.IDENTITY, data, span or _whole("identity", data))
+    fw = FirmwareVersion(v.firmware.major, v.firmware.minor, v.firmware.patch)
+    return Identity(
+        v.serial, v.model, v.hardware_revision, fw, v.log_capacity, v.signature_algorithm
+    )
+
+
+def decode_certificates(data: bytes, span: Span | None = None) -> tuple[bytes, ...]:
+    """Section 3 from its bytes."""
+    return tuple(bytes(c) for c in _parse(L.CERTIFICATES, data, span or _whole("certificates", data)))
+
+
+def decode_base(data: bytes, span: Span | None = None) -> Base:
+    """Section 4 from its bytes."""
+    v = _parse(L.BASE, data, span or _whole("base", data))
+    return Base(v.first_seq, bytes(v.chain_before), v.device_time_ms, bytes(v.signature))
+
+
+def decode_statement(data: bytes, span: Span | None = None) -> Statement | None:
+    """Section 7 from its bytes (``None`` for an empty section)."""
+    span = span or _whole("statement", data)
+    if span.length == 0:
+        return None
+    v = _parse(L.STATEMENT, data, span)
+    return Statement(
+        bytes(v.nonce), v.first_seq, v.last_seq, bytes(v.chain), v.device_time_ms, bytes(v.signature)
+    )
+
+
+def _decode_acquisition(data: bytes, span: Span) -> Acquisition:
+    v = _parse(L.ACQUISITION, data, span)
+    return Acquisition(
+        bytes(v.nonce),
+        v.host_utc_start_ms,
+        v.host_utc_end_ms,
+        v.statement_utc_ms,
+        v.clock_source,
+        v.tool_version,
+        v.operator,
+        v.workstation,
+        bytes(v.device_sha256),
+        bytes(v.closing_sha256),
+    )
+
+
+def _load(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    try:
+        with open(source, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > MAX_IMAGE_BYTES:
+                raise FormatError(f"{size} bytes is larger than any dataport image", None)
+            return stream.read()
+    except OSError as error:
+        raise ImageIOError(f"cannot read {os.fspath(source)}: {error.strerror or error}") from None
+
+
+def _spans(data: bytes) -> tuple[int, dict[str, Span]]:
+    """Check the header and work out where every section lies."""
+    if not data:
+        raise TruncatedError("the input is empty", 0)
+    if not data.startswith(L.MAGIC[: min(len(data), len(L.MAGIC))]):
+        raise FormatError("bad magic: not a dataport image", 0)
+    if len(data) < L.HEADER_SIZE:
+        raise TruncatedError(
+            f"header needs {L.HEADER_SIZE} bytes, the input ends", len(data)
+        )
+    header = L.HEADER.parse(data[: L.HEADER_SIZE])
+    version_offset = len(L.MAGIC)
+    if header.version != L.FORMAT_VERSION:
+        raise FormatError(
+            f"unknown format version {header.version} (this reader knows {L.FORMAT_VERSION})",
+            version_offset,
+        )
+    if header.record_size != L.RECORD_SIZE:
+        raise FormatError(
+            f"record size {header.record_size}, format version 1 has {L.RECORD_SIZE}",
+            version_offset + 2,
+        )
+    spans = {"header": Span("header", 0, L.HEADER_SIZE)}
+    offset = L.HEADER_SIZE
+    for name in L.SECTION_NAMES:
+        length = int(header[f"{name}_length"])
+        span = Span(name, offset, length)
+        if span.end > len(data):
+            raise TruncatedError(
+                f"{name} section ({length} bytes from offset {offset}) runs past the end of "
+                f"the input",
+                len(data),
+            )
+        spans[name] = span
+        offset = span.end
+    if offset != len(data):
+        raise FormatError(f"{len(data) - offset} unexplained bytes after the last section", offset)
+    fixed = {
+        "base": (L.BASE_SIZE,),
+        "statement": (0, L.STATEMENT_SIZE),
+    }
+    for name, allowed in fixed.items():
+        if spans[name].length not in allowed:
+            raise FormatError(
+                f"{name} section is {spans[name].length} bytes, it must be "
+                + " or ".join(map(str, allowed)),
+                spans[name].offset,
+            )
+    for name, unit in (("records", L.RECORD_SIZE), ("seals", L.SEAL_SIZE)):
+        if spans[name].length % unit:
+            raise FormatError(
+                f"{name} section is {spans[name].length} bytes, not a multiple of {unit}",
+                spans[name].offset,
+            )
+    return int(header.version), spans
+
+
+def read_image(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    *,
+    crc: CrcCheck = CrcCheck.REPORT,
+) -> Image:
+    """Read a dataport image from a path or from bytes.
+
+    Args:
+        source: a file path, or the image's bytes.
+        crc: what to do about records whose CRC does not match (see :class:`CrcCheck`).
+
+    Raises:
+        ImageIOError: the file cannot be read.
+        TruncatedError: the input ends before a section it declares.
+        FormatError: any other structural problem, with its byte offset.
+        RecordCrcError: a bad record CRC under ``CrcCheck.RAISE``.
+    """
+    data = _load(source)
+    version, spans = _spans(data)
+    identity = decode_identity(data, spans["identity"])
+    certificates = decode_certificates(data, spans["certificates"])
+    base = decode_base(data, spans["base"])
+    records = records_from_buffer(
+        data, spans["records"].offset, spans["records"].length // L.RECORD_SIZE
+    )
+    seals = np.frombuffer(
+        data,
+        dtype=SEAL_DTYPE,
+        count=spans["seals"].length // L.SEAL_SIZE,
+        offset=spans["seals"].offset,
+    )
+    statement = decode_statement(data, spans["statement"])
+    acquisition = _decode_acquisition(data, spans["acquisition"])
+    failures = np.empty(0, dtype=np.intp) if crc is CrcCheck.SKIP else crc_mismatches(records)
+    if crc is CrcCheck.RAISE and len(failures):
+        index = int(failures[0])
+        offset = spans["records"].offset + index * L.RECORD_SIZE
+        raise RecordCrcError(
+            f"record {index} (sequence {int(records['seq'][index])}) fails its CRC", offset, index
+        )
+    return Image(
+        version=version,
+        spans=MappingProxyType(spans),
+        identity=identity,
+        certificates=certificates,
+        base=base,
+        records=records,
+        seals=seals,
+        statement=statement,
+        acquisition=acquisition,
+        crc_failures=failures,
+        data=data,
+    )

@@ -1,0 +1,206 @@
+"""The dataport image, declared once with construct.
+
+An image is eight sections in this order (see ``docs/format.md``)::
+
+    header | identity | certificates | base | records | seals | statement | acquisition
+
+All integers are little-endian.  The header gives every other section's length, so a
+reader knows where each one starts without parsing the others.  Records and seals are
+fixed-size and also read in bulk through numpy dtypes derived from these declarations
+(:mod:`taserlink.format.bulk`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Final
+
+import construct as cs
+
+from taserlink.format.events import PAYLOAD_SIZE, PAYLOADS, UNKNOWN_PAYLOAD
+
+__all__ = [
+    "MAGIC",
+    "FORMAT_VERSION",
+    "RECORD_SIZE",
+    "SIGNATURE_ED25519",
+    "DEVICE_EPOCH_UNIX_MS",
+    "SECTION_NAMES",
+    "HEADER",
+    "IDENTITY",
+    "FIRMWARE_VERSION",
+    "CERTIFICATES",
+    "BASE",
+    "RECORD_BODY",
+    "RECORD",
+    "SEAL",
+    "STATEMENT",
+    "ACQUISITION",
+    "SIGNATURE_SIZE",
+    "DIGEST_SIZE",
+    "NONCE_SIZE",
+    "signed_message",
+    "record_crc",
+]
+
+MAGIC: Final = b"\x89TDI\r\n\x1a\n"
+"""File signature: a high byte, ``TDI``, CR LF, EOF and LF catch text-mode transfers."""
+FORMAT_VERSION: Final = 1
+"""The only format version this library reads and writes."""
+RECORD_SIZE: Final = 32
+"""Bytes per event record."""
+DEVICE_EPOCH_UNIX_MS: Final = 946_684_800_000
+"""Device time 0 (2000-01-01T00:00:00, a clock's reset value) in Unix milliseconds, were
+the device clock set to UTC.  Device times carry no time zone: converting one to UTC needs
+the clock correction of :mod:`taserlink.forensics.clock`."""
+SIGNATURE_ED25519: Final = 1
+"""``identity.signature_algorithm`` value: Ed25519 (RFC 8032), 64-byte signatures."""
+SIGNATURE_SIZE: Final = 64
+DIGEST_SIZE: Final = 32
+"""SHA-256 digest bytes (chain values and acquisition hashes)."""
+NONCE_SIZE: Final = 32
+
+SECTION_NAMES: Final = (
+    "identity",
+    "certificates",
+    "base",
+    "records",
+    "seals",
+    "statement",
+    "acquisition",
+)
+"""The sections after the header, in file order; the header holds each one's length."""
+
+HEADER = cs.Struct(
+    "magic" / cs.Const(MAGIC),
+    "version" / cs.Int16ul,
+    "record_size" / cs.Int16ul,
+    *[f"{name}_length" / cs.Int32ul for name in SECTION_NAMES],
+)
+"""Section 1: magic, format version, record size and the length of every other section."""
+
+FIRMWARE_VERSION = cs.Struct("major" / cs.Int8ul, "minor" / cs.Int8ul, "patch" / cs.Int16ul)
+
+IDENTITY = cs.Struct(
+    "serial" / cs.PaddedString(10, "ascii"),
+    "model" / cs.PascalString(cs.Int8ul, "utf8"),
+    "hardware_revision" / cs.PascalString(cs.Int8ul, "utf8"),
+    "firmware" / FIRMWARE_VERSION,
+    "log_capacity" / cs.Int32ul,
+    "signature_algorithm" / cs.Int8ul,
+)
+"""Section 2: who the device says it is."""
+
+CERTIFICATES = cs.PrefixedArray(cs.Int8ul, cs.Prefixed(cs.Int16ul, cs.GreedyBytes))
+"""Section 3: DER certificates, the device's first, then intermediates (never the root)."""
+
+BASE = cs.Struct(
+    "first_seq" / cs.Int32ul,
+    "chain_before" / cs.Bytes(DIGEST_SIZE),
+    "device_time_ms" / cs.Int64ul,
+    "signature" / cs.Bytes(SIGNATURE_SIZE),
+)
+"""Section 4: where the retained log starts and the chain value before its first record."""
+
+
+def record_crc(body: bytes) -> int:
+    """CRC-32 (ISO-HDLC, as zlib) of a record's first 28 bytes."""
+    return zlib.crc32(body)
+
+
+RECORD_BODY = cs.Struct(
+    "seq" / cs.Int32ul,
+    "time_ms" / cs.Int64ul,
+    "code" / cs.Int16ul,
+    "payload"
+    / cs.FixedSized(
+        PAYLOAD_SIZE,
+        cs.Switch(cs.this.code, {int(code): p for code, p in PAYLOADS.items()}, UNKNOWN_PAYLOAD),
+    ),
+)
+"""A record without its CRC: sequence, device time (ms since 2000), event code, payload."""
+
+RECORD = cs.Struct(
+    "body" / cs.RawCopy(RECORD_BODY),
+    "crc" / cs.Checksum(cs.Int32ul, record_crc, cs.this.body.data),
+)
+"""Section 5 holds these back to back: a record body and the CRC-32 of its bytes."""
+
+SEAL = cs.Struct(
+    "seq" / cs.Int32ul,
+    "chain" / cs.Bytes(DIGEST_SIZE),
+    "device_time_ms" / cs.Int64ul,
+    "signature" / cs.Bytes(SIGNATURE_SIZE),
+)
+"""Section 6 holds these back to back: a signed checkpoint of the chain after ``seq``."""
+
+STATEMENT = cs.Struct(
+    "nonce" / cs.Bytes(NONCE_SIZE),
+    "first_seq" / cs.Int32ul,
+    "last_seq" / cs.Int32ul,
+    "chain" / cs.Bytes(DIGEST_SIZE),
+    "device_time_ms" / cs.Int64ul,
+    "signature" / cs.Bytes(SIGNATURE_SIZE),
+)
+"""Section 7: the device's signed account of this download (empty when none was made)."""
+
+ACQUISITION = cs.Struct(
+    "nonce" / cs.Bytes(NONCE_SIZE),
+    "host_utc_start_ms" / cs.Int64sl,
+    "host_utc_end_ms" / cs.Int64sl,
+    "statement_utc_ms" / cs.Int64sl,
+    "clock_source" / cs.PascalString(cs.Int8ul, "utf8"),
+    "tool_version" / cs.PascalString(cs.Int8ul, "utf8"),
+    "operator" / cs.PascalString(cs.Int8ul, "utf8"),
+    "workstation" / cs.PascalString(cs.Int8ul, "utf8"),
+    "device_sha256" / cs.Bytes(DIGEST_SIZE),
+    "closing_sha256" / cs.Bytes(DIGEST_SIZE),
+)
+"""Section 8: the host's record of the acquisition, hashed over everything before it."""
+
+_DOMAINS: Final = {
+    "base": b"taserlink/base/v1\x00",
+    "seal": b"taserlink/seal/v1\x00",
+    "statement": b"taserlink/statement/v1\x00",
+}
+
+
+def signed_message(kind: str, device_serial: str, fields: bytes) -> bytes:
+    """The exact bytes a device signs for a base, seal or statement.
+
+    ``fields`` is the section's (or seal's) bytes without its trailing signature.  The
+    message is ``domain tag || device serial (10 ASCII bytes) || fields``; the domain tag
+    keeps a seal's signature from passing as a base's, and the serial binds it to one device.
+    """
+    return _DOMAINS[kind] + device_serial.encode("ascii") + fields
+
+
+def _fixed(struct: Any) -> int:
+    return int(struct.sizeof())
+
+
+BASE_SIZE: Final = _fixed(BASE)
+SEAL_SIZE: Final = _fixed(SEAL)
+STATEMENT_SIZE: Final = _fixed(STATEMENT)
+HEADER_SIZE: Final = _fixed(HEADER)
+assert _fixed(RECORD) == RECORD_SIZE
+
+IMAGE = cs.Struct(
+    "header" / HEADER,
+    "identity" / cs.FixedSized(cs.this.header.identity_length, IDENTITY),
+    "certificates" / cs.FixedSized(cs.this.header.certificates_length, CERTIFICATES),
+    "base" / cs.FixedSized(cs.this.header.base_length, BASE),
+    "records" / cs.Array(cs.this.header.records_length // RECORD_SIZE, RECORD),
+    "seals" / cs.Array(cs.this.header.seals_length // SEAL_SIZE, SEAL),
+    "statement"
+    / cs.FixedSized(
+        cs.this.header.statement_length, cs.If(cs.this._.header.statement_length > 0, STATEMENT)
+    ),
+    "acquisition" / cs.FixedSized(cs.this.header.acquisition_length, ACQUISITION),
+    cs.Terminated,
+)
+"""A whole image in one declaration: the checked reference parse (every record's CRC is
+verified by construct's ``Checksum``).  :func:`taserlink.format.read_image` reads the same
+sections with the same declarations, records and seals through numpy."""
+
+__all__ += ["BASE_SIZE", "SEAL_SIZE", "STATEMENT_SIZE", "HEADER_SIZE", "IMAGE"]
