@@ -50,7 +50,8 @@ TOOL_VERSION = "taserlink-emulator 0.1"
 DEFAULT_LOG_CAPACITY = 16384
 """Records a device keeps (current devices keep in the order of 16,000 events)."""
 DEFAULT_SEAL_INTERVAL = 256
-"""A seal is written after every record whose sequence is a multiple of this."""
+"""A seal is written after every record whose sequence is a multiple of this, and after
+every ``POWER_OFF``."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ class SimulatedDevice:
         self._records += record
         self._head = chain_step(self._head, record)
         self._next_seq += 1
-        if seq % self.spec.seal_interval == 0:
+        if seq % self.spec.seal_interval == 0 or code is EventCode.POWER_OFF:
             self._seal(seq)
         return seq
 

@@ -194,7 +194,7 @@ IMAGE = cs.Struct(
     "seals" / cs.Array(cs.this.header.seals_length // SEAL_SIZE, SEAL),
     "statement"
     / cs.FixedSized(
-        cs.this.header.statement_length, cs.If(cs.this._.header.statement_length > 0, STATEMENT)
+        cs.this.header.statement_length, cs.If(cs.this.header.statement_length > 0, STATEMENT)
     ),
     "acquisition" / cs.FixedSized(cs.this.header.acquisition_length, ACQUISITION),
     cs.Terminated,
