@@ -1,0 +1,191 @@
+"""The firmware model: clock, bounded log, chain, seals, signatures, cartridges."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_scenario
+from taserlink.emulator.scenarios import SCENARIOS, START, new_device
+from taserlink.errors import ScenarioError, SerialError
+from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, Image, payload_view, read_image
+from taserlink.format import layout as L
+from taserlink.format.image import encode_base, encode_statement
+from taserlink.integrity import chain_records, chain_step, genesis_chain
+
+
+
+def _device(**spec: object) -> SimulatedDevice:
+    rng = random.Random(7)
+    return new_device(rng, **spec)  # type: ignore[arg-type]
+
+
+def _public_key(image: Image) -> Ed25519PublicKey:
+    key = x509.load_der_x509_certificate(image.certificates[0]).public_key()
+    assert isinstance(key, Ed25519PublicKey)
+    return key
+
+
+def _assert_signed(image: Image) -> None:
+    """Base, every seal and the statement verify with the device certificate's key."""
+    key = _public_key(image)
+    serial = image.identity.serial
+    key.verify(
+        image.base.signature,
+        L.signed_message("base", serial, encode_base(image.base)[: -L.SIGNATURE_SIZE]),
+    )
+    for seal in image.seals:
+        raw = seal.tobytes()
+        key.verify(raw[-L.SIGNATURE_SIZE :], L.signed_message("seal", serial, raw[: -L.SIGNATURE_SIZE]))
+    assert image.statement is not None
+    key.verify(
+        image.statement.signature,
+        L.signed_message(
+            "statement", serial, encode_statement(image.statement)[: -L.SIGNATURE_SIZE]
+        ),
+    )
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenario_images_are_chained_and_signed(name: str) -> None:
+    image = read_image(run_scenario(name, 3).image)
+    assert image.statement is not None
+    records = image.section_bytes("records")
+    assert chain_records(image.base.chain_before, records) == image.statement.chain
+    if image.base.first_seq == 1:
+        assert image.base.chain_before == genesis_chain(image.identity.serial)
+    # Every seal's chain value is the chain after its sequence.
+    value = image.base.chain_before
+    by_seq = {}
+    for i in range(len(image.records)):
+        value = chain_step(value, records[32 * i : 32 * i + 32])
+        by_seq[int(image.records["seq"][i])] = value
+    for seal in image.seals:
+        assert by_seq[int(seal["seq"])] == seal["chain"].tobytes()
+    _assert_signed(image)
+    assert image.acquisition.nonce == image.statement.nonce
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenarios_are_deterministic_per_seed(name: str) -> None:
+    assert run_scenario(name, 5).image == run_scenario(name, 5).image
+    assert run_scenario(name, 5).image != run_scenario(name, 6).image
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    with pytest.raises(ScenarioError, match="no scenario 'nope'"):
+        run_scenario("nope")
+
+
+@given(
+    offset=st.integers(-10**9, 10**9),
+    ppm=st.floats(-200, 200),
+    elapsed=st.integers(0, 400 * 86_400_000),
+)
+def test_clock_drifts_as_stated(offset: int, ppm: float, elapsed: int) -> None:
+    clock = DeviceClock.true_utc(START, offset_ms=offset, drift_ppm=ppm)
+    assert clock.device_ms(START) == START - DEVICE_EPOCH_UNIX_MS + offset
+    drifted = clock.device_ms(START + elapsed) - clock.device_ms(START) - elapsed
+    assert abs(drifted - elapsed * ppm / 1e6) <= 1
+
+
+def test_clock_set_logs_the_old_time() -> None:
+    device = _device(drift_ppm=90.0)
+    device.advance(30 * 86_400_000)
+    before = device.now_ms
+    target = device.utc_ms - DEVICE_EPOCH_UNIX_MS
+    seq = device.set_clock(target)
+    image = read_image(device.download(bytes(32)))
+    index = int(np.flatnonzero(image.records["seq"] == seq)[0])
+    assert int(image.records["time_ms"][index]) == target
+    old = int(payload_view(image.records, EventCode.CLOCK_SET)["old_time_ms"][0])
+    assert old == before
+    assert abs((before - target) - 30 * 86_400_000 * 90 / 1_000_000) <= 1  # 233.28 s fast
+
+
+def test_power_loss_restarts_the_clock_at_2000() -> None:
+    device = _device()
+    device.advance(1000)
+    device.lose_power()
+    image = read_image(device.download(bytes(32)))
+    power = payload_view(image.records, EventCode.POWER_ON)
+    assert power["rtc_valid"].tolist() == [0]
+    index = int(np.flatnonzero(image.records["code"] == EventCode.POWER_ON)[0])
+    assert int(image.records["time_ms"][index]) == 0
+
+
+@given(capacity=st.integers(8, 64), events=st.integers(0, 300), interval=st.integers(1, 40))
+def test_log_stays_bounded_and_verifiable(capacity: int, events: int, interval: int) -> None:
+    device = _device(log_capacity=capacity, seal_interval=interval)
+    for i in range(events):
+        device.advance(1000)
+        device.battery_report(20, 8000 - i % 100)
+    image = read_image(device.download(bytes(range(32))))
+    assert len(image.records) <= capacity
+    assert image.statement is not None
+    assert image.statement.last_seq - image.base.first_seq + 1 == len(image.records)
+    assert chain_records(image.base.chain_before, image.section_bytes("records")) == (
+        image.statement.chain
+    )
+    wraps = payload_view(image.records, EventCode.LOG_WRAP)
+    if image.base.first_seq > 1:
+        assert len(wraps) >= 1
+        assert int(wraps["first_deleted"][-1]) + int(wraps["deleted"][-1]) == image.base.first_seq
+    assert all(int(s) >= image.base.first_seq for s in image.seals["seq"])
+    _assert_signed(image)
+
+
+def test_cartridges_follow_the_bays() -> None:
+    device = _device()
+    with pytest.raises(ScenarioError, match="no live cartridge"):
+        device.fire(1)
+    device.insert_cartridge(1, "S4K7P2M9QB")
+    assert device.loaded_bays() == 0b01
+    with pytest.raises(ScenarioError, match="already holds"):
+        device.insert_cartridge(1, "S4K7P2M9QB")
+    with pytest.raises(SerialError):
+        device.insert_cartridge(2, "S4K7P2M9QC")
+    with pytest.raises(ScenarioError, match="bay 3 does not exist"):
+        device.insert_cartridge(3, "S4K7P2M9QB")
+    device.arm()
+    device.fire(1)
+    assert device.loaded_bays() == 0
+    with pytest.raises(ScenarioError):
+        device.fire(1)
+    device.safe()
+    with pytest.raises(ScenarioError, match="SAFE without ARM"):
+        device.safe()
+    device.remove_cartridge(1)
+    image = read_image(device.download(bytes(32)))
+    codes = [EventCode(int(c)) for c in image.records["code"]]
+    assert codes[:7] == [
+        EventCode.CARTRIDGE_INSERT,
+        EventCode.ARM,
+        EventCode.TRIGGER,
+        EventCode.DEPLOY,
+        EventCode.CONNECTION,
+        EventCode.SAFE,
+        EventCode.CARTRIDGE_REMOVE,
+    ]
+    arm = payload_view(image.records, EventCode.ARM)
+    assert arm["bays_loaded"].tolist() == [1]
+    deploy = payload_view(image.records, EventCode.DEPLOY)
+    assert deploy["serial"].tolist() == [b"S4K7P2M9QB"]
+
+
+def test_device_spec_is_checked() -> None:
+    with pytest.raises(SerialError):
+        DeviceSpec("S4K7P2M9QB")
+    with pytest.raises(ScenarioError):
+        DeviceSpec(_device().spec.serial, log_capacity=2)
+    device = _device()
+    with pytest.raises(ScenarioError):
+        device.advance(-1)
+    with pytest.raises(ScenarioError, match="nonce"):
+        device.sign_statement(b"short")
