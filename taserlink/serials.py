@@ -47,7 +47,8 @@ CARTRIDGE_TYPES: Mapping[str, str] = MappingProxyType(
 """Cartridge type letters and what they mean."""
 
 MAX_SERIAL_LENGTH = 16
-_SEPARATORS = str.maketrans("", "", "- \t")
+_SEPARATOR_CHARACTERS = "- \t"
+_SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARACTERS)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ class SerialScheme:
         type_letters: allowed first characters and their meaning; empty means any.
         check: whether the last character is a Luhn mod ``len(alphabet)`` check character
             over the ones before it.
-        aliases: characters read as another on input (applied after upper-casing).
+        aliases: characters read as another on input (applied after upper-casing); by
+            default the Crockford aliases (I/L→1, O→0, U→V) for the Crockford alphabet and
+            none for any other.
         group: display group size (``S4K7-P2M9-Q`` has groups of 4); 0 shows no groups.
 
     Raises:
@@ -73,7 +76,7 @@ class SerialScheme:
     length: int = 10
     type_letters: Mapping[str, str] = field(default_factory=lambda: CARTRIDGE_TYPES)
     check: bool = True
-    aliases: Mapping[str, str] = field(default_factory=lambda: CROCKFORD_ALIASES)
+    aliases: Mapping[str, str] | None = None
     group: int = 4
 
     def __post_init__(self) -> None:
@@ -81,11 +84,29 @@ class SerialScheme:
             raise SerialError(f"{self.name} scheme: alphabet must have 2+ distinct characters")
         if not 2 <= self.length <= MAX_SERIAL_LENGTH:
             raise SerialError(f"{self.name} scheme: length must be 2..{MAX_SERIAL_LENGTH}")
-        bad = [t for t in self.type_letters if t not in self.alphabet]
+        if any(c in _SEPARATOR_CHARACTERS for c in self.alphabet):
+            raise SerialError(f"{self.name} scheme: separators may not be alphabet characters")
+        if self.check and len(self.alphabet) % 2:
+            raise SerialError(
+                f"{self.name} scheme: a Luhn check needs an alphabet of even size "
+                "(with an odd one some single misreads go undetected)"
+            )
+        bad = [t for t in self.type_letters if len(t) != 1 or t not in self.alphabet]
         if bad:
             raise SerialError(f"{self.name} scheme: type letters {bad} not in the alphabet")
+        aliases = self.aliases
+        if aliases is None:
+            aliases = CROCKFORD_ALIASES if self.alphabet == CROCKFORD32 else {}
+        wrong = [k for k, v in aliases.items() if k in self.alphabet or v not in self.alphabet]
+        if wrong:
+            raise SerialError(f"{self.name} scheme: aliases {wrong} clash with the alphabet")
         object.__setattr__(self, "type_letters", MappingProxyType(dict(self.type_letters)))
-        object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
+        object.__setattr__(self, "aliases", MappingProxyType(dict(aliases)))
+
+    @property
+    def case_insensitive(self) -> bool:
+        """True when the alphabet has no lower-case letters, so input is upper-cased."""
+        return self.alphabet == self.alphabet.upper()
 
     # -- values ------------------------------------------------------------------------
     def code_point(self, char: str) -> int:
@@ -108,8 +129,11 @@ class SerialScheme:
 
     def normalize(self, text: str) -> str:
         """Input as typed → canonical characters: separators dropped, upper case, aliases."""
-        upper = text.translate(_SEPARATORS).upper()
-        return "".join(self.aliases.get(c, c) for c in upper)
+        cleaned = text.translate(_SEPARATORS)
+        if self.case_insensitive:
+            cleaned = cleaned.upper()
+        aliases = self.aliases or {}
+        return "".join(aliases.get(c, c) for c in cleaned)
 
     def problem(self, serial: str) -> str | None:
         """Why a *canonical* serial is invalid in this scheme, or ``None`` when valid."""
@@ -148,7 +172,7 @@ class SerialScheme:
         if type_letter is None:
             letters = list(self.type_letters) or list(self.alphabet)
             type_letter = rng.choice(letters)
-        elif self.type_letters and type_letter not in self.type_letters:
+        elif type_letter not in (self.type_letters or self.alphabet) or len(type_letter) != 1:
             raise SerialError(f"{type_letter!r} is not a {self.name} type letter")
         body_length = self.length - 1 - (1 if self.check else 0)
         prefix = type_letter + "".join(rng.choice(self.alphabet) for _ in range(body_length))

@@ -106,10 +106,10 @@ def test_firmware_update_changes_identity() -> None:
     image = read_image(CAPTURES / "firmware-update.tdi")
     update = payload_view(image.records, EventCode.FIRMWARE_UPDATE)
     assert len(update) == 1
-    new = update["new"][0]
+    new = update["new_version"][0]
     assert (int(new["major"]), int(new["minor"]), int(new["patch"])) == (
         image.identity.firmware.major,
         image.identity.firmware.minor,
         image.identity.firmware.patch,
     )
-    assert str(image.identity.firmware) != "{}.{}.{}".format(*update["old"][0].tolist())
+    assert str(image.identity.firmware) != "{}.{}.{}".format(*update["old_version"][0].tolist())

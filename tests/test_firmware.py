@@ -20,7 +20,6 @@ from taserlink.format.image import encode_base, encode_statement
 from taserlink.integrity import chain_records, chain_step, genesis_chain
 
 
-
 def _device(**spec: object) -> SimulatedDevice:
     rng = random.Random(7)
     return new_device(rng, **spec)  # type: ignore[arg-type]
@@ -42,7 +41,9 @@ def _assert_signed(image: Image) -> None:
     )
     for seal in image.seals:
         raw = seal.tobytes()
-        key.verify(raw[-L.SIGNATURE_SIZE :], L.signed_message("seal", serial, raw[: -L.SIGNATURE_SIZE]))
+        key.verify(
+            raw[-L.SIGNATURE_SIZE :], L.signed_message("seal", serial, raw[: -L.SIGNATURE_SIZE])
+        )
     assert image.statement is not None
     key.verify(
         image.statement.signature,
@@ -84,7 +85,7 @@ def test_unknown_scenario_is_a_clear_error() -> None:
 
 
 @given(
-    offset=st.integers(-10**9, 10**9),
+    offset=st.integers(-(10**9), 10**9),
     ppm=st.floats(-200, 200),
     elapsed=st.integers(0, 400 * 86_400_000),
 )

@@ -23,6 +23,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from taserlink.emulator.clock import DeviceClock
+from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
+from taserlink.emulator.signing import signed_base, signed_seal, signed_statement
 from taserlink.errors import ScenarioError
 from taserlink.format import (
     NO_BAY,
@@ -38,10 +41,7 @@ from taserlink.format import (
     encode_record,
 )
 from taserlink.format import layout as L
-from taserlink.format.image import encode_base, encode_statement
 from taserlink.integrity import chain_records, chain_step, genesis_chain
-from taserlink.emulator.clock import DeviceClock
-from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 __all__ = ["DeviceSpec", "HostInfo", "SimulatedDevice", "TOOL_VERSION"]
@@ -61,7 +61,7 @@ class DeviceSpec:
     serial: str
     model: str = "TL-10 (simulated)"
     hardware_revision: str = "C"
-    firmware: FirmwareVersion = FirmwareVersion(3, 2, 0)
+    firmware: FirmwareVersion = field(default_factory=lambda: FirmwareVersion(3, 2, 0))
     log_capacity: int = DEFAULT_LOG_CAPACITY
     seal_interval: int = DEFAULT_SEAL_INTERVAL
     bays: int = 2
@@ -218,24 +218,17 @@ class SimulatedDevice:
         return seq
 
     def _seal(self, seq: int) -> None:
-        fields = L.SEAL.build(
-            {"seq": seq, "chain": self._head, "device_time_ms": self.now_ms, "signature": bytes(64)}
-        )[: -L.SIGNATURE_SIZE]
-        signature = self.key.sign(L.signed_message("seal", self.spec.serial, fields))
-        self._seals += fields + signature
+        self._seals += signed_seal(self.key, self.spec.serial, seq, self._head, self.now_ms)
 
     def _signed_base(self, first_seq: int, chain_before: bytes) -> Base:
-        unsigned = Base(first_seq, chain_before, self.now_ms, bytes(L.SIGNATURE_SIZE))
-        fields = encode_base(unsigned)[: -L.SIGNATURE_SIZE]
-        signature = self.key.sign(L.signed_message("base", self.spec.serial, fields))
-        return Base(first_seq, chain_before, unsigned.device_time_ms, signature)
+        return signed_base(self.key, self.spec.serial, first_seq, chain_before, self.now_ms)
 
     def _wrap(self) -> None:
         """Delete the oldest quarter of the log, re-sign the base, log ``LOG_WRAP``."""
         deleted = max(1, self.spec.log_capacity // 4)
         first_deleted = self.first_seq
         cut = deleted * RECORD_SIZE
-        chain_before = chain_records(self._base.chain_before, self._records[:cut])
+        chain_before = chain_records(self._base.chain_before, bytes(self._records[:cut]))
         del self._records[:cut]
         self._base = self._signed_base(first_deleted + deleted, chain_before)
         keep_from = 0
@@ -321,9 +314,7 @@ class SimulatedDevice:
         cartridge = self._bays[index]
         if cartridge is None or cartridge.fired:
             raise ScenarioError(f"bay {bay} has no live cartridge to fire")
-        trigger = self.log(
-            EventCode.TRIGGER, duration_ms=duration_ms, bay=bay, **self._energy()
-        )
+        trigger = self.log(EventCode.TRIGGER, duration_ms=duration_ms, bay=bay, **self._energy())
         cartridge.fired = True
         deploy = self.log(EventCode.DEPLOY, bay=bay, serial=cartridge.serial)
         connection = self._connection(bay, duration_ms, circuit, pulses_per_s)
@@ -334,18 +325,14 @@ class SimulatedDevice:
         self, bay: int, duration_ms: int = 5000, *, circuit: bool = True, pulses_per_s: int = 19
     ) -> tuple[int, int]:
         """Pull the trigger again through probes already out: ``TRIGGER``, ``CONNECTION``."""
-        trigger = self.log(
-            EventCode.TRIGGER, duration_ms=duration_ms, bay=bay, **self._energy()
-        )
+        trigger = self.log(EventCode.TRIGGER, duration_ms=duration_ms, bay=bay, **self._energy())
         connection = self._connection(bay, duration_ms, circuit, pulses_per_s)
         self.advance(duration_ms)
         return trigger, connection
 
     def dry_trigger(self, duration_ms: int = 5000) -> int:
         """A trigger pull with no bay selected (no cartridge, no arc display)."""
-        return self.log(
-            EventCode.TRIGGER, duration_ms=duration_ms, bay=NO_BAY, **self._energy()
-        )
+        return self.log(EventCode.TRIGGER, duration_ms=duration_ms, bay=NO_BAY, **self._energy())
 
     def _connection(self, bay: int, duration_ms: int, circuit: bool, pulses_per_s: int) -> int:
         pulses = duration_ms * pulses_per_s // 1000 if circuit else 0
@@ -388,7 +375,7 @@ class SimulatedDevice:
 
     def update_firmware(self, version: FirmwareVersion) -> int:
         old, self.firmware = self.firmware, version
-        return self.log(EventCode.FIRMWARE_UPDATE, old=vars(old), new=vars(version))
+        return self.log(EventCode.FIRMWARE_UPDATE, old_version=vars(old), new_version=vars(version))
 
     def fault(self, code: int) -> int:
         return self.log(EventCode.FAULT, fault_code=code)
@@ -402,13 +389,14 @@ class SimulatedDevice:
         if len(nonce) != L.NONCE_SIZE:
             raise ScenarioError(f"a host nonce is {L.NONCE_SIZE} bytes")
         self.log(EventCode.DOWNLOAD, nonce_prefix=nonce[:8])
-        unsigned = Statement(
-            nonce, self.first_seq, self.last_seq, self._head, self.now_ms, bytes(L.SIGNATURE_SIZE)
-        )
-        fields = encode_statement(unsigned)[: -L.SIGNATURE_SIZE]
-        signature = self.key.sign(L.signed_message("statement", self.spec.serial, fields))
-        return Statement(
-            nonce, self.first_seq, self.last_seq, self._head, unsigned.device_time_ms, signature
+        return signed_statement(
+            self.key,
+            self.spec.serial,
+            nonce,
+            self.first_seq,
+            self.last_seq,
+            self._head,
+            self.now_ms,
         )
 
     def download(

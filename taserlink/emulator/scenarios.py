@@ -238,7 +238,9 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
         s.name: s
         for s in (
             Scenario("quiet-day", "a quiet day: spark test, battery, holster", quiet_day),
-            Scenario("incident-shift", "a shift with a deployment and a drive stun", incident_shift),
+            Scenario(
+                "incident-shift", "a shift with a deployment and a drive stun", incident_shift
+            ),
             Scenario("clock-drift", "a month at +88 ppm, a clock set, a clock reset", clock_drift),
             Scenario("firmware-update", "a day with a firmware update", firmware_update),
             Scenario("wrapped-log", "a 128-record log that wraps", wrapped_log),
@@ -256,7 +258,5 @@ def run_scenario(name: str, seed: int = 1) -> ScenarioRun:
     try:
         scenario = SCENARIOS[name]
     except KeyError:
-        raise ScenarioError(
-            f"no scenario {name!r}; there are: {', '.join(SCENARIOS)}"
-        ) from None
+        raise ScenarioError(f"no scenario {name!r}; there are: {', '.join(SCENARIOS)}") from None
     return scenario.run(seed)

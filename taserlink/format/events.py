@@ -63,7 +63,7 @@ class EventCode(enum.IntEnum):
     TRIGGER = 0x21
     """Trigger pull; ``duration_ms`` of energy; ``bay`` the bay it fired or ``NO_BAY``."""
     CONNECTION = 0x22
-    """Whether the probes made a circuit: ``circuit`` 1 with ``pulses`` and ``charge_uc``, 0 a miss."""
+    """Whether the probes made a circuit: ``circuit`` 1 (``pulses``, ``charge_uc``) or 0, a miss."""
     DEPLOY = 0x23
     """A cartridge fired from ``bay``; its serial as read from the smart cartridge."""
     DRIVE_STUN = 0x24
@@ -79,7 +79,7 @@ class EventCode(enum.IntEnum):
     CLOCK_SET = 0x41
     """The clock was set; the record's time is the new time, ``old_time_ms`` the time before."""
     FIRMWARE_UPDATE = 0x42
-    """Firmware changed from ``old_*`` to ``new_*`` version."""
+    """Firmware changed from ``old_version`` to ``new_version``."""
     USB_CONNECT = 0x50
     """A host connected over USB."""
     DOWNLOAD = 0x51
@@ -87,7 +87,7 @@ class EventCode(enum.IntEnum):
     FAULT = 0x60
     """The device detected a fault, ``fault_code``."""
     LOG_WRAP = 0x70
-    """The log was full: records ``first_deleted`` … ``first_deleted + deleted - 1`` were deleted."""
+    """The log was full: ``deleted`` records from ``first_deleted`` on were deleted."""
 
 
 class ClockSource(enum.IntEnum):
@@ -126,9 +126,7 @@ PAYLOADS: Mapping[EventCode, cs.Struct] = MappingProxyType(
         EventCode.SAFE: _payload("armed_ms" / cs.Int32ul, *_BATTERY_BAYS),
         EventCode.LASER_ON: _payload(),
         EventCode.WARNING_ARC: _payload("duration_ms" / cs.Int32ul, *_BATTERY_BAYS),
-        EventCode.TRIGGER: _payload(
-            "duration_ms" / cs.Int32ul, *_BATTERY_BAYS, "bay" / cs.Int8ul
-        ),
+        EventCode.TRIGGER: _payload("duration_ms" / cs.Int32ul, *_BATTERY_BAYS, "bay" / cs.Int8ul),
         EventCode.CONNECTION: _payload(
             "bay" / cs.Int8ul,
             "circuit" / cs.Int8ul,
@@ -147,7 +145,7 @@ PAYLOADS: Mapping[EventCode, cs.Struct] = MappingProxyType(
         ),
         EventCode.CLOCK_SET: _payload("old_time_ms" / cs.Int64ul, "source" / cs.Int8ul),
         EventCode.FIRMWARE_UPDATE: _payload(
-            "old" / cs.Struct(*_VERSION), "new" / cs.Struct(*_VERSION)
+            "old_version" / cs.Struct(*_VERSION), "new_version" / cs.Struct(*_VERSION)
         ),
         EventCode.USB_CONNECT: _payload(),
         EventCode.DOWNLOAD: _payload("nonce_prefix" / cs.Bytes(8)),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import struct
+
 import construct as cs
 
 from taserlink.errors import FormatError
@@ -40,18 +42,18 @@ def encode_record(seq: int, time_ms: int, code: EventCode, **payload: Any) -> by
         raise FormatError(f"{code.name} has no field(s) {sorted(unknown)}")
     try:
         body = bytes(
-            _compiled_body().build({"seq": seq, "time_ms": time_ms, "code": int(code), "payload": fields})
+            _compiled_body().build(
+                {"seq": seq, "time_ms": time_ms, "code": int(code), "payload": fields}
+            )
         )
-    except (cs.ConstructError, KeyError, ValueError, TypeError) as error:
+    except (cs.ConstructError, struct.error, KeyError, ValueError, TypeError) as error:
         raise FormatError(f"cannot encode {code.name} record: {error}") from None
     return body + record_crc(body).to_bytes(4, "little")
 
 
 def payload_fields(code: EventCode) -> tuple[str, ...]:
     """The named fields of ``code``'s payload, in order, without ``reserved``."""
-    return tuple(
-        sub.name for sub in PAYLOADS[code].subcons if sub.name and sub.name != "reserved"
-    )
+    return tuple(sub.name for sub in PAYLOADS[code].subcons if sub.name and sub.name != "reserved")
 
 
 def decode_payload(code: int, payload: bytes) -> dict[str, Any]:
@@ -67,7 +69,9 @@ def decode_payload(code: int, payload: bytes) -> dict[str, Any]:
     try:
         parsed = declaration.parse(payload)
     except cs.ConstructError as error:
-        raise FormatError(f"{EventCode(code).name} payload: {str(error).splitlines()[-1]}") from None
+        raise FormatError(
+            f"{EventCode(code).name} payload: {str(error).splitlines()[-1]}"
+        ) from None
     return _plain(parsed)
 
 
