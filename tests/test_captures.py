@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -113,3 +115,12 @@ def test_firmware_update_changes_identity() -> None:
         image.identity.firmware.patch,
     )
     assert str(image.identity.firmware) != "{}.{}.{}".format(*update["old_version"][0].tolist())
+
+
+def test_captures_readme_lists_the_true_digests() -> None:
+    """captures/README.md's SHA-256 list (for `sha256sum -c`) matches the files."""
+    text = (CAPTURES / "README.md").read_text()
+    listed = {name: digest for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, re.M)}
+    assert set(listed) == {p.name for p in CAPTURES.iterdir() if p.suffix in {".tdi", ".pem"}}
+    for name, digest in listed.items():
+        assert hashlib.sha256((CAPTURES / name).read_bytes()).hexdigest() == digest, name
