@@ -67,8 +67,9 @@ def test_scenario_images_are_chained_and_signed(name: str) -> None:
     for i in range(len(image.records)):
         value = chain_step(value, records[32 * i : 32 * i + 32])
         by_seq[int(image.records["seq"][i])] = value
-    for seal in image.seals:
-        assert by_seq[int(seal["seq"])] == seal["chain"].tobytes()
+    for seal in image.seal_list:
+        assert by_seq[seal.seq] == seal.chain
+    assert len(image.seal_list) == len(image.seals)
     _assert_signed(image)
     assert image.acquisition.nonce == image.statement.nonce
 

@@ -183,8 +183,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-
-
 def payload_type_name(code: EventCode) -> str:
     return "Payload" + "".join(part.capitalize() for part in code.name.split("_"))
 

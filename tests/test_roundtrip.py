@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 from typing import Any
 
 import construct as cs

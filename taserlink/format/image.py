@@ -18,6 +18,7 @@ import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -27,7 +28,7 @@ import numpy.typing as npt
 
 from taserlink.errors import FormatError, ImageIOError, RecordCrcError, TruncatedError
 from taserlink.format import layout as L
-from taserlink.format.bulk import RECORD_DTYPE, SEAL_DTYPE, crc_mismatches, records_from_buffer
+from taserlink.format.bulk import SEAL_DTYPE, crc_mismatches, records_from_buffer
 
 __all__ = [
     "CrcCheck",
@@ -35,6 +36,7 @@ __all__ = [
     "FirmwareVersion",
     "Identity",
     "Base",
+    "Seal",
     "Statement",
     "Acquisition",
     "Image",
@@ -119,6 +121,16 @@ class Base:
 
 
 @dataclass(frozen=True)
+class Seal:
+    """One entry of section 6: a signed checkpoint of the chain value after ``seq``."""
+
+    seq: int
+    chain: bytes
+    device_time_ms: int
+    signature: bytes
+
+
+@dataclass(frozen=True)
 class Statement:
     """Section 7: the device's signed account of one download over a host nonce."""
 
@@ -177,6 +189,19 @@ class Image:
     acquisition: Acquisition
     crc_failures: npt.NDArray[np.intp]
     data: bytes = field(repr=False)
+
+    @cached_property
+    def seal_list(self) -> tuple[Seal, ...]:
+        """The seals as frozen dataclasses (``seals`` holds the same as a structured array)."""
+        return tuple(
+            Seal(
+                int(row["seq"]),
+                row["chain"].tobytes(),
+                int(row["device_time_ms"]),
+                row["signature"].tobytes(),
+            )
+            for row in self.seals
+        )
 
     def record_offset(self, index: int) -> int:
         """Byte offset in the image of record ``index`` (0-based position, not sequence)."""
@@ -279,17 +304,25 @@ def build_image(
 # -- decoding ---------------------------------------------------------------------------
 
 
+_PARSE_ERRORS = (cs.ConstructError, UnicodeDecodeError)
+"""What construct raises for bytes that do not fit a declaration (never anything else here)."""
+
+
 def _parse(con: Any, data: bytes, span: Span) -> Any:
-    """Parse ``span`` of ``data`` with ``con``, requiring it to fill the span exactly."""
-    stream = io.BytesIO(data[span.offset : span.end])
+    """Parse ``span`` of ``data`` with ``con``, requiring it to fill the span exactly.
+
+    Raises:
+        FormatError: at the offset of the first field that does not fit (a string that is not
+            valid in its encoding is located at its first bad byte), or of the first byte
+            after the last field when the span is longer than the declaration.
+    """
+    raw = data[span.offset : span.end]
+    stream = io.BytesIO(raw)
     try:
         value = con.parse_stream(stream)
-    except (cs.ConstructError, UnicodeDecodeError) as error:
-        where = span.offset + min(stream.tell(), span.length)
-        reason = str(error).splitlines()[-1].strip() or type(error).__name__
-        if isinstance(error, cs.StreamError):
-            reason = "field runs past the end of the section"
-        raise FormatError(f"{span.name} section: {reason}", where) from None
+    except _PARSE_ERRORS:
+        where, reason = _locate_failure(con, raw)
+        raise FormatError(f"{span.name} section: {reason}", span.offset + where) from None
     if stream.tell() != span.length:
         extra = span.length - stream.tell()
         raise FormatError(
@@ -297,6 +330,51 @@ def _parse(con: Any, data: bytes, span: Span) -> Any:
             span.offset + stream.tell(),
         )
     return value
+
+
+def _locate_failure(con: Any, raw: bytes) -> tuple[int, str]:
+    """Where in ``raw`` (offset) and why parsing ``con`` fails, field by field.
+
+    Runs only after ``con`` failed as a whole: it walks the top-level fields of a ``Struct``
+    or ``FocusedSeq`` (and each element of an ``Array`` field) in order, so the error names
+    the field and the offset where it starts, rather than where the stream stopped.
+    """
+    stream = io.BytesIO(raw)
+    context: dict[str, Any] = {}
+    fields = con.subcons if isinstance(con, cs.Struct | cs.FocusedSeq) else [con]
+    for sub in fields:
+        name = sub.name or "field"
+        inner = sub.subcon if isinstance(sub, cs.Renamed) else sub
+        parts: Iterable[tuple[str, Any]] = [(name, sub)]
+        if isinstance(inner, cs.Array):
+            count = inner.count(context) if callable(inner.count) else inner.count
+            parts = ((f"{name}[{i}] (of {count})", inner.subcon) for i in range(int(count)))
+        for label, part in parts:
+            start = stream.tell()
+            try:
+                value = part.parse_stream(stream, **context)
+            except _PARSE_ERRORS as error:
+                return _describe_failure(raw, start, stream.tell(), label, error)
+            if sub.name and part is sub:
+                context[sub.name] = value
+    return 0, "does not match its declaration"  # pragma: no cover - con failed, a field must
+
+
+def _describe_failure(
+    raw: bytes, start: int, end: int, label: str, error: Exception
+) -> tuple[int, str]:
+    """Offset and reason for ``error``, raised parsing field ``label`` at ``raw[start:]``."""
+    if isinstance(error, cs.StreamError):
+        left = len(raw) - start
+        return start, f"{label} runs past the end of the section ({left} bytes left)"
+    bad = error if isinstance(error, UnicodeDecodeError) else error.__context__
+    if isinstance(bad, UnicodeDecodeError):
+        found = raw.find(bad.object, start, max(end, start + len(bad.object)))
+        where = start if found < 0 else found + bad.start
+        byte = bad.object[bad.start : bad.start + 1].hex()
+        return where, f"{label} is not valid {bad.encoding} (byte 0x{byte})"
+    lines = str(error).strip().splitlines()
+    return start, f"{label}: {lines[-1].strip() if lines else type(error).__name__}"
 
 
 def _whole(name: str, data: bytes) -> Span:
@@ -314,7 +392,9 @@ def decode_identity(data: bytes, span: Span | None = None) -> Identity:
 
 def decode_certificates(data: bytes, span: Span | None = None) -> tuple[bytes, ...]:
     """Section 3 from its bytes."""
-    return tuple(bytes(c) for c in _parse(L.CERTIFICATES, data, span or _whole("certificates", data)))
+    return tuple(
+        bytes(c) for c in _parse(L.CERTIFICATES, data, span or _whole("certificates", data))
+    )
 
 
 def decode_base(data: bytes, span: Span | None = None) -> Base:
@@ -330,7 +410,12 @@ def decode_statement(data: bytes, span: Span | None = None) -> Statement | None:
         return None
     v = _parse(L.STATEMENT, data, span)
     return Statement(
-        bytes(v.nonce), v.first_seq, v.last_seq, bytes(v.chain), v.device_time_ms, bytes(v.signature)
+        bytes(v.nonce),
+        v.first_seq,
+        v.last_seq,
+        bytes(v.chain),
+        v.device_time_ms,
+        bytes(v.signature),
     )
 
 
@@ -370,9 +455,7 @@ def _spans(data: bytes) -> tuple[int, dict[str, Span]]:
     if not data.startswith(L.MAGIC[: min(len(data), len(L.MAGIC))]):
         raise FormatError("bad magic: not a dataport image", 0)
     if len(data) < L.HEADER_SIZE:
-        raise TruncatedError(
-            f"header needs {L.HEADER_SIZE} bytes, the input ends", len(data)
-        )
+        raise TruncatedError(f"header needs {L.HEADER_SIZE} bytes, the input ends", len(data))
     header = L.HEADER.parse(data[: L.HEADER_SIZE])
     version_offset = len(L.MAGIC)
     if header.version != L.FORMAT_VERSION:

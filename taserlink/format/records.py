@@ -7,10 +7,9 @@ tests decode payloads with :func:`decode_payload`.  Both use the construct decla
 
 from __future__ import annotations
 
+import struct
 from functools import cache
 from typing import Any
-
-import struct
 
 import construct as cs
 

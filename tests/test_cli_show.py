@@ -1,0 +1,478 @@
+"""``taserlink show`` and the command's frame: every capture in all three renderings,
+checked against ``read_image`` and the construct payload decoder; odd but well-formed
+images (CRC failures, unknown codes, no statement, hostile strings, impossible times);
+help, version, usage errors and exit codes; streaming of large logs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tracemalloc
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import taserlink
+from taserlink.cli import COMMANDS, main, show
+from taserlink.cli.common import (
+    InputError,
+    device_time_iso,
+    device_times_iso,
+    exit_code_for,
+    utc_iso,
+)
+from taserlink.errors import (
+    FormatError,
+    ImageIOError,
+    SerialError,
+    TaserlinkError,
+    TruncatedError,
+)
+from taserlink.format import (
+    EventCode,
+    Image,
+    build_image,
+    decode_payload,
+    payload_view,
+    read_image,
+    record_crcs,
+)
+from taserlink.format.records import payload_fields
+from tests.conftest import CAPTURE_FILES
+
+NAMES = [path.stem for path in CAPTURE_FILES]
+IMAGES = {path.stem: read_image(path) for path in CAPTURE_FILES}
+PATHS = {path.stem: path for path in CAPTURE_FILES}
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    """``taserlink argv...`` in-process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _show_ok(path: Path, *options: str) -> str:
+    code, out, err = _run("show", str(path), *options)
+    assert (code, err) == (0, "")
+    return out
+
+
+def _rebuild(image: Image, **changes: Any) -> bytes:
+    """``image`` written again with some parts replaced (digests recomputed)."""
+    parts: dict[str, Any] = {
+        "identity": image.identity,
+        "certificates": image.certificates,
+        "base": image.base,
+        "records": image.records,
+        "seals": image.seals,
+        "statement": image.statement,
+        "acquisition": image.acquisition,
+    }
+    return build_image(**(parts | changes))
+
+
+def _with_crcs(records: np.ndarray) -> np.ndarray:
+    records = records.copy()
+    records["crc"] = record_crcs(records)
+    return records
+
+
+def _iso_device(ms: int) -> str:
+    """Reference conversion, independent of the CLI's: calendar arithmetic by datetime."""
+    return (dt.datetime(2000, 1, 1) + dt.timedelta(milliseconds=ms)).strftime(
+        "%Y-%m-%dT%H:%M:%S."
+    ) + f"{ms % 1000:03d}"
+
+
+def _hexed(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _hexed(v) for k, v in value.items()}
+    return value
+
+
+def _deploy_serials(image: Image) -> list[str]:
+    return [s.decode("ascii") for s in payload_view(image.records, EventCode.DEPLOY)["serial"]]
+
+
+def _event_lines(text: str) -> list[list[str]]:
+    """The text rendering's event lines, split on whitespace (after the column titles)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("events: ")) + 2
+    return [line.split() for line in lines[start:]]
+
+
+# -- the three renderings of every capture --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_text_shows_identity_sections_and_every_event(name: str) -> None:
+    image = IMAGES[name]
+    text = _show_ok(PATHS[name])
+    ident, acq = image.identity, image.acquisition
+    for expected in (
+        f"serial          {ident.serial}",
+        f"model           {ident.model}",
+        f"firmware        {ident.firmware}",
+        f"log capacity    {ident.log_capacity} records",
+        f"first sequence  {image.base.first_seq}",
+        f"operator        {acq.operator}",
+        f"workstation     {acq.workstation}",
+        f"device SHA-256  {acq.device_sha256.hex()}",
+        f"host UTC start  {utc_iso(acq.host_utc_start_ms)}",
+    ):
+        assert expected in text, expected
+    assert image.statement is not None
+    assert f"covers          {image.statement.first_seq}..{image.statement.last_seq}" in text
+    for span in image.spans.values():
+        assert any(
+            line.split()[:3] == [span.name, str(span.offset), str(span.length)]
+            for line in text.splitlines()
+            if line.strip()
+        ), span
+    rows = _event_lines(text)
+    assert len(rows) == len(image.records)
+    assert [int(row[0]) for row in rows] == image.records["seq"].tolist()
+    assert [row[1] for row in rows] == [_iso_device(t) for t in image.records["time_ms"].tolist()]
+    assert {row[2] for row in rows} == {"ok"}
+    assert [row[3] for row in rows] == [EventCode(c).name for c in image.records["code"]]
+    deploys = [row for row in rows if row[3] == "DEPLOY"]
+    assert [row[-1] for row in deploys] == [f"serial={s}" for s in _deploy_serials(image)]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_csv_has_one_row_per_record(name: str) -> None:
+    image = IMAGES[name]
+    rows = list(csv.reader(io.StringIO(_show_ok(PATHS[name], "--csv"))))
+    assert tuple(rows[0]) == show.CSV_COLUMNS
+    table = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    records = image.records
+    assert len(table) == len(records)
+    assert [int(r["seq"]) for r in table] == records["seq"].tolist()
+    assert [int(r["device_time_ms"]) for r in table] == records["time_ms"].tolist()
+    assert [r["device_time"] for r in table] == [
+        _iso_device(t) for t in records["time_ms"].tolist()
+    ]
+    assert [int(r["code"]) for r in table] == records["code"].tolist()
+    assert [r["event"] for r in table] == [EventCode(c).name for c in records["code"]]
+    assert {r["crc_ok"] for r in table} == {"true"}
+    for row, record in zip(table, records, strict=True):
+        pairs = [item.split("=", 1) for item in row["fields"].split(";") if item]
+        assert [key for key, _ in pairs] == list(payload_fields(EventCode(int(record["code"]))))
+    deploy_fields = [r["fields"] for r in table if r["event"] == "DEPLOY"]
+    assert all(
+        f"serial={serial}" in fields
+        for fields, serial in zip(deploy_fields, _deploy_serials(image), strict=True)
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_json_holds_what_read_image_reads(name: str) -> None:
+    image = IMAGES[name]
+    doc = json.loads(_show_ok(PATHS[name], "--json"))
+    assert doc["file"] == str(PATHS[name]) and doc["size"] == len(image.data)
+    assert doc["identity"] == dataclasses.asdict(image.identity)
+    assert [c["sha256"] for c in doc["certificates"]] == [
+        hashlib.sha256(der).hexdigest() for der in image.certificates
+    ]
+    assert [(s["name"], s["offset"], s["length"]) for s in doc["sections"]] == [
+        (s.name, s.offset, s.length) for s in image.spans.values()
+    ]
+    counts = {s["name"]: s["count"] for s in doc["sections"]}
+    assert (counts["records"], counts["seals"]) == (len(image.records), len(image.seals))
+    assert image.statement is not None
+    for key, part in (
+        ("base", image.base),
+        ("statement", image.statement),
+        ("acquisition", image.acquisition),
+    ):
+        for field in dataclasses.fields(part):
+            value = getattr(part, field.name)
+            shown = doc[key][field.name]
+            assert (bytes.fromhex(shown) if isinstance(value, bytes) else shown) == value
+    assert doc["base"]["device_time"] == _iso_device(image.base.device_time_ms)
+    start = dt.datetime.fromtimestamp(image.acquisition.host_utc_start_ms / 1000, dt.UTC)
+    assert doc["acquisition"]["host_utc_start"] == start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert doc["records"] == len(image.records) and doc["crc_failures"] == 0
+    events = doc["events"]
+    assert len(events) == len(image.records)
+    for event, record in zip(events, image.records, strict=True):
+        code = int(record["code"])
+        assert set(event) == set(show.CSV_COLUMNS)
+        assert (event["seq"], event["device_time_ms"], event["code"]) == (
+            int(record["seq"]),
+            int(record["time_ms"]),
+            code,
+        )
+        assert event["event"] == EventCode(code).name and event["crc_ok"] is True
+        assert event["fields"] == _hexed(decode_payload(code, bytes(record["payload"])))
+    assert [e["fields"]["serial"] for e in events if e["event"] == "DEPLOY"] == _deploy_serials(
+        image
+    )
+
+
+# -- odd but well-formed images ---------------------------------------------------------------
+
+
+def _write(tmp_path: Path, data: bytes, name: str = "odd.tdi") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_records_failing_their_crc_are_marked_everywhere(tmp_path: Path) -> None:
+    image = IMAGES["incident-shift"]
+    records = image.records.copy()
+    victim = int(np.flatnonzero(records["code"] == EventCode.DEPLOY)[0])
+    records["time_ms"][victim] += 1  # a changed byte, CRC left as it was
+    path = _write(tmp_path, _rebuild(image, records=records))
+    seq = int(records["seq"][victim])
+
+    rows = _event_lines(_show_ok(path))
+    assert [int(r[0]) for r in rows if r[2] == "FAIL"] == [seq]
+    table = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    assert [int(r["seq"]) for r in table if r["crc_ok"] == "false"] == [seq]
+    doc = json.loads(_show_ok(path, "--json"))
+    assert doc["crc_failures"] == 1
+    assert [e["seq"] for e in doc["events"] if not e["crc_ok"]] == [seq]
+    assert "1 failing their CRC" in _show_ok(path)
+
+
+@pytest.mark.parametrize("code", [0x7F, 0x1234])
+def test_unknown_event_codes_are_shown_raw(code: int, tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    records["code"][3] = code
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    raw = bytes(records["payload"][3]).hex()
+    name = f"UNKNOWN(0x{code:02X})"
+    assert name.startswith("UNKNOWN(0x") and name.endswith(f"{code:X})")
+
+    row = _event_lines(_show_ok(path))[3]
+    assert row[3:] == [name, f"raw={raw}"]
+    table = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    assert (table[3]["event"], table[3]["code"], table[3]["fields"]) == (
+        name,
+        str(code),
+        f"raw={raw}",
+    )
+    event = json.loads(_show_ok(path, "--json"))["events"][3]
+    assert (event["event"], event["fields"]) == (name, {"raw": raw})
+
+
+def test_an_image_without_a_statement(tmp_path: Path) -> None:
+    path = _write(tmp_path, _rebuild(IMAGES["quiet-day"], statement=None))
+    text = _show_ok(path)
+    assert "none — no download statement" in text and "covers" not in text
+    doc = json.loads(_show_ok(path, "--json"))
+    assert doc["statement"] is None
+    assert {s["name"]: s["length"] for s in doc["sections"]}["statement"] == 0
+
+
+def test_nonzero_reserved_bytes_are_shown_not_hidden(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    index = int(np.flatnonzero(records["code"] == EventCode.UNHOLSTER)[0])
+    payload = bytearray(bytes(records["payload"][index]))
+    payload[5] = 0xAB
+    records["payload"][index] = bytes(payload)
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    with pytest.raises(FormatError):
+        decode_payload(EventCode.UNHOLSTER, bytes(payload))  # the checked decoder refuses it
+    assert _event_lines(_show_ok(path))[index][-1] == f"reserved={bytes(payload).hex()}"
+    event = json.loads(_show_ok(path, "--json"))["events"][index]
+    assert event["fields"] == {"reserved": bytes(payload).hex()}
+
+
+def test_strings_are_shown_never_obeyed(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    model = "TL\x1b[2J\nPOWER_OFF forged"
+    operator = "PS\r\n4127 ünïcode"
+    identity = dataclasses.replace(image.identity, model=model)
+    acquisition = dataclasses.replace(image.acquisition, operator=operator)
+    path = _write(tmp_path, _rebuild(image, identity=identity, acquisition=acquisition))
+    text = _show_ok(path)
+    assert "\x1b" not in text and "\r" not in text
+    assert not any(line.startswith("POWER_OFF") for line in text.splitlines())
+    assert "TL\\x1b[2J\\x0aPOWER_OFF forged" in text
+    assert "PS\\x0d\\x0a4127 ünïcode" in text
+    doc = json.loads(_show_ok(path, "--json"))
+    assert (doc["identity"]["model"], doc["acquisition"]["operator"]) == (model, operator)
+
+
+def test_a_serial_with_separators_stays_one_field(tmp_path: Path) -> None:
+    image = IMAGES["incident-shift"]
+    records = image.records.copy()
+    index = int(np.flatnonzero(records["code"] == EventCode.DEPLOY)[0])
+    payload = bytearray(bytes(records["payload"][index]))
+    payload[1:11] = b"S1;bay=9 X"
+    records["payload"][index] = bytes(payload)
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    table = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    pairs = dict(item.split("=", 1) for item in table[index]["fields"].split(";"))
+    assert set(pairs) == {"bay", "serial"}
+    assert pairs["serial"] == "S1\\x3bbay\\x3d9\\x20X"
+    assert json.loads(_show_ok(path, "--json"))["events"][index]["fields"]["serial"] == (
+        "S1;bay=9 X"
+    )
+
+
+def test_a_serial_that_is_not_ascii_is_shown_escaped(tmp_path: Path) -> None:
+    image = IMAGES["incident-shift"]
+    records = image.records.copy()
+    index = int(np.flatnonzero(records["code"] == EventCode.CARTRIDGE_INSERT)[0])
+    payload = bytearray(bytes(records["payload"][index]))
+    payload[1:11] = b"S\xff\x1b2345678"
+    records["payload"][index] = bytes(payload)
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    assert _event_lines(_show_ok(path))[index][-1] == "serial=S\\xff\\x1b2345678"
+    event = json.loads(_show_ok(path, "--json"))["events"][index]
+    assert event["fields"]["serial"] == "S\\xff\x1b2345678"  # JSON escapes ESC itself
+
+
+def test_times_no_calendar_can_hold(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    records["time_ms"][0] = np.iinfo(np.uint64).max
+    acquisition = dataclasses.replace(image.acquisition, host_utc_start_ms=-(2**63))
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records), acquisition=acquisition))
+    assert _event_lines(_show_ok(path))[0][1] == f"out-of-range({2**64 - 1}ms)"
+    assert "host UTC start  out-of-range(" in _show_ok(path)
+    first = next(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    assert (first["device_time"], first["device_time_ms"]) == ("", str(2**64 - 1))
+    doc = json.loads(_show_ok(path, "--json"))
+    assert doc["events"][0]["device_time"] is None
+    assert doc["acquisition"]["host_utc_start"] is None
+
+
+def test_device_times_are_the_device_clock_without_a_zone() -> None:
+    assert device_time_iso(0) == "2000-01-01T00:00:00.000"
+    assert device_time_iso(366 * 86_400_000 + 1) == "2001-01-01T00:00:00.001"  # 2000 is leap
+    assert device_time_iso(825_748_800_000) == "2026-03-02T06:40:00.000"
+    assert utc_iso(0) == "1970-01-01T00:00:00.000Z"
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.integers(0, 2**42, 500, dtype=np.uint64),
+            np.array([0, 252_455_615_999_999, 252_455_616_000_000, 2**64 - 1], dtype=np.uint64),
+        ]
+    )
+    assert device_times_iso(values) == [device_time_iso(v) for v in values.tolist()]
+    assert device_time_iso(252_455_615_999_999) == "9999-12-31T23:59:59.999"
+    assert device_time_iso(252_455_616_000_000) is None
+
+
+# -- the command's frame ---------------------------------------------------------------------
+
+
+def test_help_of_taserlink_and_of_every_command() -> None:
+    code, out, err = _run("--help")
+    assert code == 0 and err == ""
+    assert out.startswith("usage: taserlink")
+    for command in COMMANDS:
+        assert command.NAME in out
+        code, out_command, err = _run(command.NAME, "--help")
+        assert (code, err) == (0, "")
+        assert out_command.startswith(f"usage: taserlink {command.NAME}")
+
+
+def test_version() -> None:
+    assert _run("--version") == (0, f"taserlink {taserlink.__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["show"],
+        ["show", "a.tdi", "--csv", "--json"],
+        ["show", "a.tdi", "--bogus"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv: list[str]) -> None:
+    code, out, err = _run(*argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("taserlink: error: ") and err.count("\n") == 1, err
+    assert "--help" in err
+
+
+def test_exit_codes_for_library_errors() -> None:
+    assert exit_code_for(FormatError("x", 3)) == 2
+    assert exit_code_for(TruncatedError("x", 3)) == 2
+    assert exit_code_for(SerialError("x")) == 2
+    assert exit_code_for(ImageIOError("disk full")) == 3
+    assert exit_code_for(TaserlinkError("device gone")) == 3
+    assert exit_code_for(InputError("a.tdi", ImageIOError("cannot read a.tdi"))) == 2
+    assert str(InputError("a.tdi", FormatError("bad", 7))) == "a.tdi: at offset 7: bad"
+
+
+# -- large logs ------------------------------------------------------------------------------
+
+
+def _large_image(n: int) -> bytes:
+    """``incident-shift`` with its records repeated to ``n``, renumbered, CRCs right."""
+    image = IMAGES["incident-shift"]
+    records = np.resize(image.records, n).copy()
+    records["seq"] = np.arange(1, n + 1, dtype=records["seq"].dtype)
+    return _rebuild(image, records=_with_crcs(records))
+
+
+class _Sink(io.TextIOBase):
+    """A text stream that keeps only a count of what was written."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return len(text)
+
+
+def test_rendering_streams_large_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Peak memory of every rendering stays flat as the log grows fourfold."""
+    monkeypatch.setattr(show, "CHUNK", 256)
+    peaks: dict[tuple[str, int], int] = {}
+    for n in (2_000, 8_000):
+        image = read_image(_large_image(n))
+        for writer in (show.write_text, show.write_csv, show.write_json):
+            sink = _Sink()
+            tracemalloc.start()
+            try:
+                writer(image, "big.tdi", sink)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert sink.lines >= n
+            peaks[writer.__name__, n] = peak
+    for writer in ("write_text", "write_csv", "write_json"):
+        small, large = peaks[writer, 2_000], peaks[writer, 8_000]
+        assert large < 1.5 * small + 100_000, (writer, small, large)
+    assert len(json.dumps(show.summary(image, "big.tdi"))) < 4_000
+
+
+def test_a_reader_that_goes_away_ends_quietly(tmp_path: Path) -> None:
+    path = _write(tmp_path, _large_image(20_000), "big.tdi")
+    script = "import sys; from taserlink.cli import main; sys.exit(main())"
+    with subprocess.Popen(
+        [sys.executable, "-c", script, "show", str(path), "--csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().decode().startswith("seq,")
+        process.stdout.close()
+        assert process.wait(timeout=60) == 3
+        assert process.stderr.read() == b""
