@@ -11,15 +11,13 @@ garbage collection off while timing.  The per-record construct parsers are too s
 over a million records: they are timed on ``--sample`` consecutive records from the middle
 of the section and their rate is extrapolated (marked "sampled" in the table).  Then the
 ratios the project tracks (bulk / construct per-record, target ≥ 150×; bulk vs
-``struct.iter_unpack``), and the same CRC computed by a proposed blocked variant of
-:func:`taserlink.format.bulk.record_crcs`.
+``struct.iter_unpack``).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import functools
 import gc
 import os
 import platform
@@ -33,16 +31,13 @@ from typing import Any
 
 import construct as cs
 import numpy as np
-import numpy.typing as npt
 
 from taserlink.emulator.synthetic import synthetic_image
 from taserlink.format import CrcCheck, read_image
 from taserlink.format import layout as L
 from taserlink.format.bulk import (
     CRC_SPAN,
-    _crc_tables,
     crc_mismatches,
-    record_crcs,
     records_from_buffer,
 )
 
@@ -146,27 +141,6 @@ def iter_unpack_crc(raw: bytes) -> int:
     if bad:
         raise ValueError(f"{bad} records fail their CRC")
     return len(raw) // size
-
-
-def record_crcs_blocked(records: npt.NDArray[Any], block: int = 32768) -> npt.NDArray[np.uint32]:
-    """Proposed :func:`record_crcs`: the same per-position 16-bit tables, applied to blocks of
-    ``block`` records so the block's words, output and scratch stay in cache, gathering with
-    ``np.take(..., out=scratch, mode="wrap")`` (no temporary per table, and no bounds check:
-    a 16-bit word always indexes a 65,536-entry table) and XOR-ing in place."""
-    tables, zero = _crc_tables()
-    raw = np.ascontiguousarray(records).view(np.uint8).reshape(-1, L.RECORD_SIZE)
-    words = raw[:, :CRC_SPAN].view("<u2")
-    out = np.empty(len(raw), dtype=np.uint32)
-    scratch = np.empty(min(block, len(raw)), dtype=np.uint32)
-    for start in range(0, len(raw), block):
-        chunk = words[start : start + block]
-        acc = out[start : start + block]
-        acc.fill(zero)
-        tmp = scratch[: len(chunk)]
-        for i in range(chunk.shape[1]):
-            np.take(tables[i], chunk[:, i], out=tmp, mode="wrap")
-            acc ^= tmp
-    return out
 
 
 # -- the run -------------------------------------------------------------------------------
@@ -291,18 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bulk read_image / struct.iter_unpack:       {whole / unpack:8.1f}×")
     print(f"bulk read_image / iter_unpack + zlib.crc32: {whole / unpack_crc:8.1f}×")
 
-    # the proposed CRC variant: same answer, less time?
-    records = records_from_buffer(data, section.offset, n)
-    current, expected = best_of(args.repeat, lambda: record_crcs(records))
-    print(f"\nrecord_crcs over {n:,} records, best of {args.repeat}:")
-    print(f"  {'current (bulk.py)':<28} {current * 1e3:8.1f} ms  {n / current:>13,.0f} records/s")
-    for block in (8192, 32768, 131072):
-        seconds, got = best_of(args.repeat, functools.partial(record_crcs_blocked, records, block))
-        same = "same CRCs" if np.array_equal(got, expected) else "DIFFERENT CRCs"
-        print(
-            f"  {f'blocked, {block} records':<28} {seconds * 1e3:8.1f} ms  {n / seconds:>13,.0f}"
-            f" records/s  {current / seconds:4.2f}× ({same})"
-        )
     return 0
 
 
