@@ -6,51 +6,20 @@ import random
 
 import numpy as np
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 
 from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_scenario
 from taserlink.emulator.scenarios import SCENARIOS, START, new_device
 from taserlink.errors import ScenarioError, SerialError
-from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, Image, payload_view, read_image
-from taserlink.format import layout as L
-from taserlink.format.image import encode_base, encode_statement
+from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, payload_view, read_image
 from taserlink.integrity import chain_records, chain_step, genesis_chain
+from tests.checks import assert_signed
 
 
 def _device(**spec: object) -> SimulatedDevice:
     rng = random.Random(7)
     return new_device(rng, **spec)  # type: ignore[arg-type]
-
-
-def _public_key(image: Image) -> Ed25519PublicKey:
-    key = x509.load_der_x509_certificate(image.certificates[0]).public_key()
-    assert isinstance(key, Ed25519PublicKey)
-    return key
-
-
-def _assert_signed(image: Image) -> None:
-    """Base, every seal and the statement verify with the device certificate's key."""
-    key = _public_key(image)
-    serial = image.identity.serial
-    key.verify(
-        image.base.signature,
-        L.signed_message("base", serial, encode_base(image.base)[: -L.SIGNATURE_SIZE]),
-    )
-    for seal in image.seals:
-        raw = seal.tobytes()
-        key.verify(
-            raw[-L.SIGNATURE_SIZE :], L.signed_message("seal", serial, raw[: -L.SIGNATURE_SIZE])
-        )
-    assert image.statement is not None
-    key.verify(
-        image.statement.signature,
-        L.signed_message(
-            "statement", serial, encode_statement(image.statement)[: -L.SIGNATURE_SIZE]
-        ),
-    )
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -70,7 +39,7 @@ def test_scenario_images_are_chained_and_signed(name: str) -> None:
     for seal in image.seal_list:
         assert by_seq[seal.seq] == seal.chain
     assert len(image.seal_list) == len(image.seals)
-    _assert_signed(image)
+    assert_signed(image)
     assert image.acquisition.nonce == image.statement.nonce
 
 
@@ -140,7 +109,7 @@ def test_log_stays_bounded_and_verifiable(capacity: int, events: int, interval: 
         assert len(wraps) >= 1
         assert int(wraps["first_deleted"][-1]) + int(wraps["deleted"][-1]) == image.base.first_seq
     assert all(int(s) >= image.base.first_seq for s in image.seals["seq"])
-    _assert_signed(image)
+    assert_signed(image)
 
 
 def test_cartridges_follow_the_bays() -> None:

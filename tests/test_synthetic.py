@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from taserlink.emulator.firmware import DeviceSpec, SimulatedDevice
 from taserlink.emulator.scenarios import START
@@ -27,9 +26,9 @@ from taserlink.format import (
     read_image,
 )
 from taserlink.format import layout as L
-from taserlink.format.image import encode_base, encode_statement
 from taserlink.integrity import chain_records, chain_step, genesis_chain
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from tests.checks import assert_signed
 
 N = 20_000
 SEED = 11
@@ -43,12 +42,6 @@ def data() -> bytes:
 @pytest.fixture(scope="module")
 def image(data: bytes) -> Image:
     return read_image(data, crc=CrcCheck.RAISE)
-
-
-def _public_key(image: Image) -> Ed25519PublicKey:
-    key = x509.load_der_x509_certificate(image.certificates[0]).public_key()
-    assert isinstance(key, Ed25519PublicKey)
-    return key
 
 
 def _row(row: Any) -> Any:
@@ -115,26 +108,11 @@ def test_chain_and_seals_match_a_recomputation(image: Image) -> None:
 
 
 def test_signatures_verify_with_the_device_certificate(image: Image, data: bytes) -> None:
-    key = _public_key(image)
     serial = image.identity.serial
     certificate = x509.load_der_x509_certificate(image.certificates[0])
     assert serial in certificate.subject.rfc4514_string()
-    key.verify(
-        image.base.signature,
-        L.signed_message("base", serial, encode_base(image.base)[: -L.SIGNATURE_SIZE]),
-    )
-    for seal in image.seals:
-        raw = seal.tobytes()
-        key.verify(
-            raw[-L.SIGNATURE_SIZE :], L.signed_message("seal", serial, raw[: -L.SIGNATURE_SIZE])
-        )
+    assert_signed(image)
     assert image.statement is not None
-    key.verify(
-        image.statement.signature,
-        L.signed_message(
-            "statement", serial, encode_statement(image.statement)[: -L.SIGNATURE_SIZE]
-        ),
-    )
     acquisition = image.acquisition
     assert acquisition.nonce == image.statement.nonce
     assert (

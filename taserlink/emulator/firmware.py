@@ -84,6 +84,22 @@ class HostInfo:
     clock_source: str = "simulated UTC"
     tool_version: str = TOOL_VERSION
 
+    def acquisition(
+        self, nonce: bytes, start_utc_ms: int, end_utc_ms: int, statement_utc_ms: int
+    ) -> Acquisition:
+        """The acquisition record this host writes for a download (digests left to
+        :func:`~taserlink.format.build_image`)."""
+        return Acquisition(
+            nonce=nonce,
+            host_utc_start_ms=start_utc_ms,
+            host_utc_end_ms=end_utc_ms,
+            statement_utc_ms=statement_utc_ms,
+            clock_source=self.clock_source,
+            tool_version=self.tool_version,
+            operator=self.operator,
+            workstation=self.workstation,
+        )
+
 
 @dataclass
 class _Cartridge:
@@ -417,16 +433,7 @@ class SimulatedDevice:
         statement = self.sign_statement(nonce)
         statement_utc = self.utc_ms
         self.advance(50)
-        acquisition = Acquisition(
-            nonce=nonce,
-            host_utc_start_ms=start,
-            host_utc_end_ms=self.utc_ms,
-            statement_utc_ms=statement_utc,
-            clock_source=host.clock_source,
-            tool_version=host.tool_version,
-            operator=host.operator,
-            workstation=host.workstation,
-        )
+        acquisition = host.acquisition(nonce, start, self.utc_ms, statement_utc)
         return build_image(
             identity=self.identity,
             certificates=self.certificates,

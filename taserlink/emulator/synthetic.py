@@ -58,7 +58,6 @@ from taserlink.format import (
     PAYLOAD_DTYPES,
     RECORD_DTYPE,
     SEAL_DTYPE,
-    Acquisition,
     ClockSource,
     EventCode,
     FirmwareVersion,
@@ -457,16 +456,7 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     host = HostInfo(tool_version=SYNTHETIC_TOOL_VERSION)
     start_utc = int(times[-min(n_records, len(_DOWNLOAD))]) + DEVICE_EPOCH_UNIX_MS
     statement_utc = statement_ms + DEVICE_EPOCH_UNIX_MS
-    acquisition = Acquisition(
-        nonce=nonce,
-        host_utc_start_ms=start_utc,
-        host_utc_end_ms=statement_utc + 50,
-        statement_utc_ms=statement_utc,
-        clock_source=host.clock_source,
-        tool_version=host.tool_version,
-        operator=host.operator,
-        workstation=host.workstation,
-    )
+    acquisition = host.acquisition(nonce, start_utc, statement_utc + 50, statement_utc)
     return build_image(
         identity=dataclasses.replace(device.identity, firmware=firmware),
         certificates=credentials.certificates,
