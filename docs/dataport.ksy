@@ -97,7 +97,7 @@ types:
         doc: Length of the seals section, bytes (a multiple of 108).
       - id: statement_length
         type: u4
-        doc: Length of the statement section, bytes (0 when absent, else 144).
+        doc: Length of the statement section, bytes (0 when absent, else 178).
       - id: acquisition_length
         type: u4
         doc: Length of the acquisition section, bytes.
@@ -275,7 +275,7 @@ types:
           the seal's bytes before the signature.
 
   statement:
-    doc: Section 7, 144 bytes when present.
+    doc: Section 7, 178 bytes when present.
     seq:
       - id: nonce
         size: 32
@@ -292,6 +292,12 @@ types:
       - id: device_time_ms
         type: u8
         doc: Device clock when the statement was signed, ms since 2000-01-01 device time.
+      - id: seal_interval
+        type: u2
+        doc: The device seals after every record whose sequence is a multiple of this.
+      - id: identity_sha256
+        size: 32
+        doc: SHA-256 of the identity section's bytes, vouched for by the device.
       - id: signature
         size: 64
         doc: |

@@ -58,6 +58,10 @@ class Scenario:
     run: Callable[[int], ScenarioRun]
 
 
+SEAL_INTERVAL = 16
+"""The scenario devices seal every 16th record, so that even a day's log carries seals."""
+
+
 def new_device(
     rng: random.Random,
     utc_ms: int = START,
@@ -69,6 +73,7 @@ def new_device(
     """A device with a serial drawn from ``rng`` and a clock ``offset_ms`` off UTC."""
     serial = DEVICE_SCHEME.generate(rng, "D")
     clock = DeviceClock.true_utc(utc_ms, offset_ms=offset_ms, drift_ppm=drift_ppm)
+    spec.setdefault("seal_interval", SEAL_INTERVAL)
     return SimulatedDevice(DeviceSpec(serial, **spec), utc_ms, clock)  # type: ignore[arg-type]
 
 
@@ -218,7 +223,7 @@ def firmware_update(seed: int) -> ScenarioRun:
 
 def wrapped_log(seed: int, *, capacity: int = 128, days: int = 20) -> ScenarioRun:
     rng = _rng("wrapped-log", seed)
-    device = new_device(rng, log_capacity=capacity, seal_interval=16)
+    device = new_device(rng, log_capacity=capacity)
     loaded: list[str] = []
     _load(device, rng, loaded, 1)
     _load(device, rng, loaded, 2)

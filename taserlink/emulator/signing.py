@@ -7,6 +7,8 @@ generator alike.  Every signature is Ed25519 over
 
 from __future__ import annotations
 
+import dataclasses
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from taserlink.format import Base, Statement
@@ -50,9 +52,12 @@ def signed_statement(
     last_seq: int,
     chain: bytes,
     device_time_ms: int,
+    seal_interval: int,
+    identity_sha256: bytes,
 ) -> Statement:
     """A download statement over the host's ``nonce``, signed."""
-    unsigned = Statement(nonce, first_seq, last_seq, chain, device_time_ms, _BLANK)
+    unsigned = Statement(
+        nonce, first_seq, last_seq, chain, device_time_ms, seal_interval, identity_sha256, _BLANK
+    )
     fields = encode_statement(unsigned)[: -L.SIGNATURE_SIZE]
-    signature = sign_fields(key, "statement", serial, fields)
-    return Statement(nonce, first_seq, last_seq, chain, device_time_ms, signature)
+    return dataclasses.replace(unsigned, signature=sign_fields(key, "statement", serial, fields))

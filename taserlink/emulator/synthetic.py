@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import random
 from collections.abc import Sequence
 from typing import Any, Final
@@ -65,6 +66,7 @@ from taserlink.format import (
     record_crcs,
 )
 from taserlink.format import layout as L
+from taserlink.format.image import encode_identity
 from taserlink.integrity import chain_records, genesis_chain
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
@@ -403,7 +405,7 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     ``n_records``, its last two records the ``USB_CONNECT`` and ``DOWNLOAD`` of the download
     that made the image; the statement covers every record and signs a nonce drawn from the
     seed.  Seals follow the firmware model's rule: after every record whose sequence is a
-    multiple of ``seal_interval`` and after every ``POWER_OFF``.  A million records take
+    multiple of ``seal_interval``.  A million records take
     about two seconds (most of it the hash chain and the seal signatures).
 
     Raises:
@@ -447,18 +449,29 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     records["crc"] = record_crcs(records)
 
     sequences = records["seq"].astype(np.int64)
-    sealed = np.flatnonzero((sequences % seal_interval == 0) | (layout.codes == E.POWER_OFF))
+    sealed = np.flatnonzero(sequences % seal_interval == 0)
     record_bytes = records.tobytes()
     seals, head = _seals(credentials.key, serial, record_bytes, sealed, times)
 
     statement_ms = int(times[-1])
-    statement = signed_statement(credentials.key, serial, nonce, 1, n_records, head, statement_ms)
+    identity = dataclasses.replace(device.identity, firmware=firmware)
+    statement = signed_statement(
+        credentials.key,
+        serial,
+        nonce,
+        1,
+        n_records,
+        head,
+        statement_ms,
+        seal_interval,
+        hashlib.sha256(encode_identity(identity)).digest(),
+    )
     host = HostInfo(tool_version=SYNTHETIC_TOOL_VERSION)
     start_utc = int(times[-min(n_records, len(_DOWNLOAD))]) + DEVICE_EPOCH_UNIX_MS
     statement_utc = statement_ms + DEVICE_EPOCH_UNIX_MS
     acquisition = host.acquisition(nonce, start_utc, statement_utc + 50, statement_utc)
     return build_image(
-        identity=dataclasses.replace(device.identity, firmware=firmware),
+        identity=identity,
         certificates=credentials.certificates,
         base=device.base,
         records=record_bytes,

@@ -142,6 +142,10 @@ class Statement:
     """Chain value after ``last_seq``."""
     device_time_ms: int
     """Device clock when the statement was signed."""
+    seal_interval: int
+    """The device seals after every record whose sequence is a multiple of this."""
+    identity_sha256: bytes
+    """SHA-256 of the identity section's bytes."""
     signature: bytes
 
 
@@ -415,6 +419,8 @@ def decode_statement(data: bytes, span: Span | None = None) -> Statement | None:
         v.last_seq,
         bytes(v.chain),
         v.device_time_ms,
+        v.seal_interval,
+        bytes(v.identity_sha256),
         bytes(v.signature),
     )
 

@@ -140,9 +140,14 @@ STATEMENT = cs.Struct(
     "last_seq" / cs.Int32ul,
     "chain" / cs.Bytes(DIGEST_SIZE),
     "device_time_ms" / cs.Int64ul,
+    "seal_interval" / cs.Int16ul,
+    "identity_sha256" / cs.Bytes(DIGEST_SIZE),
     "signature" / cs.Bytes(SIGNATURE_SIZE),
 )
-"""Section 7: the device's signed account of this download (empty when none was made)."""
+"""Section 7: the device's signed account of this download (empty when none was made): the
+host's nonce, the records it covers and the chain value after them, the device clock, how
+often the device seals (so a verifier knows which seals must be present) and the SHA-256 of
+the identity section (so the device vouches for what it says it is)."""
 
 ACQUISITION = cs.Struct(
     "nonce" / cs.Bytes(NONCE_SIZE),
