@@ -16,6 +16,7 @@ __all__ = [
     "SerialError",
     "ScenarioError",
     "ImageIOError",
+    "TrustStoreError",
 ]
 
 
@@ -58,3 +59,7 @@ class ScenarioError(TaserlinkError, ValueError):
 
 class ImageIOError(TaserlinkError, OSError):
     """An image file could not be read or written (missing, unreadable, disk full)."""
+
+
+class TrustStoreError(TaserlinkError, ValueError):
+    """Trusted roots could not be loaded (a missing directory, a file that is no certificate)."""

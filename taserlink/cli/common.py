@@ -22,6 +22,7 @@ from taserlink.errors import (
     ScenarioError,
     SerialError,
     TaserlinkError,
+    TrustStoreError,
 )
 from taserlink.format import CrcCheck, Image, read_image
 
@@ -57,6 +58,7 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (FormatError, EXIT_BAD_INPUT),
     (SerialError, EXIT_BAD_INPUT),
     (ScenarioError, EXIT_BAD_INPUT),
+    (TrustStoreError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
 """Library error → exit code, first match wins; anything else is a device or I/O failure.

@@ -135,7 +135,8 @@ class Coverage:
         verified: number of records whose CRC holds.
         chained: the chain from the signed base reaches every record without a break.
         sealed_up_to: the highest sequence with a valid seal whose chain value matches.
-        statement_covers: the statement's last sequence, when it is valid and matches.
+        statement_covers: the statement's last sequence, when its signature is valid and the
+            records chain from the base to its chain value without a break.
     """
 
     first_seq: int | None
@@ -168,7 +169,7 @@ class Coverage:
         parts.append(
             f"statement covers {self.statement_covers}"
             if self.statement_covers is not None
-            else "no valid statement"
+            else "no valid statement the records chain to"
         )
         return ", ".join(parts)
 

@@ -1,0 +1,238 @@
+"""Trusted manufacturer roots and the checks on a device's certificate chain.
+
+A verifier trusts only the roots it is given: real manufacturer roots are configuration,
+and the emulator's TEST root (``captures/test-root.pem``) is trusted only when a user or a
+test names it.  An image whose chain leads anywhere else gets an ``untrusted_root`` finding.
+
+Checks, each a finding of kind ``certificate`` unless said otherwise:
+
+- every certificate parses (DER);
+- each certificate is signed by the next one up: an intermediate from the image, then a
+  trusted root (``untrusted_root`` when the chain ends elsewhere);
+- every issuer is a CA allowed to sign certificates (basic constraints, key usage);
+- every certificate is valid at the time of the download statement (host UTC);
+- the device certificate is an end-entity certificate for digital signatures, its key is
+  Ed25519, and its subject serial number (or common name) is the image's device serial.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.x509.oid import NameOID
+
+from taserlink.errors import TrustStoreError
+
+__all__ = ["TrustStore", "ChainResult", "check_chain"]
+
+_MAX_DEPTH = 8
+_SUFFIXES = {".pem", ".crt", ".cer", ".der"}
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """The manufacturer roots a verifier trusts."""
+
+    roots: tuple[x509.Certificate, ...]
+
+    @classmethod
+    def from_pem(cls, data: bytes) -> TrustStore:
+        """Roots from PEM text (one or more certificates).
+
+        Raises:
+            TrustStoreError: no certificate could be read.
+        """
+        try:
+            return cls(tuple(x509.load_pem_x509_certificates(data)))
+        except ValueError as error:
+            raise TrustStoreError(f"not a PEM certificate: {error}") from None
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | os.PathLike[str]]) -> TrustStore:
+        """Roots from files and directories (``*.pem``, ``*.crt``, ``*.cer``, ``*.der``).
+
+        Raises:
+            TrustStoreError: a path is missing or unreadable, a file holds no certificate,
+                or no root was found at all.
+        """
+        roots: list[x509.Certificate] = []
+        for path in map(Path, paths):
+            if path.is_dir():
+                files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES)
+            elif path.exists():
+                files = [path]
+            else:
+                raise TrustStoreError(f"{path}: no such file or directory")
+            for file in files:
+                roots.extend(_load_certificates(file))
+        if not roots:
+            raise TrustStoreError("no trusted root certificate found")
+        return cls(tuple(roots))
+
+
+def _load_certificates(path: Path) -> list[x509.Certificate]:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise TrustStoreError(f"{path}: {error.strerror or error}") from None
+    try:
+        if b"-----BEGIN" in data:
+            return list(x509.load_pem_x509_certificates(data))
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise TrustStoreError(f"{path}: not a certificate (PEM or DER)") from None
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """What the certificate checks found.
+
+    Attributes:
+        key: the device's public key, when the device certificate could be read and holds
+            an Ed25519 key (signatures can then be checked, whatever else is wrong).
+        problems: ``(kind, message)`` pairs, kind ``certificate`` or ``untrusted_root``.
+    """
+
+    key: Ed25519PublicKey | None
+    problems: tuple[tuple[str, str], ...]
+
+
+def _subject_serial(certificate: x509.Certificate) -> str | None:
+    for oid in (NameOID.SERIAL_NUMBER, NameOID.COMMON_NAME):
+        attributes = certificate.subject.get_attributes_for_oid(oid)
+        if attributes:
+            value = attributes[0].value
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return None
+
+
+def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> object | None:
+    try:
+        return certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError:  # a malformed extension
+        return None
+
+
+def _name(certificate: x509.Certificate) -> str:
+    return certificate.subject.rfc4514_string() or "(empty subject)"
+
+
+def _valid_at(certificate: x509.Certificate, at: dt.datetime) -> str | None:
+    if at < certificate.not_valid_before_utc:
+        return (
+            f"{_name(certificate)} is not valid until {certificate.not_valid_before_utc:%Y-%m-%d}"
+        )
+    if at > certificate.not_valid_after_utc:
+        return f"{_name(certificate)} expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+    return None
+
+
+def _may_issue(certificate: x509.Certificate) -> str | None:
+    constraints = _extension(certificate, x509.BasicConstraints)
+    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+        return f"{_name(certificate)} signs certificates but is not a CA"
+    usage = _extension(certificate, x509.KeyUsage)
+    if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign:
+        return f"{_name(certificate)} is not allowed to sign certificates (key usage)"
+    return None
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def check_chain(
+    certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
+) -> ChainResult:
+    """Check an image's certificates (DER, device first) against ``trust`` at time ``at``."""
+    problems: list[tuple[str, str]] = []
+    parsed: list[x509.Certificate] = []
+    for index, der in enumerate(certificates):
+        try:
+            parsed.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            problems.append(("certificate", f"certificate {index + 1} is not valid DER"))
+    if not parsed or len(parsed) != len(certificates):
+        if not certificates:
+            problems.append(("certificate", "the image holds no device certificate"))
+        return ChainResult(_device_key(parsed[0]) if parsed else None, tuple(problems))
+
+    device = parsed[0]
+    key = _device_key(device)
+    if key is None:
+        problems.append(("certificate", "the device certificate's key is not Ed25519"))
+    named = _subject_serial(device)
+    if named != device_serial:
+        problems.append(
+            (
+                "certificate",
+                f"the certificate is for device {named!r}, the image is {device_serial!r}",
+            )
+        )
+    constraints = _extension(device, x509.BasicConstraints)
+    if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
+        problems.append(("certificate", "the device certificate is a CA certificate"))
+    usage = _extension(device, x509.KeyUsage)
+    if not isinstance(usage, x509.KeyUsage) or not usage.digital_signature:
+        problems.append(("certificate", "the device certificate is not for digital signatures"))
+
+    path = [device]
+    current = device
+    intermediates = parsed[1:]
+    trusted = False
+    for _ in range(_MAX_DEPTH):
+        root = next(
+            (r for r in trust.roots if r.subject == current.issuer and _issued_by(current, r)),
+            None,
+        )
+        if root is not None:
+            path.append(root)
+            trusted = True
+            break
+        issuer = next(
+            (c for c in intermediates if c.subject == current.issuer and c not in path), None
+        )
+        if issuer is None:
+            break
+        if not _issued_by(current, issuer):
+            problems.append(("certificate", f"{_name(current)} is not signed by {_name(issuer)}"))
+            break
+        path.append(issuer)
+        current = issuer
+    if not trusted:
+        problems.append(
+            (
+                "untrusted_root",
+                f"the chain ends at {current.issuer.rfc4514_string()}, not a trusted root",
+            )
+        )
+    for issuer in path[1:]:
+        problem = _may_issue(issuer)
+        if problem:
+            problems.append(("certificate", problem))
+    for certificate in path:
+        problem = _valid_at(certificate, at)
+        if problem:
+            problems.append(("certificate", f"{problem} (download at {at:%Y-%m-%dT%H:%M:%SZ})"))
+    return ChainResult(key, tuple(problems))
+
+
+def _device_key(certificate: x509.Certificate) -> Ed25519PublicKey | None:
+    try:
+        key = certificate.public_key()
+    except (ValueError, TypeError):  # an unsupported or malformed key
+        return None
+    return key if isinstance(key, Ed25519PublicKey) else None
