@@ -274,6 +274,8 @@ def write_text(image: Image, source: str, out: TextIO) -> None:
             f"  covers          {st.first_seq}..{st.last_seq}",
             f"  device time     {_device_time_text(st.device_time_ms)} (device clock)",
             f"  nonce           {st.nonce.hex()}",
+            f"  seal interval   every {st.seal_interval} records",
+            f"  identity hash   {st.identity_sha256.hex()} (SHA-256)",
         ]
     lines += [
         "",

@@ -74,8 +74,10 @@ class DeviceSpec:
         DEVICE_SCHEME.validate(self.serial)
         if self.log_capacity < 8:
             raise ScenarioError("log capacity must be at least 8 records")
-        if self.seal_interval < 1 or not 1 <= self.bays <= 8:
-            raise ScenarioError("seal interval must be ≥ 1 and bays 1..8")
+        if not 1 <= self.seal_interval <= 0xFFFF or not 1 <= self.bays <= 8:
+            raise ScenarioError(
+                "seal interval must be 1..65535 (the statement's u16) and bays 1..8"
+            )
 
 
 @dataclass(frozen=True)
