@@ -9,6 +9,7 @@ for finding in report.findings:
 """
 
 from taserlink.integrity.chain import chain_records, chain_step, genesis_chain
+from taserlink.integrity.export import export_evidence
 from taserlink.integrity.findings import Coverage, Finding, Kind, Report, Severity
 from taserlink.integrity.trust import TrustStore
 from taserlink.integrity.verify import verify_continuity, verify_image
@@ -22,6 +23,7 @@ __all__ = [
     "TrustStore",
     "chain_records",
     "chain_step",
+    "export_evidence",
     "genesis_chain",
     "verify_continuity",
     "verify_image",

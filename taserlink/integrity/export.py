@@ -265,9 +265,9 @@ def _readme(
         "device.pem          the device certificate (image certificate 0)",
     ]
     if has_chain:
+        which = "1" if len(certificates) == 2 else f"1-{len(certificates) - 1}"
         lines.append(
-            f"chain.pem           the intermediate certificate(s), image certificates "
-            f"1-{len(certificates) - 1}"
+            f"chain.pem           the intermediate certificate(s): image certificate {which}"
         )
     lines += [
         "device-pubkey.pem   the public key in device.pem",
@@ -286,7 +286,8 @@ def _readme(
         "",
         "    sha256sum -c image.sha256",
         "",
-        "expect '<name>: OK'; compare the hash with the one recorded at acquisition.",
+        f"expect '{image_name}: OK', and compare the hash with the one recorded at",
+        "acquisition (a file's own digests cannot show it was not rewritten).",
         "",
         "2. The device certificate chains to the trusted root",
         "----------------------------------------------------",
@@ -297,7 +298,8 @@ def _readme(
     if image.statement is not None:
         seconds = image.acquisition.statement_utc_ms // 1000
         lines += [
-            "Valid when the statement was made (host UTC, Unix seconds):",
+            "",
+            "and valid when the statement was made (-attime: host UTC in Unix seconds):",
             "",
             f"    {verify} -attime {seconds} device.pem",
         ]
