@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from taserlink.errors import TrustStoreError
@@ -33,6 +35,17 @@ from taserlink.errors import TrustStoreError
 __all__ = ["TrustStore", "ChainResult", "check_chain"]
 
 _MAX_DEPTH = 8
+_BAD_CERTIFICATE = (
+    ValueError,
+    KeyError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    CryptographyDeprecationWarning,
+)
+"""What cryptography raises for a certificate whose bytes are corrupted."""
 _SUFFIXES = {".pem", ".crt", ".cer", ".der"}
 
 
@@ -118,7 +131,7 @@ def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) ->
         return certificate.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    except ValueError:  # a malformed extension
+    except _BAD_CERTIFICATE:  # a malformed or duplicated extension
         return None
 
 
@@ -149,7 +162,7 @@ def _may_issue(certificate: x509.Certificate) -> str | None:
 def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         child.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -161,10 +174,11 @@ def check_chain(
     problems: list[tuple[str, str]] = []
     parsed: list[x509.Certificate] = []
     for index, der in enumerate(certificates):
-        try:
-            parsed.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            problems.append(("certificate", f"certificate {index + 1} is not valid DER"))
+        certificate = _load_der(der)
+        if certificate is None:
+            problems.append(("certificate", f"certificate {index + 1} is not a valid certificate"))
+        else:
+            parsed.append(certificate)
     if not parsed or len(parsed) != len(certificates):
         if not certificates:
             problems.append(("certificate", "the image holds no device certificate"))
@@ -230,9 +244,27 @@ def check_chain(
     return ChainResult(key, tuple(problems))
 
 
+def _load_der(der: bytes) -> x509.Certificate | None:
+    """A certificate whose every field this module reads parses, or ``None``.
+
+    cryptography parses fields lazily, so a corrupted field would otherwise raise later.
+    """
+    try:
+        with warnings.catch_warnings():  # e.g. a non-positive serial number (RFC 5280)
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            certificate = x509.load_der_x509_certificate(der)
+        fields = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+        names = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string())
+        extensions = list(certificate.extensions)
+        del fields, names, extensions
+    except _BAD_CERTIFICATE:
+        return None
+    return certificate
+
+
 def _device_key(certificate: x509.Certificate) -> Ed25519PublicKey | None:
     try:
         key = certificate.public_key()
-    except (ValueError, TypeError):  # an unsupported or malformed key
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # an unsupported or malformed key
         return None
     return key if isinstance(key, Ed25519PublicKey) else None
