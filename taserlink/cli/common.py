@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from typing import Any, Final, NoReturn
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "utc_iso",
     "printable",
     "plain_value",
+    "stderr_line",
 ]
 
 EXIT_OK: Final = 0
@@ -200,6 +202,16 @@ def printable(text: str, also: str = "") -> str:
     if text.isprintable() and not any(c in text for c in also):
         return text
     return "".join(c if c.isprintable() and c not in also else _escape(c) for c in text)
+
+
+def stderr_line(level: str, message: str) -> None:
+    """``taserlink: <level>: <message>`` on one line of stderr (``level`` e.g. ``error``,
+    ``note``); line breaks and control characters in ``message`` are escaped.
+
+    For what a command reports and carries on after (one unreadable image among many, a
+    default it fell back to); an error that ends the command is raised, not printed.
+    """
+    print(f"taserlink: {level}: {printable(message)}", file=sys.stderr)
 
 
 def _escape(c: str) -> str:

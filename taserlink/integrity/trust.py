@@ -78,7 +78,9 @@ class TrustStore:
         roots: list[x509.Certificate] = []
         for path in map(Path, paths):
             if path.is_dir():
-                files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES)
+                files = sorted(
+                    p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file()
+                )
             elif path.exists():
                 files = [path]
             else:
@@ -117,13 +119,14 @@ class ChainResult:
     problems: tuple[tuple[str, str], ...]
 
 
-def _subject_serial(certificate: x509.Certificate) -> str | None:
+def _subject_serials(certificate: x509.Certificate) -> list[str]:
+    """Every serialNumber and common name in the subject (each must name the device)."""
+    names = []
     for oid in (NameOID.SERIAL_NUMBER, NameOID.COMMON_NAME):
-        attributes = certificate.subject.get_attributes_for_oid(oid)
-        if attributes:
-            value = attributes[0].value
-            return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return None
+        for attribute in certificate.subject.get_attributes_for_oid(oid):
+            value = attribute.value
+            names.append(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    return names
 
 
 def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> object | None:
@@ -182,18 +185,20 @@ def check_chain(
     if not parsed or len(parsed) != len(certificates):
         if not certificates:
             problems.append(("certificate", "the image holds no device certificate"))
-        return ChainResult(_device_key(parsed[0]) if parsed else None, tuple(problems))
+        device_ok = bool(certificates) and _load_der(certificates[0]) is not None
+        return ChainResult(_device_key(parsed[0]) if device_ok else None, tuple(problems))
 
     device = parsed[0]
     key = _device_key(device)
     if key is None:
         problems.append(("certificate", "the device certificate's key is not Ed25519"))
-    named = _subject_serial(device)
-    if named != device_serial:
+    named = _subject_serials(device)
+    if not named or any(name != device_serial for name in named):
         problems.append(
             (
                 "certificate",
-                f"the certificate is for device {named!r}, the image is {device_serial!r}",
+                f"the certificate names {', '.join(named) or 'no device'}, "
+                f"the image is device {device_serial}",
             )
         )
     constraints = _extension(device, x509.BasicConstraints)

@@ -3,7 +3,10 @@
 :func:`verify_image` checks, in this order, and reports what each check finds:
 
 1. the acquisition's two digests (``acquisition_hash``);
-2. the certificates against the trusted roots (``certificate``, ``untrusted_root``);
+2. the certificates against the trusted roots (``certificate``, ``untrusted_root``), and that
+   each certificate's own signature is whole bytes (a padded BIT STRING would let a byte the
+   issuer did not sign change unnoticed); a certificate ``cryptography`` cannot read is a
+   ``certificate`` finding, never an exception;
 3. the signatures of the base, every seal and the statement (``signature``), and that the
    statement vouches for this identity and that no seal it promises is missing;
 4. record CRCs (``crc``) and sequence numbers (``gap``, ``duplicate``, ``reorder``);
@@ -17,6 +20,13 @@ Only the verifying path is used: records are read with the bulk path for speed, 
 CRC is checked and every chain link recomputed; nothing is taken on trust from the fast
 path.  A truncated image gives a ``truncated`` finding; any other malformed image raises
 :class:`~taserlink.errors.FormatError` (it cannot be verified at all).
+
+No byte is uncovered: any single-byte change to an image is unreadable or an ``error``
+finding, and so is any change to sections 2–7 or the acquisition nonce by someone who
+recomputes the keyless acquisition digests (``tests/test_no_uncovered_byte.py``,
+``tools/mutation_sweep.py``).  Work and memory grow with the image's size, never with the
+values in it: gaps are found from the sequence numbers present, not by listing every number
+up to the largest.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cryptography.exceptions import InvalidSignature
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from taserlink.errors import TruncatedError
@@ -53,6 +64,18 @@ MAX_FINDINGS_PER_KIND = 200
 """Past this many findings of one kind, one more finding says how many were left out."""
 
 _UNSIGNED = slice(None, -L.SIGNATURE_SIZE)
+
+_CERTIFICATE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+"""What ``cryptography`` raises for a certificate that parses as DER but whose fields do not
+(it reads fields lazily: a bad name, key, version or extension shows only when used)."""
 
 
 class _Findings:
@@ -100,6 +123,22 @@ class _Findings:
         return self._counts.get(kind, 0) > 0
 
 
+def _missing_runs(
+    present: npt.NDArray[np.int64], first: int, last: int
+) -> Iterator[tuple[int, int]]:
+    """Runs of the integers ``first``…``last`` absent from ``present`` (sorted, distinct).
+
+    Works from the gaps between the values present, never materialising the range: a
+    sequence number changed to 4,000,000,000 costs nothing more than any other.
+    """
+    inside = present[(present >= first) & (present <= last)]
+    edges = np.concatenate(([first - 1], inside, [last + 1])).astype(np.int64)
+    gaps = np.flatnonzero(np.diff(edges) > 1)
+    starts = (edges[gaps] + 1).tolist()
+    ends = (edges[gaps + 1] - 1).tolist()
+    yield from zip(starts, ends, strict=True)
+
+
 def _runs(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
     """Consecutive runs in sorted integers: [3,4,5,9] → (3,5), (9,9)."""
     if len(values) == 0:
@@ -109,6 +148,48 @@ def _runs(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
     ends = np.concatenate((breaks, [len(values) - 1]))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         yield int(values[start]), int(values[end])
+
+
+def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
+    """``(tag, content start, end)`` of the DER element at ``der[at]``.
+
+    Raises:
+        IndexError: the element runs past ``der``.
+    """
+    tag, length = der[at], der[at + 1]
+    content = at + 2
+    if length & 0x80:
+        size = length & 0x7F
+        if content + size > len(der):
+            raise IndexError("length runs past the end")
+        length = int.from_bytes(der[content : content + size], "big")
+        content += size
+    if content + length > len(der):
+        raise IndexError("content runs past the end")
+    return tag, content, content + length
+
+
+def _signature_unused_bits(der: bytes) -> int:
+    """Unused bits declared by a certificate's signatureValue BIT STRING (0 when well formed).
+
+    An X.509 signature is whole bytes, so the BIT STRING's first content byte must be 0.  The
+    issuer's signature covers only the TBS part, and a parser that drops padding bits would
+    accept a nonzero count: one byte of the certificate would change undetected.  Anything
+    that is not ``SEQUENCE {tbs, algorithm, BIT STRING}`` gives 0 here: the certificate
+    checks report malformed DER themselves.
+    """
+    try:
+        _, at, end = _der_element(der, 0)
+        children: list[tuple[int, int, int]] = []
+        while at < end and len(children) < 4:
+            tag, content, after = _der_element(der, at)
+            children.append((tag, content, after))
+            at = after
+    except IndexError:
+        return 0
+    if len(children) != 3 or children[2][0] != 0x03 or children[2][2] <= children[2][1]:
+        return 0
+    return der[children[2][1]]
 
 
 def _verify(key: Ed25519PublicKey | None, signature: bytes, message: bytes) -> bool:
@@ -166,6 +247,10 @@ class _Verifier:
         self.serial = image.identity.serial
         self.records = image.records
         self.seq = image.records["seq"].astype(np.int64)
+        self.view = memoryview(image.data)  # sections are sliced from it without copies
+        # Sequence numbers that strictly increase (the usual case) need no sorting.
+        self.increasing = bool(np.all(self.seq[1:] > self.seq[:-1]))
+        self._unique = self._unique_seq()
         self.key: Ed25519PublicKey | None = None
         self.base_ok = False
         self.statement_ok = False
@@ -198,17 +283,19 @@ class _Verifier:
 
     # -- 1. acquisition ---------------------------------------------------------------------
     def check_acquisition(self) -> None:
-        image, data = self.image, self.image.data
+        image, view = self.image, self.view
         span = image.spans["acquisition"]
-        device = hashlib.sha256(data[: span.offset]).digest()
+        closing_at = span.end - L.DIGEST_SIZE
+        running = hashlib.sha256(view[: span.offset])  # one pass over the image for both
+        device = running.digest()
+        running.update(view[span.offset : closing_at])
         if device != image.acquisition.device_sha256:
             self.found.add(
                 Kind.ACQUISITION_HASH,
                 "the SHA-256 of sections 1–7 is not the one recorded at acquisition",
                 offset=span.end - 2 * L.DIGEST_SIZE,
             )
-        closing_at = span.end - L.DIGEST_SIZE
-        if hashlib.sha256(data[:closing_at]).digest() != image.acquisition.closing_sha256:
+        if running.digest() != image.acquisition.closing_sha256:
             self.found.add(
                 Kind.ACQUISITION_HASH,
                 "the closing SHA-256 over the image does not match: bytes were changed",
@@ -219,11 +306,33 @@ class _Verifier:
     def check_certificates(self) -> None:
         image = self.image
         at = _utc(image.acquisition.statement_utc_ms)
-        result = check_chain(image.certificates, self.serial, at, self.trust)
-        self.key = result.key
         offset = image.spans["certificates"].offset
-        for kind, message in result.problems:
-            self.found.add(Kind(kind), message, offset=offset)
+        try:
+            result = check_chain(image.certificates, self.serial, at, self.trust)
+        except _CERTIFICATE_ERRORS as error:
+            self.key = None
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.found.add(
+                Kind.CERTIFICATE,
+                f"a certificate is malformed ({reason}): the device key cannot be trusted",
+                offset=offset,
+            )
+        else:
+            self.key = result.key
+            for kind, message in result.problems:
+                self.found.add(Kind(kind), message, offset=offset)
+        position = offset + 1
+        for index, der in enumerate(image.certificates):
+            unused = _signature_unused_bits(der)
+            if unused:
+                self.found.add(
+                    Kind.CERTIFICATE,
+                    f"certificate {index + 1}'s signature is a BIT STRING with {unused} unused "
+                    "bit(s), not whole bytes: its bytes were changed outside what its issuer "
+                    "signed",
+                    offset=position + 2,
+                )
+            position += 2 + len(der)
         if image.identity.signature_algorithm != L.SIGNATURE_ED25519:
             self.found.add(
                 Kind.SIGNATURE,
@@ -310,12 +419,13 @@ class _Verifier:
     def check_promised_seals(self, interval: int, first: int, last: int) -> None:
         if interval <= 0:
             return
-        start = -(-first // interval) * interval
-        expected = np.arange(start, last + 1, interval, dtype=np.int64)
+        # Checkpoint k is the seal after seq k × interval; work in k, never listing them all.
+        first_k, last_k = -(-first // interval), last // interval
         present = self.image.seals["seq"].astype(np.int64)
-        missing = np.setdiff1d(expected, present)
+        on_grid = present % interval == 0
+        sealed_k = np.unique(present[on_grid] // interval)
         offset = self.image.spans["seals"].offset
-        for run_first, run_last in _runs(missing // interval):
+        for run_first, run_last in _missing_runs(sealed_k, first_k, last_k):
             self.found.add(
                 Kind.SIGNATURE,
                 f"the device seals every {interval} records, but seals for "
@@ -323,7 +433,9 @@ class _Verifier:
                 seq=(run_first * interval, run_last * interval),
                 offset=offset,
             )
-        extra = np.setdiff1d(present, expected)
+        extra = np.unique(
+            present[~on_grid | (present < first_k * interval) | (present > last_k * interval)]
+        )
         for value in extra[:MAX_FINDINGS_PER_KIND].tolist():
             self.found.add(
                 Kind.SIGNATURE,
@@ -331,6 +443,20 @@ class _Verifier:
                 seq=int(value),
                 offset=offset,
             )
+
+    def _unique_seq(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The distinct sequence numbers, sorted; each one's first position; its count.
+
+        ``np.unique`` sorts; when the sequence numbers already increase strictly (a device's
+        log as written) the answer is known without sorting a million values.
+        """
+        seq = self.seq
+        if self.increasing:
+            return seq, np.arange(len(seq), dtype=np.int64), np.ones(len(seq), dtype=np.int64)
+        values, first_index, counts = np.unique(seq, return_index=True, return_counts=True)
+        return values, first_index.astype(np.int64), counts.astype(np.int64)
 
     # -- 4. CRCs and sequence numbers -------------------------------------------------------
     def check_records(self) -> None:
@@ -355,7 +481,7 @@ class _Verifier:
                     offset=image.spans["records"].offset,
                 )
             return
-        values, first_index, counts = np.unique(seq, return_index=True, return_counts=True)
+        values, first_index, counts = self._unique
         for value in values[counts > 1][:MAX_FINDINGS_PER_KIND].tolist():
             where = np.flatnonzero(seq == value)
             self.found.add(
@@ -376,9 +502,7 @@ class _Verifier:
         last_expected = int(values[-1])
         if statement is not None and self.statement_ok:
             last_expected = max(last_expected, statement.last_seq)
-        expected = np.arange(first_expected, last_expected + 1, dtype=np.int64)
-        missing = np.setdiff1d(expected, values, assume_unique=True)
-        for run_first, run_last in _runs(missing):
+        for run_first, run_last in _missing_runs(values, first_expected, last_expected):
             after = np.searchsorted(seq, run_first) if self._sorted() else 0
             offset = image.record_offset(int(min(after, len(seq))))
             self.found.add(
@@ -401,13 +525,27 @@ class _Verifier:
             )
 
     def _sorted(self) -> bool:
-        return bool(np.all(np.diff(self.seq) > 0))
+        return self.increasing
+
+    def _first_positions(self, wanted: list[int]) -> list[int | None]:
+        """Index of the first record with each sequence number in ``wanted`` (``None``: none)."""
+        values, first_index, _ = self._unique
+        if len(values) == 0:
+            return [None] * len(wanted)
+        query = np.asarray(wanted, dtype=np.int64)
+        at = np.minimum(np.searchsorted(values, query), len(values) - 1)
+        hits = (values[at] == query).tolist()
+        return [
+            int(index) if hit else None
+            for index, hit in zip(first_index[at].tolist(), hits, strict=True)
+        ]
 
     # -- 5. the hash chain ------------------------------------------------------------------
     def check_chain(self) -> None:
         image = self.image
         base = image.base
-        raw = image.section_bytes("records")
+        records = image.spans["records"]
+        raw = self.view[records.offset : records.end]
         if base.first_seq == 1 and base.chain_before != genesis_chain(self.serial):
             self.found.add(
                 Kind.CHAIN,
@@ -417,12 +555,13 @@ class _Verifier:
             )
         # Checkpoints: file positions after which a chain value is known from a valid seal,
         # and the statement's at the end.
-        values, first_index = np.unique(self.seq, return_index=True)
-        position = dict(zip(values.tolist(), first_index.tolist(), strict=True))
+        sealed = sorted(self.good_seals.items())
         checkpoints: list[tuple[int, int, bytes, str]] = []
-        for seq, chain in sorted(self.good_seals.items()):
-            if seq in position:
-                checkpoints.append((position[seq] + 1, seq, chain, "seal"))
+        for (seq, chain), where in zip(
+            sealed, self._first_positions([seq for seq, _ in sealed]), strict=True
+        ):
+            if where is not None:
+                checkpoints.append((where + 1, seq, chain, "seal"))
             elif seq >= base.first_seq:
                 self.found.add(
                     Kind.CHAIN,

@@ -1,0 +1,371 @@
+"""``taserlink verify IMAGE... [--json] [--roots DIR]``: check dataport images for tampering.
+
+Every image is verified with :func:`taserlink.integrity.verify_image` against one trust
+store, loaded once for the whole call.  When several images are downloads of one device
+(the same device serial), each is also checked against the one before it
+(:func:`taserlink.integrity.verify_continuity`, downloads ordered by the acquisition's host
+UTC start, then by their place on the command line); those ``continuity`` findings are
+reported under the later image, their message naming the earlier one.
+
+Trusted roots (**contract**): ``--roots PATH`` (repeatable; a PEM/DER certificate file or a
+directory of ``*.pem``, ``*.crt``, ``*.cer``, ``*.der``).  Without it, the paths in
+``$TASERLINK_ROOTS`` (separated by ``os.pathsep``), and without that **no** root — every
+image then gets ``untrusted_root`` and a note says so on stderr.  The emulator's TEST root
+is never trusted unless named.
+
+Output:
+
+- text (default): per image its path and ``OK`` / ``NOT OK``, the device and acquisition
+  time, the coverage window, the findings grouped by severity (errors, warnings, info) —
+  kind, sequence range, byte offset, message — and a line of counts; a last line totals
+  every image;
+- ``--json``: one JSON array, one object per image in command-line order:
+  ``{"path", "ok", "coverage", "findings"}`` where ``coverage`` is
+  :meth:`~taserlink.integrity.Coverage.as_dict` plus its one-line ``summary`` and each
+  finding is :meth:`~taserlink.integrity.Finding.as_dict` (``kind``, ``severity``,
+  ``seq_first``, ``seq_last``, ``offset``, ``message``).  An image that cannot be read at
+  all is ``{"path", "ok": false, "coverage": null, "findings": [], "error": {"message",
+  "offset"}}`` — the only object with an ``error`` key.
+
+A truncated image (a cut download) *is* verified: it is a ``truncated`` finding (exit 1),
+not unreadable input.  An image that cannot be read at all (missing, not a dataport image,
+an unknown format version) is reported as one line on stderr and in the output, and the
+other images are still verified.
+
+Exit codes: 0 no image has an ``error`` finding; 1 some image has one; 2 some image could
+not be read, or bad usage, or the roots could not be loaded (then nothing is verified).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
+
+from taserlink.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    CommandError,
+    InputError,
+    printable,
+    stderr_line,
+    utc_iso,
+)
+from taserlink.errors import FormatError, TaserlinkError, TruncatedError, TrustStoreError
+from taserlink.format import Image, read_image
+from taserlink.integrity import (
+    Finding,
+    Report,
+    Severity,
+    TrustStore,
+    verify_continuity,
+    verify_image,
+)
+
+__all__ = [
+    "NAME",
+    "ROOTS_ENV",
+    "JSON_KEYS",
+    "FINDING_KEYS",
+    "Outcome",
+    "load_trust",
+    "verify_paths",
+    "register",
+    "run",
+]
+
+NAME: Final = "verify"
+ROOTS_ENV: Final = "TASERLINK_ROOTS"
+"""Environment variable naming the trusted roots when ``--roots`` is not given."""
+JSON_KEYS: Final = ("path", "ok", "coverage", "findings")
+"""Keys of each ``--json`` object for an image that was verified (**contract**)."""
+FINDING_KEYS: Final = ("kind", "severity", "seq_first", "seq_last", "offset", "message")
+"""Keys of each finding in ``--json`` output (**contract**)."""
+
+_SEVERITIES: Final = (
+    (Severity.ERROR, "error", "errors"),
+    (Severity.WARNING, "warning", "warnings"),
+    (Severity.INFO, "info", "info"),
+)
+"""Severities in the order text output groups them, with singular and plural names."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``verify`` found for one image given on the command line.
+
+    Attributes:
+        path: the path as the user gave it.
+        report: the verification report, continuity findings included (``None`` when the
+            image could not be read at all).
+        image: the parsed image (``None`` when it is truncated or unreadable).
+        error: why the image could not be read (``None`` when it was verified).
+    """
+
+    path: str
+    report: Report | None
+    image: Image | None = None
+    error: TaserlinkError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The image was verified and has no ``error`` finding."""
+        return self.report is not None and self.report.ok
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``verify`` to the ``taserlink`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="verify dataport images: CRCs, chain, signatures, certificates, continuity",
+        description=(
+            "Verify dataport images (.tdi): record CRCs, sequence numbers, the hash chain, "
+            "base, seal and statement signatures, the certificate chain against trusted "
+            "roots, the acquisition digests and device time; downloads of one device are "
+            "also checked to continue each other (ordered by acquisition time). Every "
+            "finding is reported with its kind, severity, sequence range and byte offset. "
+            f"Roots: --roots, else the paths in ${ROOTS_ENV} (separated by "
+            f"'{os.pathsep}'), else none (every image is then untrusted_root). "
+            "Exit 0 no error finding, 1 an error finding in some image, 2 an image that "
+            "cannot be read (the others are still verified), roots that cannot be loaded, "
+            "or bad usage."
+        ),
+    )
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="dataport images to verify")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=(
+            "one JSON array, an object per image: path, ok, coverage, findings (kind, "
+            "severity, seq_first, seq_last, offset, message); an unreadable image has "
+            "ok false, coverage null, no findings and an error {message, offset}"
+        ),
+    )
+    parser.add_argument(
+        "--roots",
+        metavar="DIR",
+        action="append",
+        help=(
+            "trusted manufacturer root certificates: a PEM/DER file or a directory of them "
+            f"(repeatable; default: ${ROOTS_ENV}, else no trusted root)"
+        ),
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify ``args.images`` against the roots of ``args.roots``; write the report.
+
+    Returns:
+        :data:`EXIT_BAD_INPUT` if an image could not be read, else :data:`EXIT_FINDINGS`
+        if an image has an ``error`` finding, else :data:`EXIT_OK`.
+
+    Raises:
+        CommandError: the roots could not be loaded (exit 2; nothing is verified).
+    """
+    trust = load_trust(args.roots, os.environ.get(ROOTS_ENV))
+    outcomes = verify_paths(args.images, trust)
+    if args.json:
+        write_json(outcomes, sys.stdout)
+    else:
+        write_text(outcomes, sys.stdout)
+    return exit_code(outcomes)
+
+
+def load_trust(roots: Sequence[str] | None, environment: str | None) -> TrustStore:
+    """The trust store from ``--roots`` paths, else from ``$TASERLINK_ROOTS``'s value.
+
+    ``environment`` is split on ``os.pathsep``; empty entries are ignored.  With neither,
+    the store is empty and a note on stderr says that every image will be untrusted.
+
+    Raises:
+        CommandError: a path is missing or holds no certificate (exit 2), naming whether
+            it came from ``--roots`` or the environment.
+    """
+    if roots:
+        paths, origin = list(roots), "--roots"
+    else:
+        paths = [p for p in (environment or "").split(os.pathsep) if p]
+        origin = f"${ROOTS_ENV}"
+    if not paths:
+        stderr_line(
+            "note",
+            f"no trusted roots configured (--roots or ${ROOTS_ENV}): every image's "
+            "certificate chain is reported as untrusted_root",
+        )
+        return TrustStore(())
+    try:
+        return TrustStore.from_paths(paths)
+    except TrustStoreError as error:
+        raise CommandError(f"{origin}: {error}", EXIT_BAD_INPUT) from error
+
+
+def verify_paths(paths: Sequence[str], trust: TrustStore) -> list[Outcome]:
+    """Verify every image of ``paths`` (in order) against ``trust``, then continuity.
+
+    An image that cannot be read is reported on stderr as it is met and becomes an
+    :class:`Outcome` with ``error``; the rest go on.  Continuity findings are added to the
+    later image's report.  Every readable image is held in memory until the end (the
+    continuity check compares downloads of one device).
+    """
+    outcomes = [_verify_one(path, trust) for path in paths]
+    return _with_continuity(outcomes)
+
+
+def _verify_one(path: str, trust: TrustStore) -> Outcome:
+    try:
+        try:
+            image = read_image(path)
+        except TruncatedError:  # a cut download is verified: a `truncated` finding
+            return Outcome(path, verify_image(path, trust))
+        return Outcome(path, verify_image(image, trust), image)
+    except TaserlinkError as error:
+        stderr_line("error", str(InputError(path, error)))
+        return Outcome(path, None, error=error)
+
+
+def _with_continuity(outcomes: list[Outcome]) -> list[Outcome]:
+    """``outcomes`` with each device's downloads checked against the one before."""
+    by_device: dict[str, list[int]] = {}
+    for index, outcome in enumerate(outcomes):
+        if outcome.image is not None:
+            by_device.setdefault(outcome.image.identity.serial, []).append(index)
+    result = list(outcomes)
+    for indices in by_device.values():
+        ordered = sorted(indices, key=lambda i: (_started(outcomes[i]), i))
+        for earlier, later in itertools.pairwise(ordered):
+            before, after = outcomes[earlier], outcomes[later]
+            assert before.image is not None and after.image is not None
+            found = verify_continuity(before.image, after.image)
+            if not found:
+                continue
+            note = f" (earlier download: {before.path})"
+            extra = tuple(dataclasses.replace(f, message=f.message + note) for f in found)
+            report = result[later].report
+            assert report is not None
+            result[later] = dataclasses.replace(
+                result[later], report=Report(report.findings + extra, report.coverage)
+            )
+    return result
+
+
+def _started(outcome: Outcome) -> int:
+    assert outcome.image is not None
+    return outcome.image.acquisition.host_utc_start_ms
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """2 if any image was unreadable, else 1 if any has an ``error`` finding, else 0."""
+    if any(o.report is None for o in outcomes):
+        return EXIT_BAD_INPUT
+    if not all(o.ok for o in outcomes):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+# -- text ---------------------------------------------------------------------------------
+
+
+def _seq_text(finding: Finding) -> str:
+    first, last = finding.seq_first, finding.seq_last
+    if first is None:
+        return "-"
+    return str(first) if last in (None, first) else f"{first}–{last}"
+
+
+def _counts_text(counts: dict[Severity, int]) -> str:
+    return ", ".join(
+        f"{counts[severity]} {one if counts[severity] == 1 else many}"
+        for severity, one, many in _SEVERITIES
+    )
+
+
+def _severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
+    counts = dict.fromkeys(Severity, 0)
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def image_text(outcome: Outcome) -> list[str]:
+    """The text block of one image, as lines."""
+    path = printable(outcome.path)
+    report = outcome.report
+    if report is None:
+        return [f"{path}: UNREADABLE", f"  {printable(str(outcome.error))}"]
+    lines = [f"{path}: {'OK' if report.ok else 'NOT OK'}"]
+    if outcome.image is not None:
+        image = outcome.image
+        started = utc_iso(image.acquisition.host_utc_start_ms) or "an impossible time"
+        serial = printable(image.identity.serial)
+        lines.append(f"  device    {serial}, download started {started} (host UTC)")
+    lines.append(f"  coverage  {report.coverage}")
+    if not report.findings:
+        lines.append("  no findings")
+    for severity, _, many in _SEVERITIES:
+        group = report.by_severity(severity)
+        if not group:
+            continue
+        lines.append(f"  {many} ({len(group)})")
+        seq_width = max(len(_seq_text(f)) for f in group)
+        offset_width = max(len("-" if f.offset is None else str(f.offset)) for f in group)
+        for finding in group:
+            offset = "-" if finding.offset is None else str(finding.offset)
+            lines.append(
+                f"    {finding.kind.value:<16}  seq {_seq_text(finding):<{seq_width}}  "
+                f"offset {offset:>{offset_width}}  {printable(finding.message)}"
+            )
+    lines.append(f"  {_counts_text(_severity_counts(report.findings))}")
+    return lines
+
+
+def write_text(outcomes: Sequence[Outcome], out: TextIO) -> None:
+    """Every image's block, a blank line between them, then one line totalling them."""
+    for outcome in outcomes:
+        out.write("\n".join(image_text(outcome)) + "\n\n")
+    verified = [o.report for o in outcomes if o.report is not None]
+    good = sum(report.ok for report in verified)
+    totals = _severity_counts([f for report in verified for f in report.findings])
+    images = "image" if len(outcomes) == 1 else "images"
+    out.write(
+        f"{len(outcomes)} {images}: {good} OK, {len(verified) - good} NOT OK, "
+        f"{len(outcomes) - len(verified)} unreadable; findings: {_counts_text(totals)}\n"
+    )
+
+
+# -- json ---------------------------------------------------------------------------------
+
+
+def image_json(outcome: Outcome) -> dict[str, Any]:
+    """The ``--json`` object of one image (see the module docstring)."""
+    report = outcome.report
+    if report is None:
+        error = outcome.error
+        return {
+            "path": outcome.path,
+            "ok": False,
+            "coverage": None,
+            "findings": [],
+            "error": {
+                "message": str(error),
+                "offset": error.offset if isinstance(error, FormatError) else None,
+            },
+        }
+    return {
+        "path": outcome.path,
+        "ok": report.ok,
+        "coverage": {**report.coverage.as_dict(), "summary": str(report.coverage)},
+        "findings": [finding.as_dict() for finding in report.findings],
+    }
+
+
+def write_json(outcomes: Sequence[Outcome], out: TextIO) -> None:
+    """One JSON array, an object per image, one image a line."""
+    out.write("[\n" + ",\n".join(json.dumps(image_json(o)) for o in outcomes) + "\n]\n")
