@@ -46,11 +46,11 @@ def trust(authority: TestAuthority) -> TrustStore:
 
 
 def _kinds(result: ChainResult) -> list[str]:
-    return [kind for kind, _ in result.problems]
+    return [kind for kind, _, _ in result.problems]
 
 
 def _messages(result: ChainResult) -> str:
-    return " | ".join(message for _, message in result.problems)
+    return " | ".join(message for _, message, _ in result.problems)
 
 
 def _usage(*, signature: bool, cert_sign: bool) -> x509.KeyUsage:

@@ -133,8 +133,10 @@ class Coverage:
     Attributes:
         first_seq, last_seq: the records present (``None`` when there are none).
         verified: number of records whose CRC holds.
-        chained: the chain from the signed base reaches every record without a break.
-        sealed_up_to: the highest sequence with a valid seal whose chain value matches.
+        chained: the base's signature holds and the chain from it reaches every valid seal
+            and the statement (where there is one) without a break.
+        sealed_up_to: the highest sequence with a valid seal that the chain reaches, without
+            a break, from the base.
         statement_covers: the statement's last sequence, when its signature is valid and the
             records chain from the base to its chain value without a break.
     """

@@ -32,10 +32,10 @@ from cryptography.x509.oid import NameOID
 
 from taserlink.errors import TrustStoreError
 
-__all__ = ["TrustStore", "ChainResult", "check_chain"]
+__all__ = ["TrustStore", "ChainResult", "check_chain", "BAD_CERTIFICATE"]
 
 _MAX_DEPTH = 8
-_BAD_CERTIFICATE = (
+BAD_CERTIFICATE = (
     ValueError,
     KeyError,
     TypeError,
@@ -112,11 +112,13 @@ class ChainResult:
     Attributes:
         key: the device's public key, when the device certificate could be read and holds
             an Ed25519 key (signatures can then be checked, whatever else is wrong).
-        problems: ``(kind, message)`` pairs, kind ``certificate`` or ``untrusted_root``.
+        problems: ``(kind, message, index)``: kind ``certificate`` or ``untrusted_root``,
+            and the position in the image's certificates of the one concerned (``None``
+            for the chain as a whole).
     """
 
     key: Ed25519PublicKey | None
-    problems: tuple[tuple[str, str], ...]
+    problems: tuple[tuple[str, str, int | None], ...]
 
 
 def _subject_serials(certificate: x509.Certificate) -> list[str]:
@@ -134,7 +136,7 @@ def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) ->
         return certificate.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    except _BAD_CERTIFICATE:  # a malformed or duplicated extension
+    except BAD_CERTIFICATE:  # a malformed or duplicated extension
         return None
 
 
@@ -174,39 +176,58 @@ def check_chain(
     certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
 ) -> ChainResult:
     """Check an image's certificates (DER, device first) against ``trust`` at time ``at``."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, int | None]] = []
     parsed: list[x509.Certificate] = []
     for index, der in enumerate(certificates):
         certificate = _load_der(der)
         if certificate is None:
-            problems.append(("certificate", f"certificate {index + 1} is not a valid certificate"))
+            problems.append(
+                ("certificate", f"certificate {index + 1} is not a valid certificate", index)
+            )
         else:
             parsed.append(certificate)
+    for index, der in enumerate(certificates):
+        unused = _signature_unused_bits(der)
+        if unused:
+            problems.append(
+                (
+                    "certificate",
+                    f"certificate {index + 1}'s signature is a BIT STRING with {unused} unused "
+                    "bit(s), not whole bytes: its bytes were changed outside what its issuer "
+                    "signed",
+                    index,
+                )
+            )
     if not parsed or len(parsed) != len(certificates):
         if not certificates:
-            problems.append(("certificate", "the image holds no device certificate"))
+            problems.append(("certificate", "the image holds no device certificate", None))
         device_ok = bool(certificates) and _load_der(certificates[0]) is not None
         return ChainResult(_device_key(parsed[0]) if device_ok else None, tuple(problems))
 
     device = parsed[0]
     key = _device_key(device)
     if key is None:
-        problems.append(("certificate", "the device certificate's key is not Ed25519"))
+        problems.append(("certificate", "the device certificate's key is not Ed25519", 0))
     named = _subject_serials(device)
     if not named or any(name != device_serial for name in named):
         problems.append(
             (
                 "certificate",
-                f"the certificate names {', '.join(named) or 'no device'}, "
+                f"the certificate names {', '.join(dict.fromkeys(named)) or 'no device'}, "
                 f"the image is device {device_serial}",
+                0,
             )
         )
     constraints = _extension(device, x509.BasicConstraints)
     if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
-        problems.append(("certificate", "the device certificate is a CA certificate"))
+        problems.append(("certificate", "the device certificate is a CA certificate", 0))
     usage = _extension(device, x509.KeyUsage)
     if not isinstance(usage, x509.KeyUsage) or not usage.digital_signature:
-        problems.append(("certificate", "the device certificate is not for digital signatures"))
+        problems.append(("certificate", "the device certificate is not for digital signatures", 0))
+
+    def position(certificate: x509.Certificate) -> int | None:
+        """Where ``certificate`` stands in the image (``None``: a root from the store)."""
+        return next((i for i, c in enumerate(parsed) if c is certificate), None)
 
     path = [device]
     current = device
@@ -227,7 +248,13 @@ def check_chain(
         if issuer is None:
             break
         if not _issued_by(current, issuer):
-            problems.append(("certificate", f"{_name(current)} is not signed by {_name(issuer)}"))
+            problems.append(
+                (
+                    "certificate",
+                    f"{_name(current)} is not signed by {_name(issuer)}",
+                    position(current),
+                )
+            )
             break
         path.append(issuer)
         current = issuer
@@ -236,16 +263,18 @@ def check_chain(
             (
                 "untrusted_root",
                 f"the chain ends at {current.issuer.rfc4514_string()}, not a trusted root",
+                position(current),
             )
         )
     for issuer in path[1:]:
         problem = _may_issue(issuer)
         if problem:
-            problems.append(("certificate", problem))
+            problems.append(("certificate", problem, position(issuer)))
     for certificate in path:
         problem = _valid_at(certificate, at)
         if problem:
-            problems.append(("certificate", f"{problem} (download at {at:%Y-%m-%dT%H:%M:%SZ})"))
+            when = f"{problem} (download at {at:%Y-%m-%dT%H:%M:%SZ})"
+            problems.append(("certificate", when, position(certificate)))
     return ChainResult(key, tuple(problems))
 
 
@@ -262,9 +291,51 @@ def _load_der(der: bytes) -> x509.Certificate | None:
         names = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string())
         extensions = list(certificate.extensions)
         del fields, names, extensions
-    except _BAD_CERTIFICATE:
+    except BAD_CERTIFICATE:
         return None
     return certificate
+
+
+def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
+    """``(tag, content start, end)`` of the DER element at ``der[at]``.
+
+    Raises:
+        IndexError: the element runs past ``der``.
+    """
+    tag, length = der[at], der[at + 1]
+    content = at + 2
+    if length & 0x80:
+        size = length & 0x7F
+        if content + size > len(der):
+            raise IndexError("length runs past the end")
+        length = int.from_bytes(der[content : content + size], "big")
+        content += size
+    if content + length > len(der):
+        raise IndexError("content runs past the end")
+    return tag, content, content + length
+
+
+def _signature_unused_bits(der: bytes) -> int:
+    """Unused bits declared by a certificate's signatureValue BIT STRING (0 when well formed).
+
+    An X.509 signature is whole bytes, so the BIT STRING's first content byte must be 0.  The
+    issuer's signature covers only the TBS part, and a parser that drops padding bits would
+    accept a nonzero count: one byte of the certificate would change undetected.  Anything
+    that is not ``SEQUENCE {tbs, algorithm, BIT STRING}`` gives 0 here: the certificate
+    checks report malformed DER themselves.
+    """
+    try:
+        _, at, end = _der_element(der, 0)
+        children: list[tuple[int, int, int]] = []
+        while at < end and len(children) < 4:
+            tag, content, after = _der_element(der, at)
+            children.append((tag, content, after))
+            at = after
+    except IndexError:
+        return 0
+    if len(children) != 3 or children[2][0] != 0x03 or children[2][2] <= children[2][1]:
+        return 0
+    return der[children[2][1]]
 
 
 def _device_key(certificate: x509.Certificate) -> Ed25519PublicKey | None:

@@ -39,12 +39,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from taserlink.errors import TruncatedError
-from taserlink.format import EventCode, Image, payload_view, read_image
+from taserlink.format import (
+    EventCode,
+    Image,
+    Statement,
+    crc_mismatches,
+    payload_view,
+    read_image,
+)
 from taserlink.format import layout as L
 from taserlink.format.image import encode_base, encode_statement
 from taserlink.integrity.chain import chain_records, genesis_chain
@@ -56,7 +62,7 @@ from taserlink.integrity.findings import (
     Report,
     Severity,
 )
-from taserlink.integrity.trust import TrustStore, check_chain
+from taserlink.integrity.trust import BAD_CERTIFICATE, TrustStore, check_chain
 
 __all__ = ["verify_image", "verify_continuity", "MAX_FINDINGS_PER_KIND"]
 
@@ -64,18 +70,6 @@ MAX_FINDINGS_PER_KIND = 200
 """Past this many findings of one kind, one more finding says how many were left out."""
 
 _UNSIGNED = slice(None, -L.SIGNATURE_SIZE)
-
-_CERTIFICATE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    UnsupportedAlgorithm,
-    x509.InvalidVersion,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
-"""What ``cryptography`` raises for a certificate that parses as DER but whose fields do not
-(it reads fields lazily: a bad name, key, version or extension shows only when used)."""
 
 
 class _Findings:
@@ -119,6 +113,11 @@ class _Findings:
                 )
         return tuple(self.items)
 
+    def skip(self, kind: Kind, count: int) -> None:
+        """Count ``count`` more findings of ``kind`` without listing them (call after
+        adding the first ``MAX_FINDINGS_PER_KIND``)."""
+        self._counts[kind] = self._counts.get(kind, 0) + count
+
     def has(self, kind: Kind) -> bool:
         return self._counts.get(kind, 0) > 0
 
@@ -148,48 +147,6 @@ def _runs(values: npt.NDArray[np.int64]) -> Iterator[tuple[int, int]]:
     ends = np.concatenate((breaks, [len(values) - 1]))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         yield int(values[start]), int(values[end])
-
-
-def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
-    """``(tag, content start, end)`` of the DER element at ``der[at]``.
-
-    Raises:
-        IndexError: the element runs past ``der``.
-    """
-    tag, length = der[at], der[at + 1]
-    content = at + 2
-    if length & 0x80:
-        size = length & 0x7F
-        if content + size > len(der):
-            raise IndexError("length runs past the end")
-        length = int.from_bytes(der[content : content + size], "big")
-        content += size
-    if content + length > len(der):
-        raise IndexError("content runs past the end")
-    return tag, content, content + length
-
-
-def _signature_unused_bits(der: bytes) -> int:
-    """Unused bits declared by a certificate's signatureValue BIT STRING (0 when well formed).
-
-    An X.509 signature is whole bytes, so the BIT STRING's first content byte must be 0.  The
-    issuer's signature covers only the TBS part, and a parser that drops padding bits would
-    accept a nonzero count: one byte of the certificate would change undetected.  Anything
-    that is not ``SEQUENCE {tbs, algorithm, BIT STRING}`` gives 0 here: the certificate
-    checks report malformed DER themselves.
-    """
-    try:
-        _, at, end = _der_element(der, 0)
-        children: list[tuple[int, int, int]] = []
-        while at < end and len(children) < 4:
-            tag, content, after = _der_element(der, at)
-            children.append((tag, content, after))
-            at = after
-    except IndexError:
-        return 0
-    if len(children) != 3 or children[2][0] != 0x03 or children[2][2] <= children[2][1]:
-        return 0
-    return der[children[2][1]]
 
 
 def _verify(key: Ed25519PublicKey | None, signature: bytes, message: bytes) -> bool:
@@ -248,6 +205,9 @@ class _Verifier:
         self.records = image.records
         self.seq = image.records["seq"].astype(np.int64)
         self.view = memoryview(image.data)  # sections are sliced from it without copies
+        # The verifier checks every CRC itself, whatever the reader was told to do.
+        self.crc_failures = crc_mismatches(image.records).astype(np.int64)
+        self.statement_missing = image.statement is None
         # Sequence numbers that strictly increase (the usual case) need no sorting.
         self.increasing = bool(np.all(self.seq[1:] > self.seq[:-1]))
         self._unique = self._unique_seq()
@@ -266,7 +226,7 @@ class _Verifier:
         self.check_records()
         self.check_chain()
         self.check_clock()
-        verified = len(self.records) - len(self.image.crc_failures)
+        verified = len(self.records) - len(self.crc_failures)
         coverage = Coverage(
             int(self.seq[0]) if len(self.seq) else None,
             int(self.seq[-1]) if len(self.seq) else None,
@@ -309,7 +269,7 @@ class _Verifier:
         offset = image.spans["certificates"].offset
         try:
             result = check_chain(image.certificates, self.serial, at, self.trust)
-        except _CERTIFICATE_ERRORS as error:
+        except BAD_CERTIFICATE as error:  # a backstop: check_chain reports these itself
             self.key = None
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             self.found.add(
@@ -319,20 +279,12 @@ class _Verifier:
             )
         else:
             self.key = result.key
-            for kind, message in result.problems:
-                self.found.add(Kind(kind), message, offset=offset)
-        position = offset + 1
-        for index, der in enumerate(image.certificates):
-            unused = _signature_unused_bits(der)
-            if unused:
-                self.found.add(
-                    Kind.CERTIFICATE,
-                    f"certificate {index + 1}'s signature is a BIT STRING with {unused} unused "
-                    "bit(s), not whole bytes: its bytes were changed outside what its issuer "
-                    "signed",
-                    offset=position + 2,
-                )
-            position += 2 + len(der)
+            starts = [offset + 1]  # count byte, then each certificate: u16 length, DER
+            for der in image.certificates:
+                starts.append(starts[-1] + 2 + len(der))
+            for kind, message, index in result.problems:
+                where = offset if index is None else starts[index] + 2
+                self.found.add(Kind(kind), message, offset=where)
         if image.identity.signature_algorithm != L.SIGNATURE_ED25519:
             self.found.add(
                 Kind.SIGNATURE,
@@ -386,12 +338,7 @@ class _Verifier:
         image, statement = self.image, self.image.statement
         span = image.spans["statement"]
         if statement is None:
-            self.found.add(
-                Kind.SIGNATURE,
-                "no download statement: the download's completeness and freshness are unproven",
-                offset=span.offset,
-            )
-            return
+            return  # reported by check_chain, which knows which records no seal covers
         message = L.signed_message("statement", self.serial, encode_statement(statement)[_UNSIGNED])
         self.statement_ok = _verify(self.key, statement.signature, message)
         if not self.statement_ok:
@@ -443,6 +390,8 @@ class _Verifier:
                 seq=int(value),
                 offset=offset,
             )
+        if len(extra) > MAX_FINDINGS_PER_KIND:
+            self.found.skip(Kind.SIGNATURE, len(extra) - MAX_FINDINGS_PER_KIND)
 
     def _unique_seq(
         self,
@@ -461,8 +410,7 @@ class _Verifier:
     # -- 4. CRCs and sequence numbers -------------------------------------------------------
     def check_records(self) -> None:
         image, seq = self.image, self.seq
-        failures = image.crc_failures.astype(np.int64)
-        for first, last in _runs(failures):
+        for first, last in _runs(self.crc_failures):
             count = last - first + 1
             self.found.add(
                 Kind.CRC,
@@ -482,7 +430,8 @@ class _Verifier:
                 )
             return
         values, first_index, counts = self._unique
-        for value in values[counts > 1][:MAX_FINDINGS_PER_KIND].tolist():
+        repeated_values = values[counts > 1]
+        for value in repeated_values[:MAX_FINDINGS_PER_KIND].tolist():
             where = np.flatnonzero(seq == value)
             self.found.add(
                 Kind.DUPLICATE,
@@ -490,6 +439,8 @@ class _Verifier:
                 seq=int(value),
                 offset=image.record_offset(int(where[1])),
             )
+        if len(repeated_values) > MAX_FINDINGS_PER_KIND:
+            self.found.skip(Kind.DUPLICATE, len(repeated_values) - MAX_FINDINGS_PER_KIND)
         below = values[values < first_expected]
         if len(below):
             self.found.add(
@@ -571,7 +522,18 @@ class _Verifier:
                 )
         statement = image.statement
         if statement is not None and self.statement_ok:
-            checkpoints.append((len(self.seq), statement.last_seq, statement.chain, "statement"))
+            (where,) = self._first_positions([statement.last_seq])
+            end = len(self.seq) if where is None else where + 1
+            checkpoints.append((end, statement.last_seq, statement.chain, "statement"))
+            beyond = self.seq[end:]
+            if len(beyond):
+                self.found.add(
+                    Kind.CHAIN,
+                    f"{len(beyond)} record(s) after the statement's last sequence "
+                    f"{statement.last_seq}: no signature covers them",
+                    seq=(int(beyond.min()), int(beyond.max())),
+                    offset=image.record_offset(end),
+                )
         value = base.chain_before
         start = 0
         unbroken = self.base_ok
@@ -604,20 +566,34 @@ class _Verifier:
                 f"the base at {base.first_seq}",
                 offset=image.spans["statement"].offset,
             )
-        self.chained = unbroken and self.statement_covers is not None
+        if self.statement_missing:
+            tail = self.seq[self.seq > (self.sealed_up_to or 0)] if len(self.seq) else self.seq
+            uncovered = (
+                f": records {int(tail.min())}–{int(tail.max())} are covered by no signature"
+                if len(tail)
+                else ""
+            )
+            self.found.add(
+                Kind.SIGNATURE,
+                "no download statement: the download's completeness and freshness are unproven"
+                + uncovered,
+                seq=(int(tail.min()), int(tail.max())) if len(tail) else None,
+                offset=image.spans["statement"].offset,
+            )
+        self.chained = unbroken
 
     # -- 7. device time ---------------------------------------------------------------------
     def check_clock(self) -> None:
         image, records = self.image, self.records
         codes = records["code"]
-        times = records["time_ms"].astype(np.int64)
+        times = records["time_ms"]  # u8: compared unsigned, differences as Python ints
         resets = np.zeros(len(records), dtype=bool)
         power_on = codes == EventCode.POWER_ON
         resets[power_on] = payload_view(records, EventCode.POWER_ON)["rtc_valid"] == 0
         clock_set = codes == EventCode.CLOCK_SET
-        backwards = np.flatnonzero(np.diff(times) < 0) + 1
+        backwards = np.flatnonzero(times[1:] < times[:-1]) + 1
         for index in backwards[~(clock_set[backwards] | resets[backwards])].tolist():
-            step = (times[index - 1] - times[index]) / 1000
+            step = (int(times[index - 1]) - int(times[index])) / 1000
             self.found.add(
                 Kind.CLOCK_JUMP,
                 f"device time goes back {step:.3f} s with no CLOCK_SET",
@@ -670,7 +646,9 @@ def verify_continuity(earlier: Image, later: Image) -> tuple[Finding, ...]:
     """``continuity`` findings between two downloads of one device, earlier first.
 
     The later download must continue the earlier one: the same device, no records lost
-    between them (unless the device says it wrapped), and any record both hold is the same.
+    between them (unless the device says it wrapped), any record both hold the same, the
+    later chain passing through the value the earlier statement signed, and (a warning) the
+    same device certificate.
     """
     found = _Findings()
     offset = later.spans["records"].offset
@@ -709,7 +687,39 @@ def verify_continuity(earlier: Image, later: Image) -> tuple[Finding, ...]:
                     seq=(int(a["seq"][first]), int(a["seq"][last])),
                     offset=offset,
                 )
+    _check_chain_continues(found, before, later)
+    if earlier.certificates[:1] != later.certificates[:1]:
+        found.add(
+            Kind.CONTINUITY,
+            "the device certificate changed between the downloads (re-issued, or a key "
+            "certified by a compromised CA)",
+            offset=later.spans["certificates"].offset,
+            severity=Severity.WARNING,
+        )
     return found.close()
+
+
+def _check_chain_continues(found: _Findings, before: Statement, later: Image) -> None:
+    """The later log's chain passes through the value the earlier statement signed."""
+    seq = later.records["seq"].astype(np.int64)
+    where = np.flatnonzero(seq == before.last_seq)
+    if later.base.first_seq == before.last_seq + 1:
+        value, end = later.base.chain_before, 0
+    elif len(where):
+        end = int(where[0]) + 1
+        records = later.spans["records"]
+        raw = memoryview(later.data)[records.offset : records.offset + end * L.RECORD_SIZE]
+        value = chain_records(later.base.chain_before, raw)
+    else:
+        return  # the earlier end is not in the later log: nothing to compare
+    if value != before.chain:
+        found.add(
+            Kind.CONTINUITY,
+            f"the later log's chain does not pass through the value the earlier statement "
+            f"signed after sequence {before.last_seq}: the history was rewritten",
+            seq=before.last_seq,
+            offset=later.record_offset(end) if end else later.spans["base"].offset,
+        )
 
 
 def _differing(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
