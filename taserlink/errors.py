@@ -17,6 +17,13 @@ __all__ = [
     "ScenarioError",
     "ImageIOError",
     "TrustStoreError",
+    "DeviceError",
+    "DeviceNotFound",
+    "DeviceTimeout",
+    "DeviceDisconnected",
+    "ProtocolError",
+    "DeviceRefused",
+    "CaptureError",
 ]
 
 
@@ -63,3 +70,35 @@ class ImageIOError(TaserlinkError, OSError):
 
 class TrustStoreError(TaserlinkError, ValueError):
     """Trusted roots could not be loaded (a missing directory, a file that is no certificate)."""
+
+
+class DeviceError(TaserlinkError, OSError):
+    """A device could not be talked to or misbehaved (the CLI's exit 3)."""
+
+
+class DeviceNotFound(DeviceError, LookupError):
+    """No attached device matches (vendor and product id, serial)."""
+
+
+class DeviceTimeout(DeviceError, TimeoutError):
+    """The device did not answer in time, after the retries allowed."""
+
+
+class DeviceDisconnected(DeviceError, ConnectionError):
+    """The device went away (unplugged, reset) during a transfer."""
+
+
+class ProtocolError(DeviceError):
+    """A frame was malformed, corrupted, out of sequence, or answered the wrong request."""
+
+
+class DeviceRefused(DeviceError):
+    """The device answered a request with an error status (``status`` says which)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class CaptureError(TaserlinkError, ValueError):
+    """A USB capture (pcapng) is malformed, or a replay departed from it."""

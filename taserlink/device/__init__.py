@@ -1,0 +1,1 @@
+"""The host side of the dataport USB protocol: discovery, sessions, downloads, captures."""
