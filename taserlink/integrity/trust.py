@@ -12,7 +12,8 @@ Checks, each a finding of kind ``certificate`` unless said otherwise:
 - every issuer is a CA allowed to sign certificates (basic constraints, key usage);
 - every certificate is valid at the time of the download statement (host UTC);
 - the device certificate is an end-entity certificate for digital signatures, its key is
-  Ed25519, and its subject serial number (or common name) is the image's device serial.
+  Ed25519, and every serialNumber and common name in its subject (at least one) is the
+  image's device serial.
 """
 
 from __future__ import annotations
