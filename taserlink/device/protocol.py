@@ -68,6 +68,7 @@ EP_IN: Final = 0x81
 MAX_PACKET: Final = 512
 """wMaxPacketSize of both bulk endpoints (high speed)."""
 PROTOCOL_VERSION: Final = 1
+"""What ``IDENTIFY`` answers; a host refuses a version it does not know (no negotiation)."""
 
 RECORDS_PER_READ: Final = 256
 """Most records one ``READ_RECORDS`` answer holds (8 KiB of records)."""
@@ -87,7 +88,7 @@ FRAME_OVERHEAD: Final = FRAME_HEADER.sizeof() + 4
 MAX_PAYLOAD: Final = 2 + RECORDS_PER_READ * F.RECORD_SIZE
 """Largest payload either side sends (a full ``READ_RECORDS`` answer)."""
 MAX_FRAME: Final = MAX_PAYLOAD + FRAME_OVERHEAD
-"""Largest frame; the host reads with a buffer of this size."""
+"""Largest frame; the host reads with a buffer of at least this size."""
 
 
 class Command(enum.IntEnum):
@@ -124,7 +125,9 @@ class Status(enum.IntEnum):
     BAD_FRAME = 0x01
     """The request's CRC, magic or length was wrong: send it again."""
     UNKNOWN_COMMAND = 0x02
+    """The command code is not one of :class:`Command`."""
     BAD_ARGUMENT = 0x03
+    """The request's payload does not fit the command (wrong size, a count out of range)."""
     NOT_RETAINED = 0x04
     """The records asked for were deleted (the log wrapped): start from the base."""
     BUSY = 0x05
@@ -195,9 +198,13 @@ def decode_frame(data: bytes) -> Frame:
         header = FRAME_HEADER.parse(data)
     except cs.ConstructError:
         raise ProtocolError("bad frame magic") from None
-    end = FRAME_HEADER.sizeof() + header.length
+    start = FRAME_HEADER.sizeof()
+    end = start + header.length
+    if header.length > MAX_PAYLOAD:
+        raise ProtocolError(f"frame says {header.length} payload bytes, more than {MAX_PAYLOAD}")
     if len(data) != end + 4:
-        raise ProtocolError(f"frame says {header.length} payload bytes, carries {len(data) - 12}")
+        carried = len(data) - FRAME_OVERHEAD
+        raise ProtocolError(f"frame says {header.length} payload bytes, carries {carried}")
     if zlib.crc32(data[:end]) != int.from_bytes(data[end:], "little"):
         raise ProtocolError("frame CRC mismatch")
-    return Frame(header.command, header.flags, header.sequence, bytes(data[8:end]))
+    return Frame(header.command, header.flags, header.sequence, bytes(data[start:end]))
