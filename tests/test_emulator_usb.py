@@ -177,7 +177,7 @@ class MiniHost:
             asked = P.READ_RECORDS.build({"from_seq": seq, "most": P.RECORDS_PER_READ})
             page = P.COUNTED.parse(self.ask(P.Command.READ_RECORDS, asked))
             assert page.count > 0
-            records += page["items"]
+            records += page.data
             seq += page.count
         del records[(statement.last_seq - base.first_seq + 1) * L.RECORD_SIZE :]
         seals = bytearray()
@@ -191,7 +191,7 @@ class MiniHost:
             )
             if page.count == 0:
                 break
-            seals += page["items"]
+            seals += page.data
         return build_image(
             identity=decode_identity(identify.identity),
             certificates=certificates,
@@ -240,10 +240,10 @@ def test_read_records_pages_through_the_log_and_stops_at_its_end() -> None:
         asked = P.READ_RECORDS.build({"from_seq": seq, "most": P.RECORDS_PER_READ})
         page = P.COUNTED.parse(request(server, P.Command.READ_RECORDS, asked).payload)
         assert page.count <= P.RECORDS_PER_READ
-        assert len(page["items"]) == page.count * L.RECORD_SIZE
+        assert len(page.data) == page.count * L.RECORD_SIZE
         if page.count == 0:
             break
-        got += page["items"]
+        got += page.data
         seq += page.count
     assert bytes(got) == device.records_bytes()
     assert seq == device.last_seq + 1
@@ -266,7 +266,7 @@ def test_read_records_below_the_retained_log_is_not_retained() -> None:
     assert refusal(request(server, P.Command.READ_RECORDS, asked)) is P.Status.NOT_RETAINED
     first = P.READ_RECORDS.build({"from_seq": device.first_seq, "most": 8})
     page = P.COUNTED.parse(request(server, P.Command.READ_RECORDS, first).payload)
-    assert page["items"] == device.records_bytes(device.first_seq, 8)
+    assert page.data == device.records_bytes(device.first_seq, 8)
 
 
 def test_read_seals_pages_through_every_seal() -> None:
@@ -281,7 +281,7 @@ def test_read_seals_pages_through_every_seal() -> None:
         if page.count == 0:
             break
         assert page.count <= 30
-        got += page["items"]
+        got += page.data
     assert bytes(got) == device.seals_bytes()
     beyond = P.READ_SEALS.build({"from_index": held + 1, "most": 1})
     assert refusal(request(server, P.Command.READ_SEALS, beyond)) is P.Status.BAD_ARGUMENT

@@ -149,7 +149,7 @@ READ_RECORDS = cs.Struct("from_seq" / cs.Int32ul, "most" / cs.Int16ul)
 """``READ_RECORDS`` request."""
 READ_SEALS = cs.Struct("from_index" / cs.Int32ul, "most" / cs.Int16ul)
 """``READ_SEALS`` request."""
-COUNTED = cs.Struct("count" / cs.Int16ul, "items" / cs.GreedyBytes)
+COUNTED = cs.Struct("count" / cs.Int16ul, "data" / cs.GreedyBytes)
 """``READ_RECORDS``/``READ_SEALS`` answer: a count, then that many records (32 B) or seals."""
 SIGN_STATEMENT = cs.Struct("nonce" / cs.Bytes(F.NONCE_SIZE))
 """``SIGN_STATEMENT`` request; the answer is the image's statement section."""

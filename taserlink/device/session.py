@@ -499,7 +499,7 @@ class DeviceSession:
 
     def _counted(self, command: P.Command, request: bytes, most: int, size: int) -> bytes:
         answer = _parse(P.COUNTED, self.request(command, request), command.name)
-        items = bytes(answer["items"])  # (``.items`` is the dict method)
+        items = bytes(answer.data)
         if answer.count > most or len(items) != answer.count * size:
             raise ProtocolError(
                 f"{command.name} answer counts {answer.count} items of {size} bytes "

@@ -279,7 +279,7 @@ class DataportServer:
                 f"record {from_seq} is beyond the newest record ({device.last_seq})",
             )
         records = device.records_bytes(from_seq, most)
-        return bytes(P.COUNTED.build({"count": len(records) // L.RECORD_SIZE, "items": records}))
+        return bytes(P.COUNTED.build({"count": len(records) // L.RECORD_SIZE, "data": records}))
 
     def _read_seals(self, payload: bytes) -> bytes:
         request = _fixed("READ_SEALS", P.READ_SEALS, payload)
@@ -294,7 +294,7 @@ class DataportServer:
             )
         stop = min(count, from_index + most)
         items = seals[from_index * L.SEAL_SIZE : stop * L.SEAL_SIZE]
-        return bytes(P.COUNTED.build({"count": stop - from_index, "items": items}))
+        return bytes(P.COUNTED.build({"count": stop - from_index, "data": items}))
 
     def _sign_statement(self, payload: bytes) -> bytes:
         request = _fixed("SIGN_STATEMENT", P.SIGN_STATEMENT, payload)
