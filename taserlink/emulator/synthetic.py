@@ -9,6 +9,10 @@ records are filled vectorised instead: a numpy array of
 :func:`~taserlink.format.bulk.record_crcs`.  The hash chain, seals, signed base and download
 statement follow the firmware model's rules, so the image verifies like a real download.
 
+:func:`synthetic_device` puts the same generated log into a
+:class:`~taserlink.emulator.firmware.SimulatedDevice` (a dock of 40 devices of 100,000
+records each in seconds), so it can be downloaded through the emulated USB backend.
+
 What the records hold: one device (serial from ``DEVICE_SCHEME``, key and certificates from
 the TEST manufacturer PKI) working shifts — power on, spark test and battery report, a few
 to a couple of dozen episodes (drawn and holstered, armed, red dot, warning arc, a
@@ -70,7 +74,13 @@ from taserlink.format.image import encode_identity
 from taserlink.integrity import chain_records, genesis_chain
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
-__all__ = ["synthetic_image", "SYNTHETIC_START_UTC_MS", "SYNTHETIC_TOOL_VERSION"]
+__all__ = [
+    "SYNTHETIC_DEVICE_HEADROOM",
+    "SYNTHETIC_START_UTC_MS",
+    "SYNTHETIC_TOOL_VERSION",
+    "synthetic_device",
+    "synthetic_image",
+]
 
 E = EventCode
 SECOND: Final = 1000
@@ -398,19 +408,26 @@ def _seals(
     return seals, head
 
 
-def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) -> bytes:
-    """A valid dataport image of ``n_records`` generated records (see the module docstring).
+@dataclasses.dataclass(frozen=True)
+class _Generated:
+    """A generated log and the device that kept it (what both public functions build on)."""
 
-    The device's log runs from sequence 1 (base: the genesis chain, signed) to
-    ``n_records``, its last two records the ``USB_CONNECT`` and ``DOWNLOAD`` of the download
-    that made the image; the statement covers every record and signs a nonce drawn from the
-    seed.  Seals follow the firmware model's rule: after every record whose sequence is a
-    multiple of ``seal_interval``.  A million records take about 1.2 s (most of it the
-    hash chain).
+    device: SimulatedDevice
+    """The firmware model at the log's start: genesis base signed, no record logged yet."""
+    firmware: FirmwareVersion
+    """The firmware after the log's last update."""
+    records: bytes
+    times: IntArray
+    """Device time (ms since 2000-01-01) of every record."""
+    seals: npt.NDArray[Any]
+    head: bytes
+    """Chain value after the last record."""
+    nonce: bytes
+    """The nonce of the log's final download (its last record carries the prefix)."""
 
-    Raises:
-        ScenarioError: ``n_records`` < 1 or ``seal_interval`` outside 1..65535.
-    """
+
+def _generate(n_records: int, seed: int, seal_interval: int, log_capacity: int) -> _Generated:
+    """Records, seals and chain head of a generated log (see :func:`synthetic_image`)."""
     if n_records < 1:
         raise ScenarioError("a synthetic image needs at least one record")
     rng = np.random.default_rng([abs(seed), int(seed < 0), 0x7A5E])
@@ -418,7 +435,7 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     spec = DeviceSpec(
         serial,
         firmware=_FIRST_FIRMWARE,
-        log_capacity=max(DEFAULT_LOG_CAPACITY, n_records),
+        log_capacity=log_capacity,
         seal_interval=seal_interval,
     )
     credentials = issue_device_credentials(serial, spec.manufactured)
@@ -450,16 +467,36 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     sealed = np.flatnonzero(sequences % seal_interval == 0)
     record_bytes = records.tobytes()
     seals, head = _seals(credentials.key, serial, record_bytes, sealed, times)
+    return _Generated(device, firmware, record_bytes, times, seals, head, nonce)
 
+
+def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) -> bytes:
+    """A valid dataport image of ``n_records`` generated records (see the module docstring).
+
+    The device's log runs from sequence 1 (base: the genesis chain, signed) to
+    ``n_records``, its last two records the ``USB_CONNECT`` and ``DOWNLOAD`` of the download
+    that made the image; the statement covers every record and signs a nonce drawn from the
+    seed.  Seals follow the firmware model's rule: after every record whose sequence is a
+    multiple of ``seal_interval``.  A million records take about 1.2 s (most of it the
+    hash chain).
+
+    Raises:
+        ScenarioError: ``n_records`` < 1 or ``seal_interval`` outside 1..65535.
+    """
+    generated = _generate(n_records, seed, seal_interval, max(DEFAULT_LOG_CAPACITY, n_records))
+    device, times, nonce = generated.device, generated.times, generated.nonce
+    credentials = device.credentials
+    assert credentials is not None
+    serial = device.spec.serial
     statement_ms = int(times[-1])
-    identity = dataclasses.replace(device.identity, firmware=firmware)
+    identity = dataclasses.replace(device.identity, firmware=generated.firmware)
     statement = signed_statement(
         credentials.key,
         serial,
         nonce,
         1,
         n_records,
-        head,
+        generated.head,
         statement_ms,
         seal_interval,
         hashlib.sha256(encode_identity(identity)).digest(),
@@ -472,8 +509,80 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
         identity=identity,
         certificates=credentials.certificates,
         base=device.base,
-        records=record_bytes,
-        seals=seals,
+        records=generated.records,
+        seals=generated.seals,
         statement=statement,
         acquisition=acquisition,
     )
+
+
+SYNTHETIC_DEVICE_HEADROOM: Final = 4096
+"""Records a :func:`synthetic_device` can log, by default, before its log wraps."""
+
+
+def synthetic_device(
+    n_records: int,
+    seed: int = 0,
+    *,
+    seal_interval: int = 256,
+    log_capacity: int | None = None,
+    idle_ms: int = MINUTE,
+) -> SimulatedDevice:
+    """A :class:`~taserlink.emulator.firmware.SimulatedDevice` whose log already holds the
+    ``n_records`` records of ``synthetic_image(n_records, seed, seal_interval=...)``.
+
+    Built in about the time :func:`synthetic_image` takes (0.1 s for 100,000 records), where
+    logging them event by event would take tens of microseconds a record; for docks of
+    large emulated devices (benchmarks, load tests).  The records, seals, base, serial, key
+    and certificates are those of the image; the model's chain head, next sequence and
+    firmware version follow its last record, so whatever it logs next (``USB_CONNECT``,
+    ``DOWNLOAD`` …) chains on and a download of it verifies.  Its true time stands
+    ``idle_ms`` after the last record (its clock is true UTC, as in the image).
+
+    What it does *not* carry over: the cartridges in the bays (the model's bays are empty
+    whatever the log says) and the battery level (the model's default), and its identity's
+    ``log_capacity`` differs from the image's (see ``log_capacity``).
+
+    Args:
+        n_records, seed, seal_interval: as for :func:`synthetic_image`.
+        log_capacity: the device's log capacity, at least ``n_records``; by default
+            ``max(16384, n_records + SYNTHETIC_DEVICE_HEADROOM)``, so that downloads do not
+            wrap the log (give ``n_records`` for a device whose next event wraps it).
+        idle_ms: true time between the last record and the model's now, in ms (≥ 0).
+
+    Raises:
+        ScenarioError: ``n_records`` < 1, ``seal_interval`` outside 1..65535, a
+            ``log_capacity`` below ``n_records`` or ``idle_ms`` < 0.
+    """
+    capacity = (
+        max(DEFAULT_LOG_CAPACITY, n_records + SYNTHETIC_DEVICE_HEADROOM)
+        if log_capacity is None
+        else log_capacity
+    )
+    if capacity < n_records:
+        raise ScenarioError(f"a log of {capacity} records cannot hold {n_records}")
+    if idle_ms < 0:
+        raise ScenarioError("time only moves forward")
+    generated = _generate(n_records, seed, seal_interval, capacity)
+    device = generated.device
+    _load_log(device, generated)
+    device.advance(int(generated.times[-1]) + DEVICE_EPOCH_UNIX_MS + idle_ms - device.utc_ms)
+    return device
+
+
+def _load_log(device: SimulatedDevice, generated: _Generated) -> None:
+    """Put a generated log into a fresh model (nothing logged yet, genesis base).
+
+    This sets the model's private log state directly — the firmware model has no public way
+    to restore a log — so it must follow :class:`SimulatedDevice`'s fields: ``_records``
+    (the retained records), ``_seals``, ``_head`` (chain after the newest record) and
+    ``_next_seq``.
+    """
+    if device.record_count or device.last_seq != 0 or device.first_seq != 1:
+        raise ScenarioError("a log can be loaded only into a device that has logged nothing")
+    count = len(generated.records) // L.RECORD_SIZE
+    device._records = bytearray(generated.records)
+    device._seals = bytearray(generated.seals.tobytes())
+    device._head = generated.head
+    device._next_seq = count + 1
+    device.firmware = generated.firmware
