@@ -13,7 +13,8 @@ UTC when the statement arrived; ``-2``, ``-3`` … are added rather than replace
     certificates.bin    the certificates section
     base.bin            the base section the records follow from
     records.bin         the records so far, appended and fsynced chunk by chunk
-    state.json          serial, base, record count, start time (written atomically)
+    state.json          serial, base digest, start time (written atomically, at the start
+                        and after a rebase; the record count is records.bin's own)
 
 A download that fails (any :class:`~taserlink.errors.DeviceError`) leaves the partial as it
 stands and raises.  The next download of that device checks the partial — every record's
@@ -253,15 +254,17 @@ class PartialDownload:
             "serial": self.serial,
             "base_first_seq": self.base.first_seq,
             "base_sha256": hashlib.sha256(encode_base(self.base)).hexdigest(),
-            "records": self.count,
-            "next_seq": self.next_seq,
             "started_utc_ms": self.started_utc_ms,
             "tool_version": TOOL_VERSION,
         }
         write_atomic(self.directory / "state.json", json.dumps(state, indent=1).encode() + b"\n")
 
     def append(self, chunk: bytes) -> None:
-        """Append records to ``records.bin`` (fsynced), then record the count in the state."""
+        """Append records to ``records.bin`` (fsynced).
+
+        The state is not rewritten: how many records the partial holds is what
+        ``records.bin`` holds, checked record by record when the partial is loaded.
+        """
         try:
             with open(self.directory / "records.bin", "ab") as stream:
                 stream.write(chunk)
@@ -272,7 +275,6 @@ class PartialDownload:
                 f"cannot append to {self.directory}: {error.strerror or error}"
             ) from None
         self.records += chunk
-        self._write_state()
 
     def rebase(self, base: Base) -> None:
         """The device's log wrapped: keep only the records from ``base.first_seq`` on."""
