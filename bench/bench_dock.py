@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import usb
+from machine import machine_info as shared_machine_info
 
 from taserlink import __version__
 from taserlink.device.download import DownloadResult, download
@@ -391,26 +392,9 @@ def check_images(run: DockRun, devices: Sequence[SimulatedDevice], trust: TrustS
 
 
 def machine_info() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return [
-        f"python        {platform.python_implementation()} {sys.version.split()[0]}"
-        f" on {platform.platform()}",
-        f"taserlink     {__version__}, pyusb {usb.__version__}, numpy {np.__version__}",
-        f"cpu           {cpu}",
-        f"cores         {os.cpu_count()} logical, {usable} usable by this process",
-        "load          {:.2f} {:.2f} {:.2f} (1, 5, 15 min; other work skews the figures)".format(
-            *os.getloadavg()
-        ),
-    ]
+    return shared_machine_info(
+        {"taserlink": f"{__version__}, pyusb {usb.__version__}, numpy {np.__version__}"}
+    )
 
 
 def file_system(path: Path) -> tuple[str, str]:

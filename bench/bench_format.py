@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
-import os
-import platform
 import struct
 import sys
 import time
@@ -31,6 +29,7 @@ from typing import Any
 
 import construct as cs
 import numpy as np
+from machine import machine_info as shared_machine_info
 
 from taserlink.emulator.synthetic import synthetic_image
 from taserlink.format import CrcCheck, read_image
@@ -147,28 +146,11 @@ def iter_unpack_crc(raw: bytes) -> int:
 
 
 def machine_info() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return [
-        f"python     {platform.python_implementation()} {sys.version.split()[0]}"
-        f" on {platform.platform()}",
-        f"numpy      {np.__version__}",
-        f"construct  {cs.version_string if hasattr(cs, 'version_string') else cs.__version__}",
-        f"cpu        {cpu}",
-        f"cores      {os.cpu_count()} logical, {usable} usable by this process"
+    version = cs.version_string if hasattr(cs, "version_string") else cs.__version__
+    return shared_machine_info(
+        {"numpy": np.__version__, "construct": str(version)},
         " (every method here runs on one core)",
-        "load       {:.2f} {:.2f} {:.2f} (1, 5, 15 min; other work skews the figures)".format(
-            *os.getloadavg()
-        ),
-    ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

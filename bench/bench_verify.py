@@ -30,8 +30,6 @@ import argparse
 import gc
 import hashlib
 import multiprocessing
-import os
-import platform
 import ssl
 import sys
 import time
@@ -42,6 +40,7 @@ import cryptography
 import numpy as np
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from machine import machine_info as shared_machine_info
 
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.synthetic import synthetic_image
@@ -79,27 +78,12 @@ def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def machine_info() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return [
-        f"python        {platform.python_implementation()} {sys.version.split()[0]}"
-        f" on {platform.platform()}",
-        f"numpy         {np.__version__}",
-        f"cryptography  {cryptography.__version__} ({ssl.OPENSSL_VERSION} behind hashlib)",
-        f"cpu           {cpu}",
-        f"cores         {os.cpu_count()} logical, {usable} usable by this process",
-        "load          {:.2f} {:.2f} {:.2f} (1, 5, 15 min; other work skews the figures)".format(
-            *os.getloadavg()
-        ),
-    ]
+    return shared_machine_info(
+        {
+            "numpy": np.__version__,
+            "cryptography": f"{cryptography.__version__} ({ssl.OPENSSL_VERSION} behind hashlib)",
+        }
+    )
 
 
 # -- the bare baselines --------------------------------------------------------------------
