@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 import usb
-from machine import machine_info as shared_machine_info
+from common import machine_info as shared_machine_info
 
 from taserlink import __version__
 from taserlink.device.download import DownloadResult, download

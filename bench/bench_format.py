@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gc
 import struct
 import sys
 import time
@@ -29,7 +28,8 @@ from typing import Any
 
 import construct as cs
 import numpy as np
-from machine import machine_info as shared_machine_info
+from common import best_of
+from common import machine_info as shared_machine_info
 
 from taserlink.emulator.synthetic import synthetic_image
 from taserlink.format import CrcCheck, read_image
@@ -60,22 +60,6 @@ class Row:
     @property
     def mb_s(self) -> float:
         return self.rate * L.RECORD_SIZE / 1e6
-
-
-def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    """Shortest wall time of ``repeat`` calls of ``work`` (gc off), and its last result."""
-    times = []
-    result: Any = None
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            result = work()
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return min(times), result
 
 
 # -- the readers ---------------------------------------------------------------------------

@@ -33,14 +33,14 @@ import multiprocessing
 import ssl
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import cryptography
 import numpy as np
+from common import best_of
+from common import machine_info as shared_machine_info
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from machine import machine_info as shared_machine_info
 
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.synthetic import synthetic_image
@@ -59,22 +59,6 @@ STEPS = (
     "check_chain",
     "check_clock",
 )
-
-
-def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    """Shortest wall time of ``repeat`` calls of ``work`` (gc off), and its last result."""
-    times = []
-    result: Any = None
-    for _ in range(repeat):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            result = work()
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return min(times), result
 
 
 def machine_info() -> list[str]:

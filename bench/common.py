@@ -1,10 +1,14 @@
-"""The machine a benchmark ran on, printed at the top of every benchmark's output."""
+"""What the benchmarks share: the machine description they print, and best-of timing."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 
 def machine_info(libraries: dict[str, str], cores_note: str = "") -> list[str]:
@@ -32,3 +36,19 @@ def machine_info(libraries: dict[str, str], cores_note: str = "") -> list[str]:
             *os.getloadavg()
         )
     return [f"{name:<{width}}{value}" for name, value in rows.items()]
+
+
+def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
+    """Shortest wall time of ``repeat`` calls of ``work`` (gc off), and its last result."""
+    times = []
+    result: Any = None
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            result = work()
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return min(times), result
