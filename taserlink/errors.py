@@ -24,6 +24,7 @@ __all__ = [
     "ProtocolError",
     "DeviceRefused",
     "CaptureError",
+    "ReadError",
 ]
 
 
@@ -102,3 +103,7 @@ class DeviceRefused(DeviceError):
 
 class CaptureError(TaserlinkError, ValueError):
     """A USB capture (pcapng) is malformed, or a replay departed from it."""
+
+
+class ReadError(TaserlinkError, ValueError):
+    """An AFID read is not in the read notation (``?`` unreadable, ``*`` torn, characters)."""

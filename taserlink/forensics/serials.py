@@ -1,0 +1,122 @@
+"""Serials and the AFID read notation, for the forensic side.
+
+The serial scheme itself lives in :mod:`taserlink.serials` (the format and the firmware
+model need it too) and is re-exported here.  This module adds the notation examiners use
+for what they read off one recovered AFID tag (**contract**):
+
+- a character as read — possibly wrong (a confusable of the true one, or any other);
+- ``?`` — one character present but unreadable, its position known;
+- ``*`` — a run of unknown length that could not be read (a torn tag): ``*7P2M*`` is a
+  fragment whose position in the serial is unknown;
+- hyphens, spaces and case are ignored.
+
+Reads keep the characters as read, aliases included (``O`` stays ``O``): which true
+character an ``O`` stands for is the confusion model's question, not the parser's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from taserlink.errors import ReadError
+from taserlink.serials import (
+    CARTRIDGE_SCHEME,
+    CARTRIDGE_TYPES,
+    CROCKFORD32,
+    DEVICE_SCHEME,
+    SerialScheme,
+)
+
+__all__ = [
+    "CARTRIDGE_SCHEME",
+    "CARTRIDGE_TYPES",
+    "CROCKFORD32",
+    "DEVICE_SCHEME",
+    "SerialScheme",
+    "UNREADABLE",
+    "TORN",
+    "AfidRead",
+    "parse_read",
+]
+
+UNREADABLE = "?"
+"""One character present but unreadable."""
+TORN = "*"
+"""A run of unknown length that could not be read."""
+_IGNORED = str.maketrans("", "", "- \t")
+_READ_CHARACTER = re.compile(r"[0-9A-Z?*]")
+
+
+@dataclass(frozen=True)
+class AfidRead:
+    """One tag as an examiner read it, parsed.
+
+    Attributes:
+        text: the read as given.
+        segments: the readable stretches between torn parts, in order (each of known
+            length, ``?`` for unreadable characters).
+        starts_at_start: the first segment begins at the serial's first character (the read
+            does not begin with ``*``).
+        ends_at_end: the last segment ends at the serial's last character.
+    """
+
+    text: str
+    segments: tuple[str, ...]
+    starts_at_start: bool
+    ends_at_end: bool
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing is torn: one segment spanning the whole serial."""
+        return self.starts_at_start and self.ends_at_end and len(self.segments) == 1
+
+    @property
+    def readable(self) -> int:
+        """Characters read (not ``?``)."""
+        return sum(len(s) - s.count(UNREADABLE) for s in self.segments)
+
+    def fits(self, serial: str) -> bool:
+        """True when ``serial`` is consistent with the read taking every character as read
+        (``?`` and torn parts match anything).  The exact-reading reference of matching."""
+        pattern = "".join(
+            [
+                "^" if self.starts_at_start else "",
+                ".*".join(re.escape(s).replace(r"\?", ".") for s in self.segments),
+                "$" if self.ends_at_end else "",
+            ]
+        )
+        return re.search(pattern, serial) is not None
+
+
+def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
+    """Parse one read in the AFID read notation.
+
+    Raises:
+        ReadError: an empty read, a character that is neither a letter, a digit, ``?`` nor
+            ``*``, a read without ``*`` whose length is not the scheme's, more characters
+            than a serial of the scheme has, or no readable character at all.
+    """
+    cleaned = text.translate(_IGNORED).upper()
+    if not cleaned:
+        raise ReadError(f"read {text!r} is empty")
+    bad = [c for c in cleaned if not _READ_CHARACTER.fullmatch(c)]
+    if bad:
+        raise ReadError(f"read {text!r}: {bad[0]!r} is not a character, ? or *")
+    collapsed = re.sub(r"\*+", TORN, cleaned)
+    parts = collapsed.split(TORN)
+    segments = tuple(p for p in parts if p)
+    known = sum(len(s) for s in segments)
+    torn = TORN in collapsed
+    if not torn and known != scheme.length:
+        raise ReadError(
+            f"read {text!r} has {known} characters, a {scheme.name} serial has "
+            f"{scheme.length}: mark an unreadable character with ? and a torn part with *"
+        )
+    if known > scheme.length:
+        raise ReadError(
+            f"read {text!r} holds more characters than a {scheme.name} serial ({scheme.length})"
+        )
+    if all(c == UNREADABLE for segment in segments for c in segment):
+        raise ReadError(f"read {text!r} holds no readable character")
+    return AfidRead(text, segments, not collapsed.startswith(TORN), not collapsed.endswith(TORN))
