@@ -25,6 +25,7 @@ __all__ = [
     "DeviceRefused",
     "CaptureError",
     "ReadError",
+    "ConfusionModelError",
 ]
 
 
@@ -107,3 +108,8 @@ class CaptureError(TaserlinkError, ValueError):
 
 class ReadError(TaserlinkError, ValueError):
     """An AFID read is not in the read notation (``?`` unreadable, ``*`` torn, characters)."""
+
+
+class ConfusionModelError(TaserlinkError, ValueError):
+    """A confusion model for AFID reads is invalid: a file that cannot be read or parsed,
+    probabilities outside (0, 1), rows that do not sum to 1, or a model for another alphabet."""

@@ -1,0 +1,469 @@
+"""Clock correction: device time to UTC, with stated ± bounds.
+
+A device's clock is a battery-backed counter of milliseconds since 2000-01-01 (device time,
+no zone).  It drifts, is set now and then, and restarts at 0 when its cell fails.  This
+module maps device time onto UTC from what the images of *one* device say, and states how
+far off the answer can be.
+
+The model (:class:`ClockModel`):
+
+- **Records** from every image are merged by sequence number (images of one device
+  overlap; a sequence number must always name the same record).
+- **Epochs.**  The log is cut into epochs of one continuous clock run.  A ``CLOCK_SET``
+  record starts an epoch (its time is the *new* time, ``old_time_ms`` the time the clock
+  showed at the same instant, so the mapping crosses the set exactly); a ``POWER_ON`` with
+  ``rtc_valid`` 0 starts an epoch with no link to the one before (the clock restarted at
+  2000-01-01 after an unknown time without power); so does a record whose time goes
+  backwards with no ``CLOCK_SET`` (an unexplained jump, noted).
+- **Anchors.**  Each download gives one: the statement's device time against the host's UTC
+  when the statement arrived (``Acquisition.statement_utc_ms``).  Its uncertainty is half
+  the transfer window (``host_utc_end_ms - host_utc_start_ms``; ``default_window_ms`` when
+  the window does not contain the statement's arrival) plus ``host_clock_ms``, the host
+  clock's own error against UTC (0 by default: a host synchronised to UTC).  An anchor
+  found in one epoch is carried across each ``CLOCK_SET`` link, with the bound it has at
+  the set instant, into the neighbouring epochs.
+- **Estimate.**  Within an epoch, one anchor: drift taken as 0 (UTC advances as device time
+  does).  Two or more: piecewise linear between anchors (the drift of each interval is
+  estimated), extrapolated beyond the outer anchors with the nearest interval's drift,
+  clamped to ± ``max_drift_ppm``.
+- **Bounds.**  The only assumption is that the clock's rate error never exceeds
+  ``max_drift_ppm`` (default 100 ppm; vendors quote up to about 90 ppm unsynchronised).
+  Each anchor ``(d_j, u_j, b_j)`` then confines UTC at device time ``d`` to
+  ``u_j + (d - d_j) ± (b_j + r·|d - d_j| + 2 ms)`` with ``r = ρ/(1-ρ)`` (the 2 ms cover
+  millisecond truncation of device times); the bound is that of the intersection of these
+  intervals, so it widens with distance from the nearest anchor and is never more than
+  twice the nearest anchor's interval.  Anchors whose intervals do not meet break the
+  assumption; that is reported in :attr:`ClockModel.warnings`.
+- **No anchor, no answer.**  A time in an epoch with no anchor, direct or carried (e.g.
+  after a reset with no set and no later download), gets no correction: ``utc_ms`` and
+  ``bound_ms`` are ``None`` and the note says why.
+
+Not modelled: drift that exceeds the stated maximum, leap seconds, a host clock worse than
+stated, and the time without power before a reset (which no record measures).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from taserlink.errors import TaserlinkError
+from taserlink.format import EventCode, Image, payload_view, read_image
+
+__all__ = [
+    "Anchor",
+    "AnchorKind",
+    "ClockModel",
+    "ClockModelError",
+    "CorrectedTime",
+    "Epoch",
+    "EpochStart",
+    "DEFAULT_MAX_DRIFT_PPM",
+]
+
+DEFAULT_MAX_DRIFT_PPM = 100.0
+"""The stated maximum rate error of a device clock (parts per million)."""
+DEFAULT_WINDOW_MS = 2000
+"""Transfer window assumed when an acquisition's window does not contain its statement."""
+TRUNCATION_MS = 2
+"""Slack for millisecond truncation of device and host times (one each)."""
+
+
+class ClockModelError(TaserlinkError, ValueError):
+    """Images that cannot make one clock model (no images, several devices, or two images
+    that disagree about a record)."""
+
+
+class EpochStart(enum.Enum):
+    """How an epoch begins."""
+
+    FIRST_RECORD = "first record"
+    """The oldest record held: what came before is not known."""
+    CLOCK_SET = "clock set"
+    """A ``CLOCK_SET``: linked exactly to the epoch before."""
+    CLOCK_RESET = "clock reset"
+    """A ``POWER_ON`` with ``rtc_valid`` 0: the clock restarted at 2000-01-01, no link."""
+    TIME_JUMP = "time jump"
+    """Device time went backwards with no ``CLOCK_SET``: no link."""
+
+
+class AnchorKind(enum.Enum):
+    DOWNLOAD = "download"
+    """A download's statement against the host's UTC."""
+    CARRIED = "carried across a clock set"
+    """Another epoch's estimate at a ``CLOCK_SET`` instant."""
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A device time whose UTC is known to within ± ``bound_ms``."""
+
+    device_ms: int
+    utc_ms: int
+    bound_ms: int
+    kind: AnchorKind
+    seq: int
+    """The statement's last sequence, or the ``CLOCK_SET`` record's sequence."""
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One continuous run of the device clock: records ``first_seq``..``last_seq``."""
+
+    index: int
+    first_seq: int
+    last_seq: int
+    first_device_ms: int
+    last_device_ms: int
+    start: EpochStart
+    anchors: tuple[Anchor, ...]
+    """Direct and carried anchors, by device time."""
+    drift_ppm: float | None
+    """Mean drift between the outer anchors (positive: the clock runs fast); ``None`` with
+    fewer than two anchors (drift then taken as 0)."""
+
+
+@dataclass(frozen=True)
+class CorrectedTime:
+    """A device time mapped to UTC: ``utc_ms ± bound_ms`` (Unix ms), or ``None`` and why."""
+
+    device_ms: int
+    utc_ms: int | None
+    bound_ms: int | None
+    epoch: int | None
+    note: str
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A ``CLOCK_SET`` between epoch ``index - 1`` (old time) and ``index`` (new time)."""
+
+    seq: int
+    old_ms: int
+    new_ms: int
+
+
+def _anchor_arrays(
+    anchors: Sequence[Anchor],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    d = np.array([a.device_ms for a in anchors], dtype=np.float64)
+    u = np.array([a.utc_ms for a in anchors], dtype=np.float64)
+    b = np.array([a.bound_ms for a in anchors], dtype=np.float64)
+    return d, u, b
+
+
+def _estimate(
+    anchors: Sequence[Anchor], device_ms: npt.NDArray[np.float64], max_drift_ppm: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """UTC estimate, ± bound and a consistency flag at each device time (see module doc)."""
+    d, u, b = _anchor_arrays(sorted(anchors, key=lambda a: a.device_ms))
+    rho = max_drift_ppm / 1e6
+    rate = rho / (1 - rho)
+    lo_slope, hi_slope = 1 / (1 + rho), 1 / (1 - rho)
+    x = device_ms[:, None]
+    centre = u[None, :] + (x - d[None, :])
+    width = b[None, :] + rate * np.abs(x - d[None, :]) + TRUNCATION_MS
+    lower = np.max(centre - width, axis=1)
+    upper = np.min(centre + width, axis=1)
+    if len(d) == 1:
+        estimate = centre[:, 0]
+    else:
+        slopes = np.clip(np.diff(u) / np.maximum(np.diff(d), 1.0), lo_slope, hi_slope)
+        estimate = np.interp(device_ms, d, u)
+        before, after = device_ms < d[0], device_ms > d[-1]
+        estimate[before] = u[0] - (d[0] - device_ms[before]) * slopes[0]
+        estimate[after] = u[-1] + (device_ms[after] - d[-1]) * slopes[-1]
+    consistent = lower <= upper
+    estimate = np.where(consistent, np.clip(estimate, lower, upper), estimate)
+    bound = np.maximum(upper - estimate, estimate - lower)
+    # Inconsistent anchors: fall back on the widest statement the anchors allow.
+    fallback = np.max(np.abs(estimate[:, None] - centre) + width, axis=1)
+    bound = np.where(consistent, bound, fallback)
+    return estimate, np.ceil(bound + 0.5), consistent  # + rounding of the estimate
+
+
+@dataclass(frozen=True)
+class ClockModel:
+    """Device time → UTC for one device, from its images (see the module docstring).
+
+    Build with :meth:`from_images`.  Attributes state every input of the model so a report
+    can show it.
+    """
+
+    serial: str
+    max_drift_ppm: float
+    host_clock_ms: int
+    epochs: tuple[Epoch, ...]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def from_images(
+        cls,
+        images: Iterable[Image | bytes | str | os.PathLike[str]],
+        *,
+        max_drift_ppm: float = DEFAULT_MAX_DRIFT_PPM,
+        host_clock_ms: int = 0,
+        default_window_ms: int = DEFAULT_WINDOW_MS,
+    ) -> ClockModel:
+        """The clock model of the device these images came from.
+
+        Args:
+            images: images of one device (parsed, bytes or paths), in any order.
+            max_drift_ppm: the largest rate error the clock is assumed to have (ppm).
+            host_clock_ms: the download hosts' own clock error against UTC (± ms).
+            default_window_ms: the transfer window (ms) assumed when an acquisition's
+                window does not contain its statement's arrival.
+
+        Raises:
+            ClockModelError: no images, images of different devices, or two images holding
+                different records under one sequence number.
+            FormatError: an image that cannot be read.
+        """
+        if not 0 < max_drift_ppm < 1e6 or host_clock_ms < 0 or default_window_ms < 0:
+            raise ClockModelError("max drift must be in (0, 1e6) ppm and bounds non-negative")
+        parsed = [im if isinstance(im, Image) else read_image(im) for im in images]
+        if not parsed:
+            raise ClockModelError("a clock model needs at least one image")
+        serials = {im.identity.serial for im in parsed}
+        if len(serials) != 1:
+            raise ClockModelError(f"images of several devices: {', '.join(sorted(serials))}")
+        records = _merge(parsed)
+        warnings: list[str] = []
+        bounds, starts, links = _split(records, warnings)
+        direct: list[list[Anchor]] = [[] for _ in bounds]
+        firsts = np.array([records["seq"][lo] for lo, _ in bounds], dtype=np.int64)
+        for im in parsed:
+            if im.statement is None or im.statement.last_seq < im.statement.first_seq:
+                continue
+            acq = im.acquisition
+            window = acq.host_utc_end_ms - acq.host_utc_start_ms
+            if not acq.host_utc_start_ms <= acq.statement_utc_ms <= acq.host_utc_end_ms:
+                warnings.append(
+                    f"download at seq {im.statement.last_seq}: the statement's arrival lies "
+                    f"outside the transfer window; {default_window_ms} ms assumed"
+                )
+                window = default_window_ms
+            k = int(np.searchsorted(firsts, im.statement.last_seq, side="right")) - 1
+            anchor = Anchor(
+                device_ms=im.statement.device_time_ms,
+                utc_ms=acq.statement_utc_ms,
+                bound_ms=(window + 1) // 2 + host_clock_ms,
+                kind=AnchorKind.DOWNLOAD,
+                seq=im.statement.last_seq,
+            )
+            if k >= 0 and anchor not in direct[k]:
+                direct[k].append(anchor)
+        anchors = _carry(direct, links, max_drift_ppm)
+        epochs = []
+        for k, ((lo, hi), start) in enumerate(zip(bounds, starts, strict=True)):
+            own = tuple(sorted(anchors[k], key=lambda a: (a.device_ms, a.seq)))
+            drift: float | None = None
+            if len(own) >= 2 and own[-1].device_ms > own[0].device_ms:
+                dd = own[-1].device_ms - own[0].device_ms
+                drift = (dd / (own[-1].utc_ms - own[0].utc_ms) - 1) * 1e6
+            if own:
+                _, _, ok = _estimate(
+                    own, np.array([a.device_ms for a in own], np.float64), max_drift_ppm
+                )
+                if not ok.all():
+                    warnings.append(
+                        f"epoch {k}: anchors disagree by more than {max_drift_ppm:g} ppm "
+                        "allows; its bounds fall back on the widest the anchors give"
+                    )
+            epochs.append(
+                Epoch(
+                    index=k,
+                    first_seq=int(records["seq"][lo]),
+                    last_seq=int(records["seq"][hi - 1]),
+                    first_device_ms=int(records["time_ms"][lo]),
+                    last_device_ms=int(records["time_ms"][hi - 1]),
+                    start=start,
+                    anchors=own,
+                    drift_ppm=drift,
+                )
+            )
+        return cls(
+            serial=serials.pop(),
+            max_drift_ppm=max_drift_ppm,
+            host_clock_ms=host_clock_ms,
+            epochs=tuple(epochs),
+            warnings=tuple(warnings),
+        )
+
+    # -- lookup -------------------------------------------------------------------------
+    def epoch_of(self, seq: int) -> Epoch | None:
+        """The epoch holding sequence ``seq`` (``None`` if it precedes every epoch)."""
+        found = None
+        for epoch in self.epochs:
+            if epoch.first_seq <= seq:
+                found = epoch
+        return found
+
+    def to_utc(self, device_ms: int, *, seq: int | None = None) -> CorrectedTime:
+        """UTC of ``device_ms`` in the epoch of record ``seq``.
+
+        Without ``seq`` the epoch is the one whose recorded device-time span holds
+        ``device_ms`` when exactly one does; when none does, the last epoch (the clock as it
+        ran at the end); when several do, no correction (the time is ambiguous).
+        """
+        if seq is not None:
+            epoch = self.epoch_of(seq)
+            if epoch is None:
+                return CorrectedTime(device_ms, None, None, None, f"seq {seq} precedes the log")
+        else:
+            spans = [e for e in self.epochs if e.first_device_ms <= device_ms <= e.last_device_ms]
+            if len(spans) > 1:
+                names = ", ".join(str(e.index) for e in spans)
+                return CorrectedTime(
+                    device_ms, None, None, None, f"ambiguous: epochs {names}; give seq"
+                )
+            epoch = spans[0] if spans else self.epochs[-1]
+        return self._correct_in(epoch, np.array([device_ms], np.float64))[0]
+
+    def _correct_in(self, epoch: Epoch, device_ms: npt.NDArray[np.float64]) -> list[CorrectedTime]:
+        if not epoch.anchors:
+            note = (
+                f"no correction: epoch {epoch.index} ({epoch.start.value} at seq "
+                f"{epoch.first_seq}) has no download and no clock-set link to one"
+            )
+            return [CorrectedTime(int(t), None, None, epoch.index, note) for t in device_ms]
+        estimate, bound, ok = _estimate(epoch.anchors, device_ms, self.max_drift_ppm)
+        note = f"epoch {epoch.index}: {len(epoch.anchors)} anchor(s), ±{self.max_drift_ppm:g} ppm"
+        return [
+            CorrectedTime(
+                int(t),
+                round(e),
+                int(b),
+                epoch.index,
+                note if k else note + " (anchors disagree)",
+            )
+            for t, e, b, k in zip(device_ms, estimate, bound, ok, strict=True)
+        ]
+
+    def correct(
+        self, records: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Vectorised correction of records (:data:`~taserlink.format.RECORD_DTYPE` arrays).
+
+        Returns:
+            ``(utc_ms, bound_ms)`` as float64 arrays of whole milliseconds; both NaN where a
+            record's epoch has no anchor (or its sequence precedes the log).
+        """
+        seqs = np.asarray(records["seq"], dtype=np.int64)
+        times = np.asarray(records["time_ms"], dtype=np.float64)
+        utc = np.full(len(seqs), np.nan)
+        bound = np.full(len(seqs), np.nan)
+        firsts = np.array([e.first_seq for e in self.epochs], dtype=np.int64)
+        which = np.searchsorted(firsts, seqs, side="right") - 1
+        for epoch in self.epochs:
+            mask = which == epoch.index
+            if not epoch.anchors or not mask.any():
+                continue
+            estimate, b, _ = _estimate(epoch.anchors, times[mask], self.max_drift_ppm)
+            utc[mask], bound[mask] = np.round(estimate), b
+        return utc, bound
+
+    def describe(self) -> str:
+        """The model and its inputs as text, for a report."""
+        lines = [
+            f"clock model for {self.serial}: max drift ±{self.max_drift_ppm:g} ppm, "
+            f"host clock ±{self.host_clock_ms} ms"
+        ]
+        for e in self.epochs:
+            drift = "drift 0 assumed" if e.drift_ppm is None else f"drift {e.drift_ppm:+.1f} ppm"
+            lines.append(
+                f"  epoch {e.index}: seq {e.first_seq}..{e.last_seq} from {e.start.value}; "
+                f"{len(e.anchors)} anchor(s); {drift if e.anchors else 'no correction'}"
+            )
+            for a in e.anchors:
+                lines.append(
+                    f"    {a.kind.value} seq {a.seq}: device {a.device_ms} ms = "
+                    f"UTC {a.utc_ms} ms ± {a.bound_ms} ms"
+                )
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _merge(images: Sequence[Image]) -> npt.NDArray[Any]:
+    """Every record of every image once, by sequence."""
+    merged = np.concatenate([im.records for im in images])
+    order = np.argsort(merged["seq"], kind="stable")
+    merged = merged[order]
+    if len(merged) == 0:
+        raise ClockModelError("the images hold no records")
+    same = merged["seq"][1:] == merged["seq"][:-1]
+    for i in np.flatnonzero(same):
+        if merged[i].tobytes() != merged[i + 1].tobytes():
+            raise ClockModelError(f"two images differ at seq {int(merged['seq'][i])}")
+    keep = np.concatenate([[True], ~same])
+    result: npt.NDArray[Any] = merged[keep]
+    return result
+
+
+def _split(
+    records: npt.NDArray[Any], warnings: list[str]
+) -> tuple[list[tuple[int, int]], list[EpochStart], list[_Link | None]]:
+    """Epoch index ranges, how each starts, and the ``CLOCK_SET`` link into each."""
+    codes, times, seqs = records["code"], records["time_ms"], records["seq"]
+    starts: dict[int, tuple[EpochStart, _Link | None]] = {0: (EpochStart.FIRST_RECORD, None)}
+    set_idx = np.flatnonzero(codes == EventCode.CLOCK_SET)
+    old = payload_view(records, EventCode.CLOCK_SET)["old_time_ms"]
+    for i, old_ms in zip(set_idx, old, strict=True):
+        link = _Link(int(seqs[i]), int(old_ms), int(times[i]))
+        linked = i > 0 and seqs[i - 1] == seqs[i] - 1  # a gap hides what happened between
+        starts[int(i)] = (EpochStart.CLOCK_SET, link if linked else None)
+    on_idx = np.flatnonzero(codes == EventCode.POWER_ON)
+    valid = payload_view(records, EventCode.POWER_ON)["rtc_valid"]
+    for i in on_idx[valid == 0]:
+        starts[int(i)] = (EpochStart.CLOCK_RESET, None)
+    back = np.flatnonzero(np.diff(times.astype(np.int64)) < 0) + 1
+    for i in back:
+        if int(i) not in starts:
+            starts[int(i)] = (EpochStart.TIME_JUMP, None)
+            warnings.append(f"seq {int(seqs[i])}: device time went backwards with no clock set")
+    cuts = sorted(starts)
+    ranges = list(zip(cuts, [*cuts[1:], len(records)], strict=True))
+    return ranges, [starts[c][0] for c in cuts], [starts[c][1] for c in cuts]
+
+
+def _carry(
+    direct: list[list[Anchor]], links: list[_Link | None], max_drift_ppm: float
+) -> list[list[Anchor]]:
+    """Direct anchors plus anchors carried across ``CLOCK_SET`` links (both directions).
+
+    A backward pass carries each epoch's (direct + backward-carried) estimate at its set
+    instant into the epoch before; a forward pass carries (direct + forward-carried) into
+    the epoch after.  Keeping the passes apart stops an anchor from returning, widened, to
+    the epoch it came from.
+    """
+    n = len(direct)
+    backward = [list(a) for a in direct]
+    for k in range(n - 1, 0, -1):
+        link = links[k]
+        if link is not None and backward[k]:
+            backward[k - 1].append(
+                _carried(backward[k], link.new_ms, link.old_ms, link.seq, max_drift_ppm)
+            )
+    forward = [list(a) for a in direct]
+    for k in range(1, n):
+        link = links[k]
+        if link is not None and forward[k - 1]:
+            forward[k].append(
+                _carried(forward[k - 1], link.old_ms, link.new_ms, link.seq, max_drift_ppm)
+            )
+    return [
+        direct[k] + backward[k][len(direct[k]) :] + forward[k][len(direct[k]) :] for k in range(n)
+    ]
+
+
+def _carried(
+    anchors: Sequence[Anchor], at_ms: int, to_ms: int, seq: int, max_drift_ppm: float
+) -> Anchor:
+    estimate, bound, _ = _estimate(anchors, np.array([at_ms], np.float64), max_drift_ppm)
+    return Anchor(to_ms, round(estimate[0]), int(bound[0]), AnchorKind.CARRIED, seq)
