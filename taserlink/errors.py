@@ -25,6 +25,7 @@ __all__ = [
     "DeviceRefused",
     "CaptureError",
     "ReadError",
+    "ClockModelError",
     "ConfusionModelError",
 ]
 
@@ -113,3 +114,8 @@ class ReadError(TaserlinkError, ValueError):
 class ConfusionModelError(TaserlinkError, ValueError):
     """A confusion model for AFID reads is invalid: a file that cannot be read or parsed,
     probabilities outside (0, 1), rows that do not sum to 1, or a model for another alphabet."""
+
+
+class ClockModelError(TaserlinkError, ValueError):
+    """Images that cannot make one clock model (no images, several devices, or two images
+    that disagree about a record)."""

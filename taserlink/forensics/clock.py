@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from taserlink.errors import TaserlinkError
+from taserlink.errors import ClockModelError
 from taserlink.format import EventCode, Image, payload_view, read_image
 
 __all__ = [
@@ -73,11 +73,6 @@ DEFAULT_WINDOW_MS = 2000
 """Transfer window assumed when an acquisition's window does not contain its statement."""
 TRUNCATION_MS = 2
 """Slack for millisecond truncation of device and host times (one each)."""
-
-
-class ClockModelError(TaserlinkError, ValueError):
-    """Images that cannot make one clock model (no images, several devices, or two images
-    that disagree about a record)."""
 
 
 class EpochStart(enum.Enum):
@@ -264,7 +259,7 @@ class ClockModel:
         for k, ((lo, hi), start) in enumerate(zip(bounds, starts, strict=True)):
             own = tuple(sorted(anchors[k], key=lambda a: (a.device_ms, a.seq)))
             drift: float | None = None
-            if len(own) >= 2 and own[-1].device_ms > own[0].device_ms:
+            if len(own) >= 2 and own[-1].utc_ms != own[0].utc_ms:
                 dd = own[-1].device_ms - own[0].device_ms
                 drift = (dd / (own[-1].utc_ms - own[0].utc_ms) - 1) * 1e6
             if own:

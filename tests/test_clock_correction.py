@@ -1,0 +1,285 @@
+"""Clock correction against the firmware model, whose true UTC is known for every record."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_scenario
+from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
+from taserlink.emulator.scenarios import START
+from taserlink.forensics.clock import (
+    ClockModel,
+    ClockModelError,
+    EpochStart,
+)
+from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, Image, payload_view, read_image
+from taserlink.serials import DEVICE_SCHEME
+from tests.conftest import CAPTURES
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+_SPEC = DeviceSpec(DEVICE_SCHEME.generate(random.Random(5), "D"))
+
+
+@cache
+def _credentials() -> DeviceCredentials:
+    return issue_device_credentials(_SPEC.serial, _SPEC.manufactured)
+
+
+class Driven:
+    """A simulated device with the true UTC of every record it logs."""
+
+    def __init__(self, offset_ms: int = 0, drift_ppm: float = 0.0) -> None:
+        clock = DeviceClock.true_utc(START, offset_ms=offset_ms, drift_ppm=drift_ppm)
+        self.device = SimulatedDevice(_SPEC, START, clock, _credentials())
+        self.truth: dict[int, int] = {}
+        self.rng = random.Random(offset_ms)
+        self.nonces = 0
+
+    def events(self, count: int, every_ms: int) -> None:
+        for _ in range(count):
+            self.device.advance(every_ms)
+            seq = self.device.battery_report(20, 8000)
+            self.truth[seq] = self.device.utc_ms
+
+    def set_clock_to_utc(self) -> None:
+        self.device.advance(1000)
+        seq = self.device.set_clock(self.device.utc_ms - DEVICE_EPOCH_UNIX_MS)
+        self.truth[seq] = self.device.utc_ms
+
+    def lose_power(self) -> None:
+        self.device.advance(HOUR)
+        seq = self.device.lose_power()
+        self.truth[seq] = self.device.utc_ms
+
+    def download(self, transfer_ms: int = 1200) -> Image:
+        start = self.device.utc_ms
+        self.nonces += 1
+        data = self.device.download(self.nonces.to_bytes(32, "big"), transfer_ms=transfer_ms)
+        last = self.device.last_seq
+        self.truth[last - 1] = start  # USB_CONNECT
+        self.truth[last] = start + transfer_ms  # DOWNLOAD
+        return read_image(data)
+
+
+def _check_bounds(model: ClockModel, image: Image, truth: dict[int, int]) -> np.ndarray:
+    """Every corrected record's true UTC lies within its bound; returns the bounds."""
+    utc, bound = model.correct(image.records)
+    true = np.array([truth[int(s)] for s in image.records["seq"]], dtype=np.float64)
+    assert not np.isnan(utc).any()
+    assert (np.abs(utc - true) <= bound).all(), np.max(np.abs(utc - true) - bound)
+    return bound
+
+
+def _ceiling(distance_ms: np.ndarray, anchor_ms: float, ppm: float = 100.0) -> np.ndarray:
+    """The bound the model may need at most: twice the nearest anchor's interval."""
+    return 2 * (anchor_ms + ppm * 1e-6 / (1 - ppm * 1e-6) * distance_ms + 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    offset_ms=st.integers(-HOUR, HOUR),
+    drift_ppm=st.floats(-100, 100),
+    count=st.integers(1, 20),
+    every_ms=st.integers(1000, 2 * DAY),
+)
+def test_one_download_bounds_hold_and_are_tight(
+    offset_ms: int, drift_ppm: float, count: int, every_ms: int
+) -> None:
+    run = Driven(offset_ms, drift_ppm)
+    run.events(count, every_ms)
+    image = run.download()
+    model = ClockModel.from_images([image])
+    assert len(model.epochs) == 1 and model.epochs[0].drift_ppm is None
+    bound = _check_bounds(model, image, run.truth)
+    assert image.statement is not None
+    distance = np.abs(image.records["time_ms"].astype(np.float64) - image.statement.device_time_ms)
+    assert (bound <= _ceiling(distance, 625)).all()
+    # The bound grows with distance from the anchor: the oldest record is the least sure.
+    assert bound[0] == bound.max()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    offset_ms=st.integers(-HOUR, HOUR),
+    drift_ppm=st.floats(-100, 100),
+    gap_days=st.integers(5, 40),
+)
+def test_two_downloads_estimate_drift(offset_ms: int, drift_ppm: float, gap_days: int) -> None:
+    run = Driven(offset_ms, drift_ppm)
+    run.events(3, HOUR)
+    first = run.download()
+    run.events(gap_days, DAY)
+    second = run.download()
+    run.events(2, HOUR)
+    model = ClockModel.from_images([second, first])
+    (epoch,) = model.epochs
+    assert len(epoch.anchors) == 2 and epoch.drift_ppm is not None
+    # Two anchors each ± 625 ms over the gap: the drift is known to 1250 ms / gap.
+    tolerance = 1250 / (gap_days * DAY) * 1e6 + 0.01
+    assert abs(epoch.drift_ppm - drift_ppm) <= tolerance
+    _check_bounds(model, second, run.truth)
+    # At a constant drift, interpolation between the anchors errs by no more than they do.
+    utc, _ = model.correct(second.records)
+    true = np.array([run.truth[int(s)] for s in second.records["seq"]], dtype=np.float64)
+    assert first.statement is not None and second.statement is not None
+    between = (second.records["seq"] > first.statement.last_seq) & (
+        second.records["seq"] <= second.statement.last_seq
+    )
+    assert (np.abs(utc - true)[between] <= 625 + 3).all()
+    # Between the anchors the bound stays near the anchors' own, not the gap's drift.
+    middle = (first.statement.device_time_ms + second.statement.device_time_ms) // 2
+    seq_middle = first.statement.last_seq + 1
+    corrected = model.to_utc(middle, seq=seq_middle)
+    single = ClockModel.from_images([second]).to_utc(middle, seq=seq_middle)
+    assert corrected.bound_ms is not None and single.bound_ms is not None
+    assert corrected.bound_ms <= single.bound_ms
+
+
+def test_records_after_the_last_download_are_extrapolated() -> None:
+    run = Driven(40_000, 80.0)
+    run.events(3, DAY)
+    first = run.download()
+    run.events(10, DAY)
+    second = run.download()
+    run.events(10, DAY)
+    third = run.download()
+    model = ClockModel.from_images([first, second])
+    utc, bound = model.correct(third.records)
+    true = np.array([run.truth[int(s)] for s in third.records["seq"]], dtype=np.float64)
+    assert (np.abs(utc - true) <= bound).all()
+    # Extrapolating with the estimated drift is far closer than ignoring it.
+    late = third.records["seq"] > second.statement.last_seq  # type: ignore[union-attr]
+    assert np.max(np.abs(utc - true)[late]) < 0.1 * np.max(bound[late])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offset_ms=st.integers(-HOUR, HOUR),
+    drift_ppm=st.floats(-100, 100),
+    before_days=st.integers(0, 20),
+    after_days=st.integers(0, 20),
+)
+def test_clock_set_between_downloads(
+    offset_ms: int, drift_ppm: float, before_days: int, after_days: int
+) -> None:
+    run = Driven(offset_ms, drift_ppm)
+    run.events(2, HOUR)
+    first = run.download()
+    run.events(before_days, DAY)
+    run.set_clock_to_utc()
+    run.events(after_days, DAY)
+    second = run.download()
+    model = ClockModel.from_images([first, second])
+    assert [e.start for e in model.epochs] == [EpochStart.FIRST_RECORD, EpochStart.CLOCK_SET]
+    # Each epoch holds its own download and one carried across the set.
+    assert [len(e.anchors) for e in model.epochs] == [2, 2]
+    _check_bounds(model, second, run.truth)
+    # Only the later download: the first epoch is corrected through the set alone.
+    alone = ClockModel.from_images([second])
+    assert [len(e.anchors) for e in alone.epochs] == [1, 1]
+    _check_bounds(alone, second, run.truth)
+
+
+def test_clock_reset_without_later_anchor_gives_no_correction() -> None:
+    run = Driven(-20_000, 50.0)
+    run.events(5, HOUR)
+    run.lose_power()
+    run.events(5, HOUR)
+    image = run.download()
+    model = ClockModel.from_images([image])
+    assert [e.start for e in model.epochs] == [EpochStart.FIRST_RECORD, EpochStart.CLOCK_RESET]
+    before, after = model.epochs
+    assert not before.anchors
+    utc, bound = model.correct(image.records)
+    lost = image.records["seq"] < after.first_seq
+    assert np.isnan(utc[lost]).all() and np.isnan(bound[lost]).all()
+    assert not np.isnan(utc[~lost]).any()
+    answer = model.to_utc(int(image.records["time_ms"][0]), seq=int(image.records["seq"][0]))
+    assert answer.utc_ms is None and answer.bound_ms is None
+    assert "no correction" in answer.note
+    # After the reset the clock reads near 2000-01-01, yet is corrected to the right day.
+    assert after.first_device_ms < DAY
+    truth = np.array([run.truth[int(s)] for s in image.records["seq"][~lost]], np.float64)
+    assert (np.abs(utc[~lost] - truth) <= bound[~lost]).all()
+
+
+def test_reset_then_set_links_the_reset_epoch() -> None:
+    run = Driven(0, 90.0)
+    run.events(3, HOUR)
+    run.lose_power()
+    run.events(4, HOUR)
+    run.set_clock_to_utc()
+    run.events(4, HOUR)
+    image = run.download()
+    model = ClockModel.from_images([image])
+    assert [len(e.anchors) for e in model.epochs] == [0, 1, 1]
+    utc, bound = model.correct(image.records)
+    ok = ~np.isnan(utc)
+    truth = np.array([run.truth[int(s)] for s in image.records["seq"][ok]], np.float64)
+    assert (np.abs(utc[ok] - truth) <= bound[ok]).all()
+    assert ok.sum() == len(image.records) - 3
+
+
+def test_clock_drift_capture() -> None:
+    """The sample capture: a month at +88 ppm, a host set, a reset and its correction."""
+    image = read_image(CAPTURES / "clock-drift.tdi")
+    model = ClockModel.from_images([image])
+    assert [e.start for e in model.epochs] == [
+        EpochStart.FIRST_RECORD,
+        EpochStart.CLOCK_SET,
+        EpochStart.CLOCK_RESET,
+        EpochStart.CLOCK_SET,
+    ]
+    assert [bool(e.anchors) for e in model.epochs] == [False, False, True, True]
+    utc, bound = model.correct(image.records)
+    ok = ~np.isnan(utc)
+    assert ok.sum() == np.count_nonzero(image.records["seq"] >= model.epochs[2].first_seq)
+    # Corrected times never run backwards, end at the download and carry bounds of about a second.
+    assert (np.diff(utc[ok]) >= 0).all()
+    assert image.acquisition.statement_utc_ms - utc[ok][-1] >= -bound[ok][-1]
+    assert (bound[ok] < 2000).all()
+    # Against the firmware model's own clock (the capture is scenario clock-drift, seed 1).
+    run = run_scenario("clock-drift", 1)
+    assert run.image == image.data
+    clock = run.device.clock
+    assert clock is not None
+    last = model.epochs[3]
+    times = image.records["time_ms"][ok].astype(np.float64)
+    in_last = image.records["seq"][ok] >= last.first_seq
+    rate = 1 + clock.drift_ppm / 1e6
+    old_ms = float(payload_view(image.records, EventCode.CLOCK_SET)["old_time_ms"][-1])
+    true = np.where(
+        in_last,
+        clock.set_utc_ms + (times - clock.set_device_ms) / rate,
+        clock.set_utc_ms - (old_ms - times) / rate,
+    )
+    assert (np.abs(utc[ok] - true) <= bound[ok] + 1).all()
+    assert "epoch 2" in model.describe() and "no correction" in model.describe()
+
+
+def test_to_utc_without_seq() -> None:
+    run = Driven(0, 0.0)
+    run.events(2, HOUR)
+    run.lose_power()
+    run.events(2, HOUR)
+    image = run.download()
+    model = ClockModel.from_images([image])
+    inside = int(image.records["time_ms"][-1])
+    assert model.to_utc(inside).utc_ms is not None
+    later = model.to_utc(inside + HOUR)  # outside every span: the last epoch
+    assert later.epoch == model.epochs[-1].index and later.utc_ms is not None
+
+
+def test_images_of_two_devices_are_refused() -> None:
+    other = read_image(CAPTURES / "quiet-day.tdi")
+    with pytest.raises(ClockModelError, match="several devices"):
+        ClockModel.from_images([CAPTURES / "clock-drift.tdi", other])
+    with pytest.raises(ClockModelError):
+        ClockModel.from_images([])
