@@ -55,19 +55,12 @@ import usb.backend
 import usb.core
 
 from taserlink.device.capture import Direction, Transfer, TransferType, read_capture
-from taserlink.device.protocol import (
-    EP_IN,
-    EP_OUT,
-    INTERFACE_CLASS,
-    MAX_PACKET,
-    PRODUCT_ID,
-    VENDOR_ID,
-)
 from taserlink.emulator.usb import (
     CONFIGURATION_DESCRIPTOR,
     DEVICE_DESCRIPTOR,
     ENDPOINT_DESCRIPTOR,
     INTERFACE_DESCRIPTOR,
+    standard_descriptors,
 )
 from taserlink.errors import CaptureError, ProtocolError
 
@@ -155,69 +148,6 @@ class _Descriptor(SimpleNamespace):
 def _parsed(declaration: cs.Struct, raw: bytes, **extra: Any) -> _Descriptor:
     fields = {k: v for k, v in declaration.parse(raw).items() if not k.startswith("_")}
     return _Descriptor(raw=bytes(raw[: declaration.sizeof()]), **fields, **extra)
-
-
-def _standard_descriptors() -> tuple[bytes, bytes]:
-    """The dataport's device and configuration descriptors (the emulator's values), for a
-    capture that holds none: device 18 bytes, configuration with interface and endpoints."""
-    device = DEVICE_DESCRIPTOR.build(
-        {
-            "bLength": DEVICE_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_DEVICE,
-            "bcdUSB": 0x0200,
-            "bDeviceClass": 0,
-            "bDeviceSubClass": 0,
-            "bDeviceProtocol": 0,
-            "bMaxPacketSize0": 64,
-            "idVendor": VENDOR_ID,
-            "idProduct": PRODUCT_ID,
-            "bcdDevice": 0,
-            "iManufacturer": 1,
-            "iProduct": 2,
-            "iSerialNumber": 3,
-            "bNumConfigurations": 1,
-        }
-    )
-    endpoints = b"".join(
-        ENDPOINT_DESCRIPTOR.build(
-            {
-                "bLength": ENDPOINT_DESCRIPTOR.sizeof(),
-                "bDescriptorType": _DESC_ENDPOINT,
-                "bEndpointAddress": address,
-                "bmAttributes": 0x02,
-                "wMaxPacketSize": MAX_PACKET,
-                "bInterval": 0,
-            }
-        )
-        for address in (EP_OUT, EP_IN)
-    )
-    interface = INTERFACE_DESCRIPTOR.build(
-        {
-            "bLength": INTERFACE_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_INTERFACE,
-            "bInterfaceNumber": 0,
-            "bAlternateSetting": 0,
-            "bNumEndpoints": 2,
-            "bInterfaceClass": INTERFACE_CLASS,
-            "bInterfaceSubClass": 0,
-            "bInterfaceProtocol": 0,
-            "iInterface": 4,
-        }
-    )
-    inner = interface + endpoints
-    configuration = CONFIGURATION_DESCRIPTOR.build(
-        {
-            "bLength": CONFIGURATION_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_CONFIGURATION,
-            "wTotalLength": CONFIGURATION_DESCRIPTOR.sizeof() + len(inner),
-            "bNumInterfaces": 1,
-            "bConfigurationValue": 1,
-            "iConfiguration": 0,
-            "bmAttributes": 0xC0,
-            "bMaxPower": 50,
-        }
-    )
-    return bytes(device), bytes(configuration) + inner
 
 
 @dataclass
@@ -320,7 +250,7 @@ class ReplayDevice:
         self._build_descriptors()
 
     def _build_descriptors(self) -> None:
-        default_device, default_configuration = _standard_descriptors()
+        default_device, default_configuration = standard_descriptors()
         raw_device = self._descriptors.get((0x80, _DESC_DEVICE << 8, 0), b"")
         if len(raw_device) < DEVICE_DESCRIPTOR.sizeof() or raw_device[1] != _DESC_DEVICE:
             raw_device = default_device

@@ -197,6 +197,90 @@ class _Descriptor(SimpleNamespace):
     raw: bytes
 
 
+@dataclass(frozen=True)
+class _DescriptorValues:
+    device: dict[str, int]
+    configuration: dict[str, int]
+    interface: dict[str, int]
+    endpoints: tuple[dict[str, int], ...]
+
+
+def _descriptor_values(bcd_device: int) -> _DescriptorValues:
+    """The dataport device's descriptor fields: the one place they are stated."""
+    endpoints = tuple(
+        {
+            "bLength": ENDPOINT_DESCRIPTOR.sizeof(),
+            "bDescriptorType": _DESC_ENDPOINT,
+            "bEndpointAddress": address,
+            "bmAttributes": _BULK,
+            "wMaxPacketSize": MAX_PACKET,
+            "bInterval": 0,
+        }
+        for address in (EP_OUT, EP_IN)
+    )
+    interface = {
+        "bLength": INTERFACE_DESCRIPTOR.sizeof(),
+        "bDescriptorType": _DESC_INTERFACE,
+        "bInterfaceNumber": _INTERFACE_NUMBER,
+        "bAlternateSetting": 0,
+        "bNumEndpoints": len(endpoints),
+        "bInterfaceClass": INTERFACE_CLASS,
+        "bInterfaceSubClass": 0,
+        "bInterfaceProtocol": 0,
+        "iInterface": _STRING_INTERFACE,
+    }
+    total = (
+        CONFIGURATION_DESCRIPTOR.sizeof()
+        + INTERFACE_DESCRIPTOR.sizeof()
+        + len(endpoints) * ENDPOINT_DESCRIPTOR.sizeof()
+    )
+    return _DescriptorValues(
+        device={
+            "bLength": DEVICE_DESCRIPTOR.sizeof(),
+            "bDescriptorType": _DESC_DEVICE,
+            "bcdUSB": 0x0200,
+            "bDeviceClass": 0,
+            "bDeviceSubClass": 0,
+            "bDeviceProtocol": 0,
+            "bMaxPacketSize0": 64,
+            "idVendor": VENDOR_ID,
+            "idProduct": PRODUCT_ID,
+            "bcdDevice": bcd_device,
+            "iManufacturer": _STRING_MANUFACTURER,
+            "iProduct": _STRING_PRODUCT,
+            "iSerialNumber": _STRING_SERIAL,
+            "bNumConfigurations": 1,
+        },
+        configuration={
+            "bLength": CONFIGURATION_DESCRIPTOR.sizeof(),
+            "bDescriptorType": _DESC_CONFIGURATION,
+            "wTotalLength": total,
+            "bNumInterfaces": 1,
+            "bConfigurationValue": _CONFIGURATION_VALUE,
+            "iConfiguration": 0,
+            "bmAttributes": 0x80 | _SELF_POWERED,
+            "bMaxPower": 50,
+        },
+        interface=interface,
+        endpoints=endpoints,
+    )
+
+
+def standard_descriptors(bcd_device: int = 0) -> tuple[bytes, bytes]:
+    """The dataport device's descriptor bytes: the device descriptor, and the configuration
+    descriptor followed by its interface and endpoint descriptors (``wTotalLength`` bytes)."""
+    values = _descriptor_values(bcd_device)
+    configuration = b"".join(
+        bytes(declaration.build(fields))
+        for declaration, fields in (
+            (CONFIGURATION_DESCRIPTOR, values.configuration),
+            (INTERFACE_DESCRIPTOR, values.interface),
+            *((ENDPOINT_DESCRIPTOR, e) for e in values.endpoints),
+        )
+    )
+    return bytes(DEVICE_DESCRIPTOR.build(values.device)), configuration
+
+
 def _declared(struct: cs.Struct, fields: dict[str, int], **extra: Any) -> _Descriptor:
     raw = bytes(struct.build(fields))
     return _Descriptor(raw=raw, **dict(struct.parse(raw), **extra))
@@ -288,24 +372,10 @@ class EmulatedUsbDevice:
             _STRING_SERIAL: model.spec.serial,
             _STRING_INTERFACE: INTERFACE_NAME,
         }
+        values = _descriptor_values(_bcd(model.firmware))
         self.device_descriptor = _declared(
             DEVICE_DESCRIPTOR,
-            {
-                "bLength": DEVICE_DESCRIPTOR.sizeof(),
-                "bDescriptorType": _DESC_DEVICE,
-                "bcdUSB": 0x0200,
-                "bDeviceClass": 0,
-                "bDeviceSubClass": 0,
-                "bDeviceProtocol": 0,
-                "bMaxPacketSize0": 64,
-                "idVendor": VENDOR_ID,
-                "idProduct": PRODUCT_ID,
-                "bcdDevice": _bcd(model.firmware),
-                "iManufacturer": _STRING_MANUFACTURER,
-                "iProduct": _STRING_PRODUCT,
-                "iSerialNumber": _STRING_SERIAL,
-                "bNumConfigurations": 1,
-            },
+            values.device,
             bus=bus,
             address=address,
             port_number=port_number,
@@ -314,50 +384,16 @@ class EmulatedUsbDevice:
         )
         self.endpoint_descriptors = tuple(
             _declared(
-                ENDPOINT_DESCRIPTOR,
-                {
-                    "bLength": ENDPOINT_DESCRIPTOR.sizeof(),
-                    "bDescriptorType": _DESC_ENDPOINT,
-                    "bEndpointAddress": address_,
-                    "bmAttributes": _BULK,
-                    "wMaxPacketSize": MAX_PACKET,
-                    "bInterval": 0,
-                },
-                bRefresh=0,
-                bSynchAddress=0,
-                extra_descriptors=[],
+                ENDPOINT_DESCRIPTOR, fields, bRefresh=0, bSynchAddress=0, extra_descriptors=[]
             )
-            for address_ in (EP_OUT, EP_IN)
+            for fields in values.endpoints
         )
         self.interface_descriptor = _declared(
-            INTERFACE_DESCRIPTOR,
-            {
-                "bLength": INTERFACE_DESCRIPTOR.sizeof(),
-                "bDescriptorType": _DESC_INTERFACE,
-                "bInterfaceNumber": _INTERFACE_NUMBER,
-                "bAlternateSetting": 0,
-                "bNumEndpoints": len(self.endpoint_descriptors),
-                "bInterfaceClass": INTERFACE_CLASS,
-                "bInterfaceSubClass": 0,
-                "bInterfaceProtocol": 0,
-                "iInterface": _STRING_INTERFACE,
-            },
-            extra_descriptors=[],
+            INTERFACE_DESCRIPTOR, values.interface, extra_descriptors=[]
         )
         inner = self.interface_descriptor.raw + b"".join(e.raw for e in self.endpoint_descriptors)
         self.configuration_descriptor = _declared(
-            CONFIGURATION_DESCRIPTOR,
-            {
-                "bLength": CONFIGURATION_DESCRIPTOR.sizeof(),
-                "bDescriptorType": _DESC_CONFIGURATION,
-                "wTotalLength": CONFIGURATION_DESCRIPTOR.sizeof() + len(inner),
-                "bNumInterfaces": 1,
-                "bConfigurationValue": _CONFIGURATION_VALUE,
-                "iConfiguration": 0,
-                "bmAttributes": 0x80 | _SELF_POWERED,
-                "bMaxPower": 50,
-            },
-            extra_descriptors=[],
+            CONFIGURATION_DESCRIPTOR, values.configuration, extra_descriptors=[]
         )
         self._configuration_bytes = self.configuration_descriptor.raw + inner
 
