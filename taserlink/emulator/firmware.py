@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -450,8 +449,3 @@ class SimulatedDevice:
             statement=statement,
             acquisition=acquisition,
         )
-
-    def iter_records(self) -> Iterator[bytes]:
-        """Each retained record's 32 bytes, oldest first."""
-        for start in range(0, len(self._records), RECORD_SIZE):
-            yield bytes(self._records[start : start + RECORD_SIZE])

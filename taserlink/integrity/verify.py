@@ -118,9 +118,6 @@ class _Findings:
         adding the first ``MAX_FINDINGS_PER_KIND``)."""
         self._counts[kind] = self._counts.get(kind, 0) + count
 
-    def has(self, kind: Kind) -> bool:
-        return self._counts.get(kind, 0) > 0
-
 
 def _missing_runs(
     present: npt.NDArray[np.int64], first: int, last: int
@@ -454,7 +451,7 @@ class _Verifier:
         if statement is not None and self.statement_ok:
             last_expected = max(last_expected, statement.last_seq)
         for run_first, run_last in _missing_runs(values, first_expected, last_expected):
-            after = np.searchsorted(seq, run_first) if self._sorted() else 0
+            after = np.searchsorted(seq, run_first) if self.increasing else 0
             offset = image.record_offset(int(min(after, len(seq))))
             self.found.add(
                 Kind.GAP,
@@ -474,9 +471,6 @@ class _Verifier:
                 seq=(int(seq[first]), int(seq[last])),
                 offset=image.record_offset(first),
             )
-
-    def _sorted(self) -> bool:
-        return self.increasing
 
     def _first_positions(self, wanted: list[int]) -> list[int | None]:
         """Index of the first record with each sequence number in ``wanted`` (``None``: none)."""
