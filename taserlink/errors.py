@@ -27,6 +27,9 @@ __all__ = [
     "ReadError",
     "ClockModelError",
     "ConfusionModelError",
+    "InputFileError",
+    "MatchError",
+    "LinkError",
 ]
 
 
@@ -119,3 +122,26 @@ class ConfusionModelError(TaserlinkError, ValueError):
 class ClockModelError(TaserlinkError, ValueError):
     """Images that cannot make one clock model (no images, several devices, or two images
     that disagree about a record)."""
+
+
+class InputFileError(TaserlinkError, ValueError):
+    """A table the forensic commands read (AFID reads, a serial list, a cartridge issue
+    list, match results) is malformed: a missing or unknown column, a bad value, a duplicate.
+    ``source`` names the file and ``line`` the 1-based line (``None`` for the whole file);
+    the message starts with ``source:line``."""
+
+    def __init__(self, message: str, source: str, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        where = source if line is None else f"{source}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class MatchError(TaserlinkError, ValueError):
+    """Matching cannot be done as asked: a serial list that is empty, holds a duplicate or
+    a serial of another scheme, or settings out of range."""
+
+
+class LinkError(TaserlinkError, ValueError):
+    """Linkage cannot be done as asked: no images, or an incident window that ends before
+    it starts."""

@@ -1,7 +1,8 @@
 """``taserlink show`` and the command's frame: every capture in all three renderings,
 checked against ``read_image`` and the construct payload decoder; odd but well-formed
 images (CRC failures, unknown codes, no statement, hostile strings, impossible times);
-help, version, usage errors and exit codes; streaming of large logs."""
+corrected UTC against the clock model (``--also``, runs without a correction, bounds as
+text); help, version, usage errors and exit codes; streaming of large logs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import math
+import random
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -20,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import taserlink
 from taserlink.cli import COMMANDS, main, show
@@ -30,13 +36,16 @@ from taserlink.cli.common import (
     exit_code_for,
     utc_iso,
 )
+from taserlink.emulator.scenarios import new_device
 from taserlink.errors import (
+    ClockModelError,
     FormatError,
     ImageIOError,
     SerialError,
     TaserlinkError,
     TruncatedError,
 )
+from taserlink.forensics.clock import ClockModel
 from taserlink.format import (
     EventCode,
     Image,
@@ -107,11 +116,35 @@ def _deploy_serials(image: Image) -> list[str]:
     return [s.decode("ascii") for s in payload_view(image.records, EventCode.DEPLOY)["serial"]]
 
 
-def _event_lines(text: str) -> list[list[str]]:
-    """The text rendering's event lines, split on whitespace (after the column titles)."""
+_EVENT_LINE = re.compile(r"\s+(\d+)\s+(\S+)\s+(.*?)\s+(ok|FAIL)\s+(\S+)\s*(.*)")
+"""seq, device time, corrected UTC cell, CRC, event, fields (the UTC cell holds spaces)."""
+
+
+def _event_table(text: str) -> list[tuple[list[str], str] | str]:
+    """The text rendering after the column titles: per event line its columns split on
+    whitespace without the UTC cell, and that cell; a ``note:`` line as its text."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("events: ")) + 2
-    return [line.split() for line in lines[start:]]
+    table: list[tuple[list[str], str] | str] = []
+    for line in lines[start:]:
+        if line.startswith("  note: "):
+            table.append(line[len("  note: ") :])
+            continue
+        match = _EVENT_LINE.fullmatch(line)
+        assert match is not None, line
+        seq, when, utc, crc, event, fields = match.groups()
+        table.append(([seq, when, crc, event, *fields.split()], utc))
+    return table
+
+
+def _event_lines(text: str) -> list[list[str]]:
+    """The text rendering's event lines, split on whitespace, without the UTC cell."""
+    return [row[0] for row in _event_table(text) if not isinstance(row, str)]
+
+
+def _utc_cells(text: str) -> list[str]:
+    """The text rendering's corrected-UTC cell of every event line."""
+    return [row[1] for row in _event_table(text) if not isinstance(row, str)]
 
 
 # -- the three renderings of every capture --------------------------------------------------
@@ -210,7 +243,7 @@ def test_json_holds_what_read_image_reads(name: str) -> None:
     assert len(events) == len(image.records)
     for event, record in zip(events, image.records, strict=True):
         code = int(record["code"])
-        assert set(event) == set(show.CSV_COLUMNS)
+        assert set(event) == set(show.CSV_COLUMNS) | {"utc_ms"}
         assert (event["seq"], event["device_time_ms"], event["code"]) == (
             int(record["seq"]),
             int(record["time_ms"]),
@@ -374,6 +407,265 @@ def test_device_times_are_the_device_clock_without_a_zone() -> None:
     assert device_time_iso(252_455_616_000_000) is None
 
 
+# -- corrected UTC -----------------------------------------------------------------------------
+
+CLOCK_NAMES = ["clock-drift", "incident-shift"]
+"""A clock set and a reset (runs with no correction), and a day of one clock with drift."""
+
+
+def _model_answers(model: ClockModel, image: Image) -> list[tuple[int, int] | None]:
+    """The model's answer for every record of ``image``, record by record (``to_utc``)."""
+    answers: list[tuple[int, int] | None] = []
+    times = image.records["time_ms"].tolist()
+    for seq, ms in zip(image.records["seq"].tolist(), times, strict=True):
+        answer = model.to_utc(ms, seq=seq)
+        if answer.utc_ms is None or answer.bound_ms is None:
+            answers.append(None)
+        else:
+            answers.append((answer.utc_ms, answer.bound_ms))
+    return answers
+
+
+@pytest.mark.parametrize("chunk", [7, show.CHUNK])
+@pytest.mark.parametrize("name", CLOCK_NAMES)
+def test_csv_and_json_utc_are_the_clock_models(
+    name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(show, "CHUNK", chunk)  # 7: chunks that start and end inside epochs
+    image = IMAGES[name]
+    model = ClockModel.from_images([image])
+    answers = _model_answers(model, image)
+    utc, bound = model.correct(image.records)  # the vectorised path agrees with to_utc
+    assert [
+        None if math.isnan(u) else (int(u), int(b)) for u, b in zip(utc, bound, strict=True)
+    ] == answers
+
+    table = list(csv.DictReader(io.StringIO(_show_ok(PATHS[name], "--csv"))))
+    assert [(r["utc"], r["utc_bound_ms"]) for r in table] == [
+        ("", "") if a is None else (utc_iso(a[0]), str(a[1])) for a in answers
+    ]
+    events = json.loads(_show_ok(PATHS[name], "--json"))["events"]
+    assert [(e["utc"], e["utc_ms"], e["utc_bound_ms"]) for e in events] == [
+        (None, None, None) if a is None else (utc_iso(a[0]), a[0], a[1]) for a in answers
+    ]
+    assert all(r["utc"].endswith("Z") and len(r["utc"]) == 24 for r in table if r["utc"])
+
+
+def test_empty_cells_exactly_where_no_anchor_reaches() -> None:
+    image = IMAGES["clock-drift"]
+    model = ClockModel.from_images([image])
+    unanchored = {
+        seq
+        for epoch in model.epochs
+        if not epoch.anchors
+        for seq in range(epoch.first_seq, epoch.last_seq + 1)
+    }
+    assert unanchored  # the capture has a reset with no later download before a set
+    seqs = image.records["seq"].tolist()
+    table = list(csv.DictReader(io.StringIO(_show_ok(PATHS["clock-drift"], "--csv"))))
+    assert [int(r["seq"]) for r in table if r["utc_bound_ms"] == ""] == [
+        s for s in seqs if s in unanchored
+    ]
+    assert all((r["utc"] == "") == (r["utc_bound_ms"] == "") for r in table)
+    cells = _utc_cells(_show_ok(PATHS["clock-drift"]))
+    assert [s for s, cell in zip(seqs, cells, strict=True) if cell == "-"] == [
+        s for s in seqs if s in unanchored
+    ]
+
+
+def test_text_notes_once_per_run_without_a_correction() -> None:
+    image = IMAGES["clock-drift"]
+    model = ClockModel.from_images([image])
+    utc, _ = model.correct(image.records)
+    epochs = [model.epoch_of(s) for s in image.records["seq"].tolist()]
+    # A run: consecutive events without an answer in one epoch; its first event's seq.
+    starts = [
+        (int(image.records["seq"][i]), epochs[i])
+        for i in range(len(utc))
+        if math.isnan(utc[i])
+        and (i == 0 or not math.isnan(utc[i - 1]) or epochs[i - 1] != epochs[i])
+    ]
+    assert len(starts) >= 2
+    table = _event_table(_show_ok(PATHS["clock-drift"]))
+    notes = [(i, row) for i, row in enumerate(table) if isinstance(row, str)]
+    assert len(notes) == len(starts)
+    for (i, note), (seq, epoch) in zip(notes, starts, strict=True):
+        following = table[i + 1]
+        assert not isinstance(following, str) and int(following[0][0]) == seq
+        assert epoch is not None
+        assert note == f"{model.to_utc(0, seq=seq).note} (from seq {seq})"
+        assert f"epoch {epoch.index}" in note and "no correction" in note
+
+
+def test_text_cells_show_the_models_utc_and_bound() -> None:
+    image = IMAGES["incident-shift"]
+    answers = _model_answers(ClockModel.from_images([image]), image)
+    cells = _utc_cells(_show_ok(PATHS["incident-shift"]))
+    assert len(cells) == len(answers)
+    for cell, answer in zip(cells, answers, strict=True):
+        assert answer is not None
+        when, bound = cell.split(" ", 1)
+        assert when == utc_iso(answer[0]) and bound == show.bound_text(answer[1])
+
+
+@pytest.mark.parametrize("name", CLOCK_NAMES)
+def test_every_rendering_states_the_model_and_its_inputs(name: str) -> None:
+    image = IMAGES[name]
+    model = ClockModel.from_images([image])
+    text = _show_ok(PATHS[name])
+    header = text[: text.index("\nevents: ")]
+    assert f"  images          {PATHS[name]}" in header
+    for line in model.describe().splitlines():
+        assert f"\n  {line}\n" in header + "\n", line
+    corrected = sum(a is not None for a in _model_answers(model, image))
+    assert f"  corrected       {corrected} of {len(image.records)} records" in header
+
+    doc = json.loads(_show_ok(PATHS[name], "--json"))["clock_model"]
+    assert doc["description"] == model.describe() and doc["images"] == [str(PATHS[name])]
+    assert (doc["serial"], doc["max_drift_ppm"], doc["warnings"]) == (
+        image.identity.serial,
+        model.max_drift_ppm,
+        list(model.warnings),
+    )
+    assert [(e["first_seq"], e["last_seq"], e["start"], e["drift_ppm"]) for e in doc["epochs"]] == [
+        (e.first_seq, e.last_seq, e.start.value, e.drift_ppm) for e in model.epochs
+    ]
+    assert [
+        [(a["kind"], a["seq"], a["device_ms"], a["utc_ms"], a["bound_ms"]) for a in e["anchors"]]
+        for e in doc["epochs"]
+    ] == [
+        [(a.kind.value, a.seq, a.device_ms, a.utc_ms, a.bound_ms) for a in e.anchors]
+        for e in model.epochs
+    ]
+    assert [e["note"] is None for e in doc["epochs"]] == [bool(e.anchors) for e in model.epochs]
+
+
+class _Downloads:
+    """Two downloads of one simulated device with an 80 ppm clock, and each record's true UTC."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        device = new_device(random.Random(3), offset_ms=-40_000, drift_ppm=80.0)
+        self.truth: dict[int, int] = {}
+        device.power_on()
+        paths = []
+        for days in (1, 6):
+            for _ in range(days):
+                device.advance(20 * 3_600_000)
+                self.truth[device.battery_report(20, 8000)] = device.utc_ms
+            data = device.download(bytes([days]) * 32)
+            paths.append(_write(tmp_path, data, f"download-{days}.tdi"))
+        self.first, self.second = paths
+
+
+def test_also_adds_the_other_downloads_anchors(tmp_path: Path) -> None:
+    runs = _Downloads(tmp_path)
+    image = read_image(runs.second)
+    model = ClockModel.from_images([image, read_image(runs.first)])
+    assert model.epochs[0].drift_ppm == pytest.approx(80, abs=5)
+    answers = _model_answers(model, image)
+    table = list(
+        csv.DictReader(io.StringIO(_show_ok(runs.second, "--csv", "--also", str(runs.first))))
+    )
+    assert [(r["utc"], r["utc_bound_ms"]) for r in table] == [
+        ("", "") if a is None else (utc_iso(a[0]), str(a[1])) for a in answers
+    ]
+    alone = list(csv.DictReader(io.StringIO(_show_ok(runs.second, "--csv"))))
+    for both, single in zip(table, alone, strict=True):
+        seq = int(both["seq"])
+        if seq in runs.truth:  # the true UTC lies within the bound, with and without --also
+            for row in (both, single):
+                assert abs(utc_iso_ms(row["utc"]) - runs.truth[seq]) <= int(row["utc_bound_ms"])
+    # Far from the second download, the first one's anchor narrows the bound a lot.
+    assert 3 * int(table[0]["utc_bound_ms"]) < int(alone[0]["utc_bound_ms"])
+    doc = json.loads(_show_ok(runs.second, "--json", "--also", str(runs.first)))
+    assert doc["clock_model"]["images"] == [str(runs.second), str(runs.first)]
+    assert len(doc["clock_model"]["epochs"][0]["anchors"]) == 2
+
+
+def utc_iso_ms(text: str) -> int:
+    """Unix milliseconds of an ISO 8601 UTC string (``...Z``)."""
+    when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def test_also_with_another_devices_image_is_bad_input() -> None:
+    code, out, err = _run("show", str(PATHS["quiet-day"]), "--also", str(PATHS["incident-shift"]))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"taserlink: error: {PATHS['incident-shift']}: ")
+    assert IMAGES["incident-shift"].identity.serial in err
+
+
+def test_also_with_a_download_that_disagrees_is_bad_input(tmp_path: Path) -> None:
+    runs = _Downloads(tmp_path)
+    image = read_image(runs.first)
+    records = image.records.copy()
+    records["time_ms"][1] += 1
+    forged = _write(tmp_path, _rebuild(image, records=_with_crcs(records)), "forged.tdi")
+    code, out, err = _run("show", str(runs.second), "--also", str(forged))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "seq 2" in err
+
+
+def test_an_image_without_a_model_is_shown_uncorrected(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    records["seq"][1] = records["seq"][0]  # two different records under one sequence number
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    with pytest.raises(ClockModelError):
+        ClockModel.from_images([read_image(path)])
+    text = _show_ok(path)
+    assert "  none — " in text and f"  corrected       0 of {len(records)} records" in text
+    assert set(_utc_cells(text)) == {"-"}
+    assert sum(isinstance(row, str) for row in _event_table(text)) == 1
+    table = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    assert {(r["utc"], r["utc_bound_ms"]) for r in table} == {("", "")}
+    doc = json.loads(_show_ok(path, "--json"))
+    assert doc["clock_model"]["failure"] and doc["clock_model"]["epochs"] == []
+
+
+def test_a_utc_no_calendar_can_hold_keeps_the_models_number(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    records["time_ms"][-3:] = np.uint64(2**63)  # in the download's epoch, far from its anchor
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    model = ClockModel.from_images([read_image(path)])
+    utc, bound = model.correct(records)
+    last = json.loads(_show_ok(path, "--json"))["events"][-1]
+    assert last["utc"] is None and (last["utc_ms"], last["utc_bound_ms"]) == (
+        int(utc[-1]),
+        int(bound[-1]),
+    )
+    row = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))[-1]
+    assert (row["utc"], row["utc_bound_ms"]) == ("", str(int(bound[-1])))
+    assert _utc_cells(_show_ok(path))[-1].startswith(f"out-of-range({int(utc[-1])}ms) ±")
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "±0 ms"),
+        (999, "±999 ms"),
+        (1000, "±1.0 s"),
+        (1250, "±1.3 s"),
+        (59_999, "±60.0 s"),
+        (60_000, "±1.0 min"),
+        (15_741_354, "±4.4 h"),
+        (172_800_000, "±2.0 d"),
+    ],
+)
+def test_bound_text_examples(ms: int, text: str) -> None:
+    assert show.bound_text(ms) == text
+
+
+@given(st.integers(0, 10**13))
+def test_bound_text_never_understates(ms: int) -> None:
+    value, unit = show.bound_text(ms)[1:].split(" ")
+    unit_ms = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}[unit]
+    shown = float(value) * unit_ms
+    assert ms <= shown + 1e-6 * unit_ms and shown - ms < (1 if unit == "ms" else 0.1 * unit_ms)
+    assert (unit == "ms") == (ms < 1000)
+
+
 # -- the command's frame ---------------------------------------------------------------------
 
 
@@ -423,10 +715,14 @@ def test_exit_codes_for_library_errors() -> None:
 
 
 def _large_image(n: int) -> bytes:
-    """``incident-shift`` with its records repeated to ``n``, renumbered, CRCs right."""
+    """``incident-shift`` with its records repeated to ``n``, renumbered, each repetition
+    later than the one before (one clock epoch, as a long log of one clock has), CRCs right."""
     image = IMAGES["incident-shift"]
+    times = image.records["time_ms"]
     records = np.resize(image.records, n).copy()
     records["seq"] = np.arange(1, n + 1, dtype=records["seq"].dtype)
+    span = int(times.max()) - int(times.min()) + 60_000
+    records["time_ms"] += (np.arange(n, dtype=np.uint64) // len(times)) * np.uint64(span)
     return _rebuild(image, records=_with_crcs(records))
 
 
@@ -447,11 +743,14 @@ def test_rendering_streams_large_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     peaks: dict[tuple[str, int], int] = {}
     for n in (2_000, 8_000):
         image = read_image(_large_image(n))
+        # The model is built from the whole record array (numpy, like the image itself)
+        # before any rendering; what must stay flat is the rendering.
+        clock = show.clock_for(image, "big.tdi")
         for writer in (show.write_text, show.write_csv, show.write_json):
             sink = _Sink()
             tracemalloc.start()
             try:
-                writer(image, "big.tdi", sink)
+                writer(image, "big.tdi", sink, clock=clock)
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()

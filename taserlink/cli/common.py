@@ -18,8 +18,14 @@ import numpy as np
 import numpy.typing as npt
 
 from taserlink.errors import (
+    ClockModelError,
+    ConfusionModelError,
     FormatError,
     ImageIOError,
+    InputFileError,
+    LinkError,
+    MatchError,
+    ReadError,
     ScenarioError,
     SerialError,
     TaserlinkError,
@@ -61,6 +67,12 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (SerialError, EXIT_BAD_INPUT),
     (ScenarioError, EXIT_BAD_INPUT),
     (TrustStoreError, EXIT_BAD_INPUT),
+    (InputFileError, EXIT_BAD_INPUT),
+    (ReadError, EXIT_BAD_INPUT),
+    (ConfusionModelError, EXIT_BAD_INPUT),
+    (ClockModelError, EXIT_BAD_INPUT),
+    (MatchError, EXIT_BAD_INPUT),
+    (LinkError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
 """Library error → exit code, first match wins; anything else is a device or I/O failure.

@@ -1,21 +1,49 @@
-"""``taserlink show IMAGE [--csv|--json]``: what a dataport image holds.
+"""``taserlink show IMAGE [--also IMAGE...] [--csv|--json]``: what a dataport image holds.
 
 Three renderings of one reading (:func:`taserlink.format.read_image`, CRCs reported):
 
-- text (default): identity, the sections table, base, statement, acquisition, then one line
-  per event — sequence, device time, CRC, event name and its payload fields as ``name=value``;
+- text (default): identity, the sections table, base, statement, acquisition, the clock
+  model, then one line per event — sequence, device time, corrected UTC ± bound, CRC, event
+  name and its payload fields as ``name=value``;
 - ``--csv``: one row per event, columns :data:`CSV_COLUMNS`, fields as ``k=v;k=v``;
 - ``--json``: one object — ``file``, ``size``, ``format_version``, ``identity``,
   ``certificates``, ``sections``, ``base``, ``statement`` (``null`` if none),
-  ``acquisition``, ``records``, ``crc_failures`` (a count) and ``events`` (objects with the
-  CSV columns as keys, ``fields`` an object); bytes are lowercase hex, times are both ISO
-  8601 strings and the integers they come from.
+  ``acquisition``, ``records``, ``crc_failures`` (a count), ``clock_model`` and ``events``
+  (objects with the CSV columns plus ``utc_ms`` as keys, ``fields`` an object); bytes are
+  lowercase hex, times are both ISO 8601 strings and the integers they come from.
 
 Device times are milliseconds since 2000-01-01T00:00:00 *on the device clock*: they are
-shown as ISO 8601 without a zone, never as UTC (correcting them is the clock model's job).
-Host times in the acquisition are UTC, shown with ``Z``.  Events are streamed in chunks,
-so a log of a million records is written without building per-record structures for all
-of it at once.
+shown as ISO 8601 without a zone, never as UTC.  Host times in the acquisition are UTC,
+shown with ``Z``.
+
+Corrected UTC.  Every event also gets the UTC its device time corresponds to, with a ± bound,
+from the clock model of :mod:`taserlink.forensics.clock` (:class:`ClockModel` built from the
+image and from every ``--also IMAGE``: other downloads of the same device, whose anchors let
+the model estimate the clock's drift between downloads).  The bound is the model's: the
+true UTC lies within ``utc ± bound`` as long as the clock's rate error never exceeded the
+model's maximum drift (100 ppm); it widens with distance from the nearest download or clock
+set.  Where the model has no answer — the event's clock epoch has no download and no
+``CLOCK_SET`` link to one, e.g. after a clock reset with no later download — the corrected
+time is left empty (CSV cells empty, JSON ``null``, text ``-``) and the text rendering says
+why in one ``note:`` line at the start of each such run of events.  Every rendering states
+the model and its inputs: the text header block shows :meth:`ClockModel.describe` (epochs,
+anchors, drift, warnings); ``--json`` has ``clock_model`` (the same as data).  An
+``--also`` image of another device, or downloads that disagree about a record, is bad
+input (exit 2).  The model is built from the image alone when it cannot be built (an image
+with no records): then no event is corrected and the header says why.
+
+- CSV columns ``utc`` (ISO 8601 with ``Z``, milliseconds) and ``utc_bound_ms`` (± ms),
+  after the older columns;
+- JSON event keys ``utc`` (string or ``null``), ``utc_ms`` (Unix milliseconds or ``null``)
+  and ``utc_bound_ms`` (or ``null``);
+- text ``2026-03-02T06:40:01.250Z ±1.3 s`` (bounds rounded up, in ms, s, min, h or d).
+
+``utc`` is also empty (``null``) where the model's answer lies outside the years 1–9999
+(a device time no clock can show); ``utc_ms`` and the bound still say what the model gave.
+
+Events are streamed in chunks, and corrected times are computed per chunk with numpy, so a
+log of a million records is written without building per-record structures for all of it
+at once.
 """
 
 from __future__ import annotations
@@ -26,7 +54,7 @@ import dataclasses
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
@@ -35,6 +63,7 @@ import numpy.typing as npt
 
 from taserlink.cli.common import (
     EXIT_OK,
+    InputError,
     device_time_iso,
     device_times_iso,
     open_image,
@@ -42,9 +71,23 @@ from taserlink.cli.common import (
     printable,
     utc_iso,
 )
+from taserlink.errors import ClockModelError
+from taserlink.forensics.clock import ClockModel, Epoch
 from taserlink.format import NO_BAY, ClockSource, EventCode, Image, payload_view
 
-__all__ = ["NAME", "CSV_COLUMNS", "Event", "events", "event_name", "register", "run"]
+__all__ = [
+    "NAME",
+    "CSV_COLUMNS",
+    "Clock",
+    "Event",
+    "bound_text",
+    "clock_for",
+    "clock_json",
+    "events",
+    "event_name",
+    "register",
+    "run",
+]
 
 NAME: Final = "show"
 CSV_COLUMNS: Final = (
@@ -55,8 +98,11 @@ CSV_COLUMNS: Final = (
     "code",
     "fields",
     "crc_ok",
+    "utc",
+    "utc_bound_ms",
 )
-"""Columns of ``--csv`` output (**contract**), and the keys of each ``--json`` event."""
+"""Columns of ``--csv`` output (**contract**: new columns are only ever appended), and the
+keys of each ``--json`` event (which also has ``utc_ms``)."""
 CHUNK = 8192
 """Records rendered per step."""
 
@@ -64,6 +110,17 @@ _NAMES: Final = {int(code): code.name for code in EventCode}
 _CLOCK_SOURCES: Final = {int(source): source.name for source in ClockSource}
 _FIELD_SPECIALS: Final = ";= "
 """Characters escaped in field text, so ``k=v;k=v`` and ``k=v k=v`` split unambiguously."""
+_UTC_MIN_MS: Final = -62_135_596_800_000
+"""0001-01-01T00:00:00.000Z in Unix milliseconds: the first UTC :func:`utc_iso` shows."""
+_UTC_MAX_MS: Final = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z in Unix milliseconds: the last UTC :func:`utc_iso` shows."""
+_BOUND_UNITS: Final = (
+    (60_000, 1000, "s"),
+    (3_600_000, 60_000, "min"),
+    (172_800_000, 3_600_000, "h"),
+)
+"""Bounds below the first value are shown in the unit of the second (ms per unit); from
+two days on, in days."""
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -73,12 +130,25 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="show a dataport image: identity, sections and events",
         description=(
             "Show what a dataport image (.tdi) holds: identity, sections, base, download "
-            "statement, acquisition and every event. Device times are the device clock's "
-            "(ISO 8601, no zone); records whose CRC fails are marked. Exit 2 if the image "
-            "is missing, unreadable or malformed."
+            "statement, acquisition, the clock model and every event. Device times are the "
+            "device clock's (ISO 8601, no zone); each event also gets its corrected UTC "
+            "± bound from the clock model, empty where the model has no answer. Records "
+            "whose CRC fails are marked. Exit 2 if an image is missing, unreadable or "
+            "malformed, or an --also image is of another device."
         ),
     )
     parser.add_argument("image", metavar="IMAGE", help="the dataport image (.tdi) to show")
+    parser.add_argument(
+        "--also",
+        metavar="IMAGE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help=(
+            "other downloads of the same device: their anchors join the clock model "
+            "(drift estimated between downloads); only IMAGE's events are shown"
+        ),
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--csv",
@@ -95,15 +165,224 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Show ``args.image`` on stdout in ``args.output`` form (``text``, ``csv``, ``json``).
+    """Show ``args.image`` on stdout in ``args.output`` form (``text``, ``csv``, ``json``),
+    its times corrected by the clock model of it and ``args.also``.
 
     Raises:
-        InputError: the image is missing, unreadable or malformed.
+        InputError: an image is missing, unreadable or malformed, or an ``--also`` image is
+            of another device (exit 2).
+        ClockModelError: the images disagree about a record (exit 2).
     """
     image = open_image(args.image)
+    others = [(path, open_image(path)) for path in args.also]
+    clock = clock_for(image, args.image, others)
     writers = {"text": write_text, "csv": write_csv, "json": write_json}
-    writers[args.output](image, args.image, sys.stdout)
+    writers[args.output](image, args.image, sys.stdout, clock=clock)
     return EXIT_OK
+
+
+# -- clock model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The clock model a rendering corrects times with, and what it was built from."""
+
+    model: ClockModel | None
+    """``None`` when the image alone cannot make a model (see ``failure``)."""
+    sources: tuple[str, ...]
+    """The images the model was built from, as the user named them (IMAGE first)."""
+    failure: str | None = None
+    """Why there is no model (``None`` when there is one)."""
+
+
+def clock_for(image: Image, source: str, others: Sequence[tuple[str, Image]] = ()) -> Clock:
+    """The clock model of ``image`` (read from ``source``) and ``others`` (path, image).
+
+    With no ``others``, an image that cannot make a model (no records, or two records
+    under one sequence number) gets ``Clock(None, ..., failure)``: it is still shown, with
+    no corrected times.
+
+    Raises:
+        InputError: one of ``others`` is of another device than ``image``.
+        ClockModelError: ``others`` disagree with ``image`` (or each other) about a record.
+    """
+    serial = image.identity.serial
+    for path, other in others:
+        if other.identity.serial != serial:
+            error = ClockModelError(
+                f"an image of device {other.identity.serial}, not of {serial} "
+                "(--also takes other downloads of the same device)"
+            )
+            raise InputError(path, error)
+    sources = (source, *(path for path, _ in others))
+    if others:
+        return Clock(ClockModel.from_images([image, *(im for _, im in others)]), sources)
+    try:
+        return Clock(ClockModel.from_images([image]), sources)
+    except ClockModelError as error:
+        return Clock(None, sources, str(error))
+
+
+def _epoch_note(model: ClockModel, epoch: Epoch) -> str:
+    """What the model says about a time in ``epoch`` (why there is no correction there)."""
+    return model.to_utc(epoch.first_device_ms, seq=epoch.first_seq).note
+
+
+class _Corrector:
+    """Corrected UTC of records, a chunk at a time (see :meth:`ClockModel.correct`)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.model = clock.model
+        self.failure = f"no correction: no clock model ({clock.failure})"
+        epochs = self.model.epochs if self.model else ()
+        self.firsts = np.array([e.first_seq for e in epochs], dtype=np.int64)
+        self.notes: dict[int, str] = {}
+
+    def epochs_of(self, records: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+        """Index of each record's epoch in the model (-1 before the first)."""
+        seqs = np.asarray(records["seq"], dtype=np.int64)
+        return np.searchsorted(self.firsts, seqs, side="right") - 1
+
+    def __call__(
+        self, records: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
+        """``(utc_ms, bound_ms, notes)``: NaN and a note where the model has no answer."""
+        n = len(records)
+        model = self.model
+        if model is None:
+            return np.full(n, np.nan), np.full(n, np.nan), [self.failure] * n
+        which = self.epochs_of(records)
+        present = np.unique(which)
+        present = present[present >= 0]
+        # ClockModel.correct scans every epoch of the model for each call; a model of a
+        # long log has thousands.  A model holding only this chunk's epochs (renumbered in
+        # order, so index and position agree) gives the same answers at a fraction of it.
+        local = dataclasses.replace(
+            model,
+            epochs=tuple(
+                dataclasses.replace(model.epochs[k], index=i)
+                for i, k in enumerate(present.tolist())
+            ),
+        )
+        utc, bound = local.correct(records)
+        missing = np.isnan(utc)
+        if not missing.any():
+            return utc, bound, [None] * n
+        notes: list[str | None] = [None] * n
+        rows = np.flatnonzero(missing)
+        seqs = np.asarray(records["seq"])[rows].tolist()
+        for row, k, seq in zip(rows.tolist(), which[rows].tolist(), seqs, strict=True):
+            notes[row] = self._note(k, seq)
+        return utc, bound, notes
+
+    def _note(self, k: int, seq: int) -> str:
+        assert self.model is not None
+        if k < 0:
+            return f"no correction: seq {seq} precedes the clock model's log"
+        if k not in self.notes:
+            self.notes[k] = _epoch_note(self.model, self.model.epochs[k])
+        return self.notes[k]
+
+    def uncorrected(self, records: npt.NDArray[Any]) -> int:
+        """How many of ``records`` the model gives no corrected time."""
+        if self.model is None:
+            return len(records)
+        which = self.epochs_of(records)
+        anchored = np.array([bool(e.anchors) for e in self.model.epochs] + [False])
+        return int(np.count_nonzero(~anchored[which]))  # -1 picks the trailing False
+
+
+def _utc_times_iso(ms: npt.NDArray[np.float64]) -> list[str | None]:
+    """:func:`utc_iso` of every element (Unix ms, whole), vectorised; ``None`` for NaN and
+    for times outside the years 1–9999."""
+    with np.errstate(invalid="ignore"):
+        valid = (ms >= _UTC_MIN_MS) & (ms <= _UTC_MAX_MS)  # NaN compares False
+    safe = np.where(valid, ms, 0).astype(np.int64).astype("datetime64[ms]")
+    text = np.datetime_as_string(safe, unit="ms", timezone="UTC").tolist()
+    if valid.all():
+        return list(text)
+    return [t if ok else None for t, ok in zip(text, valid.tolist(), strict=True)]
+
+
+def _whole_ms(values: npt.NDArray[np.float64]) -> list[int | None]:
+    """Whole-millisecond floats as ints, NaN as ``None``."""
+    if not np.isnan(values).any() and np.all(np.abs(values) < 2.0**62):
+        return list(values.astype(np.int64).tolist())
+    return [None if v != v else int(v) for v in values.tolist()]
+
+
+def bound_text(ms: int) -> str:
+    """A ± bound for people, rounded *up* to one decimal of a fitting unit.
+
+    Examples: ``±625 ms``, ``±1.3 s`` (1250 ms), ``±4.4 h``, ``±12.0 d``.
+    """
+    if ms < 1000:
+        return f"±{ms} ms"
+    for below, unit_ms, unit in _BOUND_UNITS:
+        if ms < below:
+            return f"±{-(-ms * 10 // unit_ms) / 10:.1f} {unit}"
+    return f"±{-(-ms * 10 // 86_400_000) / 10:.1f} d"
+
+
+def _describe(clock: Clock) -> list[str]:
+    """The model and its inputs as text lines (strings from the images made printable)."""
+    if clock.model is None:
+        return [f"none — {clock.failure}; no time is corrected"]
+    return [printable(line) for line in clock.model.describe().splitlines()]
+
+
+def clock_json(clock: Clock) -> dict[str, Any]:
+    """``--json``'s ``clock_model``: the model's description, inputs, epochs and warnings."""
+    model = clock.model
+    if model is None:
+        return {
+            "images": list(clock.sources),
+            "description": None,
+            "failure": clock.failure,
+            "serial": None,
+            "max_drift_ppm": None,
+            "host_clock_ms": None,
+            "epochs": [],
+            "warnings": [],
+        }
+    return {
+        "images": list(clock.sources),
+        "description": model.describe(),
+        "failure": None,
+        "serial": model.serial,
+        "max_drift_ppm": model.max_drift_ppm,
+        "host_clock_ms": model.host_clock_ms,
+        "epochs": [
+            {
+                "index": e.index,
+                "first_seq": e.first_seq,
+                "last_seq": e.last_seq,
+                "first_device_time": device_time_iso(e.first_device_ms),
+                "first_device_ms": e.first_device_ms,
+                "last_device_time": device_time_iso(e.last_device_ms),
+                "last_device_ms": e.last_device_ms,
+                "start": e.start.value,
+                "drift_ppm": e.drift_ppm,
+                "corrected": bool(e.anchors),
+                "note": None if e.anchors else _epoch_note(model, e),
+                "anchors": [
+                    {
+                        "kind": a.kind.value,
+                        "seq": a.seq,
+                        "device_time": device_time_iso(a.device_ms),
+                        "device_ms": a.device_ms,
+                        "utc": utc_iso(a.utc_ms),
+                        "utc_ms": a.utc_ms,
+                        "bound_ms": a.bound_ms,
+                    }
+                    for a in e.anchors
+                ],
+            }
+            for e in model.epochs
+        ],
+        "warnings": list(model.warnings),
+    }
 
 
 # -- events -------------------------------------------------------------------------------
@@ -124,6 +403,14 @@ class Event:
     """Payload fields by name (serials as text, versions as dicts, raw bytes as bytes);
     a ``reserved`` field only when its bytes are not all zero."""
     crc_ok: bool
+    utc: str | None = None
+    """Corrected UTC, ISO 8601 with ``Z`` (``None``: no correction, or outside years 1–9999)."""
+    utc_ms: int | None = None
+    """Corrected UTC in Unix milliseconds (``None``: the model has no answer)."""
+    utc_bound_ms: int | None = None
+    """± bound of ``utc_ms`` in milliseconds (``None``: the model has no answer)."""
+    utc_note: str | None = None
+    """Why there is no corrected time (``None`` when there is one)."""
 
 
 def event_name(code: int) -> str:
@@ -131,13 +418,17 @@ def event_name(code: int) -> str:
     return _NAMES.get(code) or f"UNKNOWN(0x{code:02X})"
 
 
-def events(image: Image, chunk: int = CHUNK) -> Iterator[Event]:
-    """Every record of ``image``, in file order, ``chunk`` records decoded at a time."""
+def events(image: Image, chunk: int = CHUNK, *, clock: Clock | None = None) -> Iterator[Event]:
+    """Every record of ``image``, in file order, ``chunk`` records decoded at a time, with
+    times corrected by ``clock`` (default: the model of ``image`` alone)."""
+    clock = clock or clock_for(image, "IMAGE")
+    correct = _Corrector(clock)
     records = image.records
     crc_ok = np.ones(len(records), dtype=bool)
     crc_ok[image.crc_failures] = False
     for start in range(0, len(records), chunk):
         part = records[start : start + chunk]
+        utc, bound, notes = correct(part)
         columns = zip(
             part["seq"].tolist(),
             device_times_iso(part["time_ms"]),
@@ -145,10 +436,16 @@ def events(image: Image, chunk: int = CHUNK) -> Iterator[Event]:
             part["code"].tolist(),
             _payload_fields(part),
             crc_ok[start : start + chunk].tolist(),
+            _utc_times_iso(utc),
+            _whole_ms(utc),
+            _whole_ms(bound),
+            notes,
             strict=True,
         )
-        for seq, when, ms, code, fields, ok in columns:
-            yield Event(seq, when, ms, event_name(code), code, fields, ok)
+        for seq, when, ms, code, fields, ok, utc_text, utc_ms, bound_ms, note in columns:
+            yield Event(
+                seq, when, ms, event_name(code), code, fields, ok, utc_text, utc_ms, bound_ms, note
+            )
 
 
 def _payload_fields(records: npt.NDArray[Any]) -> list[dict[str, Any]]:
@@ -237,8 +534,17 @@ def _section_counts(image: Image) -> dict[str, int]:
     }
 
 
-def write_text(image: Image, source: str, out: TextIO) -> None:
-    """The human summary of ``image`` (read from ``source``), then one line per event."""
+def _utc_cell(event: Event) -> str:
+    """The text rendering's corrected-UTC column: ``<ISO>Z ±<bound>`` or ``-``."""
+    if event.utc_ms is None or event.utc_bound_ms is None:
+        return "-"
+    return f"{event.utc or _utc_text(event.utc_ms)} {bound_text(event.utc_bound_ms)}"
+
+
+def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = None) -> None:
+    """The human summary of ``image`` (read from ``source``), the clock model, then one line
+    per event; a ``note:`` line before each run of events the model cannot correct."""
+    clock = clock or clock_for(image, source)
     ident, base, acq = image.identity, image.base, image.acquisition
     lines = [
         f"dataport image {printable(source)}: {len(image.data)} bytes, "
@@ -289,21 +595,36 @@ def write_text(image: Image, source: str, out: TextIO) -> None:
         f"  tool            {printable(acq.tool_version)}",
         f"  device SHA-256  {acq.device_sha256.hex()}",
         "",
+        "clock model (device time to UTC)",
+        f"  images          {', '.join(printable(s) for s in clock.sources)}",
     ]
+    uncorrected = _Corrector(clock).uncorrected(image.records)
+    corrected = len(image.records) - uncorrected
+    without = f"; {uncorrected} without (see the notes among the events)" if uncorrected else ""
+    lines.append(f"  corrected       {corrected} of {len(image.records)} records{without}")
+    lines += [f"  {line}" for line in _describe(clock)]
+    lines.append("")
     failures = len(image.crc_failures)
     marked = f", {failures} failing their CRC (marked FAIL)" if failures else ""
     lines.append(f"events: {len(image.records)} records{marked}")
     seq_width = max(3, len(str(int(image.records["seq"].max())))) if len(image.records) else 3
     time_title = "device time (device clock)"
-    lines.append(f"  {'seq':>{seq_width}}  {time_title:<26}  crc   {'event':<16}  fields")
+    utc_title = "UTC (corrected) ± bound"
+    lines.append(
+        f"  {'seq':>{seq_width}}  {time_title:<26}  {utc_title:<34}  crc   {'event':<16}  fields"
+    )
     out.write("\n".join(lines) + "\n")
     batch: list[str] = []
-    for event in events(image, CHUNK):
+    note: str | None = None
+    for event in events(image, CHUNK, clock=clock):
+        if event.utc_note is not None and event.utc_note != note:
+            batch.append(f"  note: {printable(event.utc_note)} (from seq {event.seq})")
+        note = event.utc_note
         when = event.device_time or _device_time_text(event.device_time_ms)
         crc = "ok  " if event.crc_ok else "FAIL"
         batch.append(
-            f"  {event.seq:>{seq_width}}  {when:<26}  {crc}  {event.event:<16}  "
-            f"{fields_text(event, ' ', device_times=True)}".rstrip()
+            f"  {event.seq:>{seq_width}}  {when:<26}  {_utc_cell(event):<34}  {crc}  "
+            f"{event.event:<16}  {fields_text(event, ' ', device_times=True)}".rstrip()
         )
         if len(batch) >= CHUNK:
             out.write("\n".join(batch) + "\n")
@@ -315,12 +636,13 @@ def write_text(image: Image, source: str, out: TextIO) -> None:
 # -- csv ----------------------------------------------------------------------------------
 
 
-def write_csv(image: Image, source: str, out: TextIO) -> None:
-    """A header row, then one row per event (:data:`CSV_COLUMNS`)."""
-    del source  # the rows speak for themselves
+def write_csv(image: Image, source: str, out: TextIO, *, clock: Clock | None = None) -> None:
+    """A header row, then one row per event (:data:`CSV_COLUMNS`); ``utc`` and
+    ``utc_bound_ms`` empty where the clock model has no answer."""
+    clock = clock or clock_for(image, source)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for event in events(image, CHUNK):
+    for event in events(image, CHUNK, clock=clock):
         writer.writerow(
             (
                 event.seq,
@@ -330,6 +652,8 @@ def write_csv(image: Image, source: str, out: TextIO) -> None:
                 event.code,
                 fields_text(event, ";"),
                 "true" if event.crc_ok else "false",
+                event.utc or "",
+                "" if event.utc_bound_ms is None else event.utc_bound_ms,
             )
         )
 
@@ -376,7 +700,8 @@ def summary(image: Image, source: str) -> dict[str, Any]:
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    """One ``--json`` event: the CSV columns as keys, ``fields`` an object, bytes as hex."""
+    """One ``--json`` event: the CSV columns and ``utc_ms`` as keys, ``fields`` an object,
+    bytes as hex."""
     return {
         "seq": event.seq,
         "device_time": event.device_time,
@@ -388,15 +713,20 @@ def event_json(event: Event) -> dict[str, Any]:
             for name, value in event.fields.items()
         },
         "crc_ok": event.crc_ok,
+        "utc": event.utc,
+        "utc_ms": event.utc_ms,
+        "utc_bound_ms": event.utc_bound_ms,
     }
 
 
-def write_json(image: Image, source: str, out: TextIO) -> None:
-    """One JSON object: :func:`summary` plus ``events``, one event a line (streamed)."""
-    head = json.dumps(summary(image, source))
+def write_json(image: Image, source: str, out: TextIO, *, clock: Clock | None = None) -> None:
+    """One JSON object: :func:`summary`, ``clock_model`` (:func:`clock_json`) and
+    ``events``, one event a line (streamed)."""
+    clock = clock or clock_for(image, source)
+    head = json.dumps({**summary(image, source), "clock_model": clock_json(clock)})
     out.write(head[:-1] + ', "events": [')
     separator = "\n"
-    for event in events(image, CHUNK):
+    for event in events(image, CHUNK, clock=clock):
         out.write(separator + json.dumps(event_json(event)))
         separator = ",\n"
     out.write("\n]}\n")

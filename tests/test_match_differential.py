@@ -1,0 +1,205 @@
+"""The fast matcher against its plain reference, on generated scenes.
+
+Both implement the definition in ``docs/matching.md``; here hypothesis draws schemes
+(the cartridge scheme and small ones that make collisions likely), serial lists with
+near-duplicates (one confusable character apart, check character recomputed), exhibits
+mixing reads of listed serials, of unlisted ones and garbage, with tearing, ``?``,
+confidences and settings, and the two must give the same rows: same grouping, serials,
+statuses, runner-ups and explanations, and scores equal to 1e-9.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from taserlink.errors import MatchError, ReadError
+from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
+from taserlink.forensics.match import Matcher, SerialIndex, match_reads
+from taserlink.forensics.reference import reference_match_reads
+from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
+from taserlink.forensics.simulate import simulate_reads
+from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
+
+SCHEMES = [
+    CARTRIDGE_SCHEME,
+    SerialScheme("hex6", alphabet="0123456789ABCDEF", length=6, type_letters={}, check=True),
+    SerialScheme(
+        "short4",
+        alphabet="0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+        length=4,
+        type_letters={},
+        check=False,
+    ),
+    SerialScheme(
+        "tiny5", alphabet="01258BSZ", length=5, type_letters={"B": "b", "S": "s"}, check=False
+    ),
+]
+
+
+def near_duplicate(serial: str, scheme: SerialScheme, rng: random.Random) -> str | None:
+    """``serial`` with one character swapped for a confusable of it (check recomputed)."""
+    body_end = scheme.length - 1 if scheme.check else scheme.length
+    positions = list(range(1 if scheme.type_letters else 0, body_end))
+    rng.shuffle(positions)
+    for position in positions:
+        for group in CONFUSABLE_GROUPS:
+            if serial[position] in group:
+                options = [c for c in group if c != serial[position] and c in scheme.alphabet]
+                if options:
+                    prefix = (
+                        serial[:position] + rng.choice(options) + serial[position + 1 : body_end]
+                    )
+                    return prefix + scheme.check_character(prefix) if scheme.check else prefix
+    return None
+
+
+def garbage_read(scheme: SerialScheme, rng: random.Random) -> str:
+    chars = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    if rng.random() < 0.5:
+        return "".join(rng.choice(chars) for _ in range(scheme.length))
+    size = rng.randint(1, scheme.length - 1)
+    return "*" + "".join(rng.choice(chars + "?") for _ in range(size - 1)) + rng.choice(chars) + "*"
+
+
+@st.composite
+def scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRead], MatchSettings]:
+    scheme = draw(st.sampled_from(SCHEMES))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    size = draw(st.integers(1, 40))
+    serials: list[str] = []
+    seen: set[str] = set()
+    for _ in range(size * 3):
+        if len(serials) >= size:
+            break
+        if serials and rng.random() < 0.3:
+            candidate = near_duplicate(rng.choice(serials), scheme, rng)
+        else:
+            candidate = scheme.generate(rng)
+        if candidate is not None and candidate not in seen:
+            seen.add(candidate)
+            serials.append(candidate)
+    model = ConfusionModel.default(scheme)
+    p_torn = draw(st.sampled_from([0.0, 0.3, 0.8]))
+    reads: list[TagRead] = []
+    for e in range(draw(st.integers(1, 3))):
+        sources = draw(
+            st.lists(st.sampled_from(["listed", "outside", "garbage"]), min_size=1, max_size=3)
+        )
+        for source in sources:
+            count = draw(st.integers(1, 4))
+            if source == "garbage":
+                texts = [garbage_read(scheme, rng) for _ in range(count)]
+            else:
+                serial = rng.choice(serials) if source == "listed" else scheme.generate(rng)
+                texts = simulate_reads(
+                    [serial] * count, model, rng, p_torn=p_torn, min_fragment=min(3, scheme.length)
+                )
+            for text in texts:
+                confidence = draw(st.sampled_from([1.0, 1.0, 0.9, 0.5, 0.0]))
+                reads.append(TagRead(f"E{e}", f"t{len(reads)}", text, confidence))
+    rng.shuffle(reads)
+    match_settings = MatchSettings(
+        p_outside=draw(st.sampled_from([0.01, 0.2, 0.5])),
+        match_threshold=draw(st.sampled_from([0.99, 0.9])),
+        grouping_factor=draw(st.sampled_from([20.0, 1.0, 1000.0])),
+    )
+    return scheme, serials, reads, match_settings
+
+
+def assert_same(fast: list[MatchRow], reference: list[MatchRow]) -> None:
+    assert len(fast) == len(reference), (fast, reference)
+    for f, r in zip(fast, reference, strict=True):
+        assert (f.exhibit, f.serial, f.status, f.tags, f.runner_up, f.explanation) == (
+            r.exhibit,
+            r.serial,
+            r.status,
+            r.tags,
+            r.runner_up,
+            r.explanation,
+        ), (f, r)
+        for a, b in ((f.score, r.score), (f.runner_up_score, r.runner_up_score)):
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (f, r)
+
+
+@settings(max_examples=400)
+@given(scenes())
+def test_fast_matcher_agrees_with_the_reference(
+    scene: tuple[SerialScheme, list[str], list[TagRead], MatchSettings],
+) -> None:
+    scheme, serials, reads, match_settings = scene
+    fast = match_reads(reads, serials, scheme=scheme, settings=match_settings)
+    reference = reference_match_reads(reads, serials, scheme=scheme, settings=match_settings)
+    assert_same(fast, reference)
+    for row in fast:
+        event(f"status {row.status.value}")
+        event(f"reads in a row: {min(row.reads, 4)}{'+' if row.reads >= 4 else ''}")
+    event(f"rows per exhibit > 1: {len(fast) > len({r.exhibit for r in reads})}")
+    # Every read is in exactly one row, and rows of one exhibit name different serials.
+    assert sorted(t for row in fast for t in row.tags) == sorted(r.tag for r in reads)
+    named = [(row.exhibit, row.serial) for row in fast if row.serial]
+    assert len(named) == len(set(named))
+
+
+@settings(max_examples=40)
+@given(scenes(), st.randoms(use_true_random=False))
+def test_a_fitted_model_changes_nothing_between_the_two(
+    scene: tuple[SerialScheme, list[str], list[TagRead], MatchSettings], rng: random.Random
+) -> None:
+    """A lab's own model (fitted from simulated validation reads) goes through both paths
+    the same way: the expansion sets and tables come from the model, not from constants."""
+    scheme, serials, reads, match_settings = scene
+    truth = [scheme.generate(rng) for _ in range(30)]
+    noisy = ConfusionModel.default(scheme, p_correct=0.6, p_confusable=0.3)
+    pairs = list(zip(truth, simulate_reads(truth, noisy, rng), strict=True))
+    model = ConfusionModel.fit(pairs, scheme, strength=2.0)
+    fast = match_reads(reads, serials, scheme=scheme, model=model, settings=match_settings)
+    reference = reference_match_reads(
+        reads, serials, scheme=scheme, model=model, settings=match_settings
+    )
+    assert_same(fast, reference)
+
+
+def test_the_index_refuses_what_the_reference_refuses() -> None:
+    rng = random.Random(5)
+    serials = [CARTRIDGE_SCHEME.generate(rng) for _ in range(5)]
+    for bad, words in (
+        ([], "empty"),
+        ([*serials, serials[2]], "serials 3 and 6"),
+        ([*serials, serials[0].lower()], "serial 6"),
+        ([*serials, serials[0][:-1] + ("0" if serials[0][-1] != "0" else "1")], "check character"),
+        ([*serials, "Q" + serials[0][1:]], "type letter"),
+        ([*serials, serials[0] + "0"], "serial 6"),
+    ):
+        with pytest.raises(MatchError, match=words):
+            SerialIndex(bad)
+        with pytest.raises(MatchError):
+            reference_match_reads([TagRead("E", "t", serials[0])], bad)
+
+
+@pytest.mark.parametrize("text", ["", "S4K7", "S4K7P2M9Q!", "??????????", "*?*", "S4K7P2M9QXY*Z"])
+def test_bad_reads_are_read_errors_naming_the_tag(text: str) -> None:
+    rng = random.Random(2)
+    serials = [CARTRIDGE_SCHEME.generate(rng) for _ in range(5)]
+    with pytest.raises(ReadError, match="tag 'bad'"):
+        match_reads([TagRead("E1", "good", serials[0]), TagRead("E1", "bad", text)], serials)
+
+
+def test_one_index_serves_many_batches() -> None:
+    rng = random.Random(9)
+    serials = [CARTRIDGE_SCHEME.generate(rng) for _ in range(500)]
+    matcher = Matcher(SerialIndex(serials))
+    model = ConfusionModel.default()
+    for _ in range(3):
+        target = rng.choice(serials)
+        reads = [
+            TagRead("E", str(i), t) for i, t in enumerate(simulate_reads([target] * 5, model, rng))
+        ]
+        assert_same(matcher.match(reads), reference_match_reads(reads, serials))
+    assert matcher.match([]) == []
