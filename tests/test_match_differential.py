@@ -18,11 +18,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from taserlink.errors import MatchError, ReadError
-from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
+from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
 from taserlink.forensics.reference import reference_match_reads
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
-from taserlink.forensics.simulate import simulate_reads
+from taserlink.forensics.simulate import confusable_neighbour, simulate_reads
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 SCHEMES = [
@@ -39,23 +39,6 @@ SCHEMES = [
         "tiny5", alphabet="01258BSZ", length=5, type_letters={"B": "b", "S": "s"}, check=False
     ),
 ]
-
-
-def near_duplicate(serial: str, scheme: SerialScheme, rng: random.Random) -> str | None:
-    """``serial`` with one character swapped for a confusable of it (check recomputed)."""
-    body_end = scheme.length - 1 if scheme.check else scheme.length
-    positions = list(range(1 if scheme.type_letters else 0, body_end))
-    rng.shuffle(positions)
-    for position in positions:
-        for group in CONFUSABLE_GROUPS:
-            if serial[position] in group:
-                options = [c for c in group if c != serial[position] and c in scheme.alphabet]
-                if options:
-                    prefix = (
-                        serial[:position] + rng.choice(options) + serial[position + 1 : body_end]
-                    )
-                    return prefix + scheme.check_character(prefix) if scheme.check else prefix
-    return None
 
 
 def garbage_read(scheme: SerialScheme, rng: random.Random) -> str:
@@ -77,7 +60,7 @@ def scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRead], Mat
         if len(serials) >= size:
             break
         if serials and rng.random() < 0.3:
-            candidate = near_duplicate(rng.choice(serials), scheme, rng)
+            candidate = confusable_neighbour(rng.choice(serials), scheme, rng)
         else:
             candidate = scheme.generate(rng)
         if candidate is not None and candidate not in seen:

@@ -33,6 +33,7 @@ from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
+    BACKGROUND_COMBINATIONS,
     MAX_VARIANTS,
     TIE_TOLERANCE,
     Placement,
@@ -206,6 +207,10 @@ class Matcher:
             rows = [scheme.alphabet.index(c) for c in chars]
             background[: len(columns), position] = np.log(self.model.matrix[rows].mean(axis=0))
         self._background = background
+        self._allowed = np.zeros((scheme.length, index.base), bool)
+        for position, chars in enumerate(allowed):
+            self._allowed[position, [scheme.alphabet.index(c) for c in chars]] = True
+        self._log_allowed = np.log(self._allowed.sum(axis=1))
         self._unreadable = columns.index(UNREADABLE)
         sets = [expansion(self.model, c) for c in columns]
         size = np.array([len(s) for s in sets] + [0], np.int64)
@@ -380,9 +385,9 @@ class Matcher:
 
     # -- scoring ---------------------------------------------------------------------------
     def _log_likelihoods(
-        self, prepared: _Reads, pair_read: IntArray, pair_serial: IntArray, ll0: FloatArray
+        self, prepared: _Reads, pair_read: IntArray, pair_serial: IntArray
     ) -> FloatArray:
-        """log L(read | serial) for each pair, confidence mixed in."""
+        """log L(read | serial) for each pair (before the read's confidence weight)."""
         counts = prepared.pl_count[pair_read]
         rows = np.repeat(np.arange(len(pair_read)), counts)
         local = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -399,18 +404,7 @@ class Matcher:
         starts = np.cumsum(counts) - counts
         top = np.maximum.reduceat(scores, starts) if len(scores) else scores
         summed = np.add.reduceat(np.exp(scores - top[rows]), starts) if len(scores) else scores
-        ll = top + np.log(summed) - np.log(counts)
-        confidence = np.array([r.confidence for r in prepared.reads])[pair_read]
-        mixed = confidence < 1.0
-        if mixed.any():
-            background = ll0[pair_read[mixed]]
-            c = confidence[mixed]
-            with np.errstate(divide="ignore"):
-                ll[mixed] = np.where(
-                    c <= 0.0,
-                    background,
-                    np.logaddexp(np.log(c) + ll[mixed], np.log1p(-c) + background),
-                )
+        ll: FloatArray = top + np.log(summed) - np.log(counts)
         return ll
 
     def _read_backgrounds(self, prepared: _Reads) -> FloatArray:
@@ -458,14 +452,17 @@ class Matcher:
         pair_ec = ec_start_of_exhibit[pair_exhibit] + local // np.maximum(nr, 1)
         pair_read = read_start_of_exhibit[pair_exhibit] + local % np.maximum(nr, 1)
         pair_serial = ec_serial[pair_ec] if n_ec else np.zeros(0, np.int64)
-        ll = self._log_likelihoods(prepared, pair_read, pair_serial, ll0)
+        ll = self._log_likelihoods(prepared, pair_read, pair_serial)
+        weight = np.array([r.confidence for r in prepared.reads])
+        weighted = weight[pair_read] * ll
 
         # Step 5: grouping, all exhibits at once, one round per group formed.
         best = np.full(n_reads, -np.inf)
         np.maximum.at(best, pair_read, ll)
         delta = math.log(settings.grouping_factor)
-        gain_term = ll - ll0[pair_read]
+        gain_term = weight[pair_read] * (ll - ll0[pair_read])
         near_best = ll >= best[pair_read] - delta - TIE_TOLERANCE
+        joins = ll >= best[pair_read] - max(delta, math.log(n)) - TIE_TOLERANCE
         better = gain_term > TIE_TOLERANCE
         group_of = np.full(n_reads, -1, np.int64)
         group_exhibit: list[int] = []
@@ -488,7 +485,7 @@ class Matcher:
                 group_exhibit.extend(int(e) for e in ec_exhibit[chosen])
                 id_of_ec = np.full(n_ec, -1, np.int64)
                 id_of_ec[chosen] = new_ids
-                take = eligible & (id_of_ec[pair_ec] >= 0)
+                take = (group_of[pair_read] < 0) & joins & better & (id_of_ec[pair_ec] >= 0)
                 group_of[pair_read[take]] = id_of_ec[pair_ec[take]]
         n_formed = len(group_exhibit)
         # The reads nothing explains: one group per exhibit that has any.
@@ -501,7 +498,7 @@ class Matcher:
 
         # Step 7 (end): merge formed groups of one exhibit that name the same serial.
         while True:
-            ranking = _Ranking(group_of, pair_read, pair_ec, ll, len(group_exhibit))
+            ranking = _Ranking(group_of, pair_read, pair_ec, weighted, len(group_exhibit))
             formed = np.flatnonzero(ranking.first[:n_formed] >= 0)
             formed = formed[np.isin(formed, group_of)]
             keys = group_exhibit_arr[formed] * max(n_ec, 1) + ranking.first[formed]
@@ -522,19 +519,29 @@ class Matcher:
 
         # Steps 6 and 7: posteriors and status, for every group at once.
         groups = len(group_exhibit)
-        log_other = np.log(
-            settings.p_outside
-            + (1 - settings.p_outside) * (n - cands_per_exhibit[group_exhibit_arr]) / n
-        ) + np.bincount(group_of, weights=ll0, minlength=groups)
+        members_of: dict[int, list[int]] = {}
+        for r, g in enumerate(group_of.tolist()):
+            members_of.setdefault(g, []).append(r)
+        # B(G): a lone read of full weight has its own background; others are enumerated.
+        background = np.zeros(groups)
+        for g, members in members_of.items():
+            if len(members) == 1 and weight[members[0]] == 1.0:
+                background[g] = ll0[members[0]]
+            else:
+                background[g] = self._group_background(prepared, members, weight)
+        log_other = (
+            np.log(
+                settings.p_outside
+                + (1 - settings.p_outside) * (n - cands_per_exhibit[group_exhibit_arr]) / n
+            )
+            + background
+        )
         log_prior = math.log((1 - settings.p_outside) / n)
         has = ranking.start >= 0
         z = np.where(has, np.logaddexp(ranking.log_sum + log_prior, log_other), log_other)
         other = np.exp(log_other - z)
         first_score = np.exp(ranking.total(ranking.first) + log_prior - z)
         second_score = np.exp(ranking.total(ranking.second) + log_prior - z)
-        members_of: dict[int, list[int]] = {}
-        for r, g in enumerate(group_of.tolist()):
-            members_of.setdefault(g, []).append(r)
         serials = self.index.serials
         rows: list[MatchRow] = []
         for g in sorted(members_of, key=lambda g: (int(group_exhibit_arr[g]), g)):
@@ -554,6 +561,46 @@ class Matcher:
             )
         return rows
 
+    def _group_background(self, prepared: _Reads, members: list[int], weight: FloatArray) -> float:
+        """log B(G) (step 6 of the definition): E over a random serial of the product of
+        the group's weighted read likelihoods, every combination of the torn reads'
+        placements enumerated up to BACKGROUND_COMBINATIONS, the rest bounded."""
+        length, base = self.index.scheme.length, self.index.base
+        table = self._table.reshape(-1, base)
+        counts = prepared.pl_count
+        fixed = [r for r in members if counts[r] == 1]
+        torn = sorted((r for r in members if counts[r] > 1), key=lambda r: int(counts[r]))
+        enumerated: list[int] = []
+        bounded: list[int] = []
+        combinations = 1
+        for r in torn:
+            if combinations * int(counts[r]) <= BACKGROUND_COMBINATIONS:
+                enumerated.append(r)
+                combinations *= int(counts[r])
+            else:
+                bounded.append(r)
+        base_logs = np.zeros((length, base))
+        for r in fixed:
+            base_logs += weight[r] * table[prepared.pl_cols[prepared.pl_start[r]]]
+        logs = np.broadcast_to(base_logs, (combinations, length, base)).copy()
+        if enumerated:
+            choice = np.indices([int(counts[r]) for r in enumerated]).reshape(len(enumerated), -1)
+            for k, r in enumerate(enumerated):
+                rows = prepared.pl_cols[prepared.pl_start[r] + choice[k]]
+                logs += weight[r] * table[rows]
+        logs = np.where(self._allowed, logs, -np.inf)
+        top = logs.max(axis=2, keepdims=True)
+        per_position = top[..., 0] + np.log(np.exp(logs - top).sum(axis=2)) - self._log_allowed
+        values = per_position.sum(axis=1) - sum(
+            weight[r] * math.log(int(counts[r])) for r in enumerated
+        )
+        total = _log_sum_exp(values)
+        for r in bounded:
+            cols = prepared.pl_cols[prepared.pl_start[r] : prepared.pl_start[r] + counts[r]]
+            best = np.where(self._allowed, table[cols], -np.inf).max(axis=2).sum(axis=1)
+            total += float(weight[r]) * (_log_sum_exp(best) - math.log(int(counts[r])))
+        return total
+
     def _read_summary(self, prepared: _Reads, r: int) -> tuple[str, list[Placement], bool]:
         read = prepared.reads[r]
         if prepared.complete[r]:
@@ -565,6 +612,11 @@ class Matcher:
             for row in prepared.pl_cols[start : start + count]
         ]
         return read.tag, placements, False
+
+
+def _log_sum_exp(values: FloatArray) -> float:
+    top = float(values.max())
+    return top + math.log(float(np.exp(values - top).sum()))
 
 
 class _Ranking:

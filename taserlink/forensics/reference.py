@@ -12,23 +12,36 @@ The definition, for one exhibit (its reads ``R``, the list of ``N`` serials):
    when it does not end with ``*``; a torn part (``*``) may stand for zero or more
    characters.  ``M`` placements are possible, each equally likely a priori.
 2. **Likelihood.**  ``L(read | s) = (1/M) Σ_placements Π_covered P(read char | s char)``
-   under the confusion model; uncovered positions contribute 1.  With the examiner's
-   confidence ``c``: ``c·L(read | s) + (1 - c)·L₀(read)``.
-3. **Background.**  ``L₀(read)`` is the likelihood under a random serial of the scheme
-   (type letter uniform over the type letters, other characters uniform over the alphabet).
+   under the confusion model; uncovered positions contribute 1.  A read with the
+   examiner's confidence ``c`` counts as ``c`` of a read: its likelihood is raised to the
+   power ``c`` (1 when not given; 0 ignores the read).
+3. **Background.**  ``L₀(read) = E_t[L(read | t)]`` for a random serial ``t`` of the
+   scheme (type letter uniform over the type letters, other characters uniform over the
+   alphabet — the check character taken as uniform too).
 4. **Candidates.**  A serial is a candidate of the exhibit when, for some read, placement
    and window (``WINDOW`` consecutive positions all covered and none ``?``, standing for at
    most ``MAX_VARIANTS`` combinations), each of its characters in the window is in the
    :func:`~taserlink.forensics.scoring.expansion` of the read character there.
 5. **Grouping.**  Repeatedly: a read is *eligible* for candidate ``s`` when it is still
    unassigned, ``log L(read|s) ≥ best(read) - log(grouping_factor)`` (``best`` over all
-   candidates) and ``L(read|s) > L₀(read)``; the candidate with the largest total
-   ``Σ log(L/L₀)`` over its eligible reads takes them as a group.  Reads left when no
-   candidate gains form one group that nothing explains.
+   candidates) and its evidence ``c·log(L(read|s)/L₀(read))`` is positive; the candidate
+   with the largest total evidence over its eligible reads (ties to the serial listed
+   first) forms a group: every unassigned read with positive evidence for it whose
+   ``log L(read|s) ≥ best(read) - max(log(grouping_factor), log N)`` — a cartridge
+   already found in the exhibit is a priori about ``N`` times likelier to have shed a
+   tag than any one other listed serial, so a read that fits it a little worse than a
+   look-alike joins it rather than naming the look-alike.  Reads left when no candidate
+   gains form one group that nothing explains.
 6. **Posterior** of a group ``G``: each candidate ``s`` has prior ``(1-p_outside)/N`` and
-   likelihood ``Π_G L(read|s)``; the other ``N - |C|`` serials and a serial outside the
-   list together ("other") have prior ``p_outside + (1-p_outside)(N-|C|)/N`` and
-   likelihood ``Π_G L₀(read)``.
+   likelihood ``Π_G L(read|s)^c``; the other ``N - |C|`` serials and a serial outside
+   the list together ("other") have prior ``p_outside + (1-p_outside)(N-|C|)/N`` and
+   likelihood ``B(G) = E_t[Π_G L(read|t)^c]`` over a random serial ``t`` — *one* serial
+   for all the reads, so reads that agree with each other make "other" likelier too.
+   ``B`` is computed exactly over every combination of the torn reads' placements (torn
+   reads taken fewest placements first while the combinations number at most
+   ``BACKGROUND_COMBINATIONS``); a torn read beyond that, or with ``c < 1``, enters by an
+   upper bound (``max_t L(read|t)^c``, resp. ``(Σ_p x_p)^c ≤ Σ_p x_p^c``), so "other" is
+   never understated.
 7. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
    ``none`` when it is below "other"'s; else ``ambiguous``.  Groups whose best serial
    coincides are merged (and re-scored) until every row names a different serial.
@@ -39,14 +52,16 @@ go to the serial listed first.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from taserlink.errors import MatchError
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
+    BACKGROUND_COMBINATIONS,
     TIE_TOLERANCE,
     Placement,
     allowed_characters,
@@ -154,15 +169,6 @@ def reference_match_reads(
         terms = [sum(math.log(p(c, serial[i])) for i, c in pl) for pl in read.placements]
         return _log_sum_exp(terms) - math.log(len(read.placements))
 
-    def log_likelihood(read: _Read, serial: str) -> float:
-        c = read.tag.confidence
-        model_part = model_log_likelihood(read, serial)
-        if c >= 1.0:
-            return model_part
-        if c <= 0.0:
-            return read.log_background
-        return _log_sum_exp([math.log(c) + model_part, math.log(1 - c) + read.log_background])
-
     expansions = {c: expansion(model, c) for c in model.read_characters}
 
     def is_candidate(read: _Read, serial: str) -> bool:
@@ -195,10 +201,17 @@ def reference_match_reads(
     rows: list[MatchRow] = []
     for exhibit, members in exhibits.items():
         candidates = [s for s in serials if any(is_candidate(r, s) for r in members)]
-        ll = [[log_likelihood(r, s) for s in candidates] for r in members]
+        ll = [[model_log_likelihood(r, s) for s in candidates] for r in members]
         rows.extend(
             _match_exhibit(
-                exhibit, members, candidates, [index[c] for c in candidates], ll, n, settings
+                exhibit,
+                members,
+                candidates,
+                [index[c] for c in candidates],
+                ll,
+                n,
+                settings,
+                lambda reads: group_background(reads, allowed, p),
             )
         )
     return rows
@@ -212,21 +225,25 @@ def _match_exhibit(
     ll: list[list[float]],
     n: int,
     settings: MatchSettings,
+    background: Callable[[list[_Read]], float],
 ) -> list[MatchRow]:
     """Steps 5–7 of the definition for one exhibit: ``ll[r][j]`` is the log-likelihood of
-    read ``r`` under candidate ``j``; ``ranks`` the candidates' positions in the list."""
+    read ``r`` under candidate ``j``; ``ranks`` the candidates' positions in the list;
+    ``background`` gives log B(G) for a group's reads."""
     ll0 = [r.log_background for r in members]
+    weight = [r.tag.confidence for r in members]
     log_other_prior = math.log(
         settings.p_outside + (1 - settings.p_outside) * (n - len(candidates)) / n
     )
     log_serial_prior = math.log((1 - settings.p_outside) / n)
 
     def totals(group: list[int]) -> list[float]:
-        return [sum(ll[r][j] for r in group) for j in range(len(candidates))]
+        return [sum(weight[r] * ll[r][j] for r in group) for j in range(len(candidates))]
 
     # Step 5: grouping.
     best = [max(row, default=-math.inf) for row in ll]
     delta = math.log(settings.grouping_factor)
+    join = max(delta, math.log(n))
     remaining = list(range(len(members)))
     groups: list[list[int]] = []
     while remaining:
@@ -236,18 +253,26 @@ def _match_exhibit(
             chosen = [
                 r
                 for r in remaining
-                if ll[r][j] >= best[r] - delta - TIE_TOLERANCE and ll[r][j] > ll0[r] + TIE_TOLERANCE
+                if ll[r][j] >= best[r] - delta - TIE_TOLERANCE
+                and weight[r] * (ll[r][j] - ll0[r]) > TIE_TOLERANCE
             ]
             eligible.append(chosen)
-            gains.append(sum(ll[r][j] - ll0[r] for r in chosen))
+            gains.append(sum(weight[r] * (ll[r][j] - ll0[r]) for r in chosen))
         top = max(gains, default=0.0)
         if top <= TIE_TOLERANCE:
             break
         j_star = min(
             (j for j, g in enumerate(gains) if g >= top - TIE_TOLERANCE), key=lambda j: ranks[j]
         )
-        groups.append(eligible[j_star])
-        remaining = [r for r in remaining if r not in eligible[j_star]]
+        # The chosen serial takes every read it explains within the joining factor.
+        group = [
+            r
+            for r in remaining
+            if ll[r][j_star] >= best[r] - join - TIE_TOLERANCE
+            and weight[r] * (ll[r][j_star] - ll0[r]) > TIE_TOLERANCE
+        ]
+        groups.append(group)
+        remaining = [r for r in remaining if r not in group]
 
     # Step 7 (end): groups naming the same serial are merged.
     merged = True
@@ -267,7 +292,7 @@ def _match_exhibit(
     def row_for(group: list[int], nothing_explains: bool) -> MatchRow:
         logs = totals(group)
         serial_logs = [log_serial_prior + v for v in logs]
-        other = log_other_prior + sum(ll0[r] for r in group)
+        other = log_other_prior + background([members[r] for r in group])
         z = _log_sum_exp([*serial_logs, other])
         order = _tie_sorted(logs, ranks)
         return build_row(
@@ -286,6 +311,50 @@ def _match_exhibit(
     if remaining:
         rows.append(row_for(sorted(remaining), nothing_explains=True))
     return rows
+
+
+def group_background(
+    reads: list[_Read], allowed: list[str], p: Callable[[str, str], float]
+) -> float:
+    """log B(G): step 6 of the definition, by plain enumeration."""
+    fixed = [r for r in reads if len(r.placements) == 1]
+    torn = sorted((r for r in reads if len(r.placements) > 1), key=lambda r: len(r.placements))
+    enumerated: list[_Read] = []
+    bounded: list[_Read] = []
+    combinations = 1
+    for read in torn:
+        if combinations * len(read.placements) <= BACKGROUND_COMBINATIONS:
+            enumerated.append(read)
+            combinations *= len(read.placements)
+        else:
+            bounded.append(read)
+    log_p = {
+        (c, t): math.log(p(c, t)) for chars in allowed for t in chars for c in _read_chars(reads)
+    }
+    values: list[float] = []
+    for combo in itertools.product(*(r.placements for r in enumerated)):
+        chosen = [(r, r.placements[0]) for r in fixed] + list(zip(enumerated, combo, strict=True))
+        covered: list[list[tuple[float, str]]] = [[] for _ in allowed]
+        for read, placement in chosen:
+            for i, c in placement:
+                covered[i].append((read.tag.confidence, c))
+        value = -sum(r.tag.confidence * math.log(len(r.placements)) for r in enumerated)
+        for position, chars in enumerate(allowed):
+            terms = [sum(w * log_p[c, t] for w, c in covered[position]) for t in chars]
+            value += _log_sum_exp(terms) - math.log(len(chars))
+        values.append(value)
+    total = _log_sum_exp(values)
+    for read in bounded:
+        best = [
+            sum(math.log(max(p(c, t) for t in allowed[i])) for i, c in placement)
+            for placement in read.placements
+        ]
+        total += read.tag.confidence * (_log_sum_exp(best) - math.log(len(read.placements)))
+    return total
+
+
+def _read_chars(reads: list[_Read]) -> set[str]:
+    return {c for r in reads for placement in r.placements for _, c in placement}
 
 
 def _tie_sorted(logs: list[float], ranks: list[int]) -> list[int]:

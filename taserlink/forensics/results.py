@@ -52,9 +52,9 @@ class TagRead:
         tag: the examiner's label for the tag (unique within the exhibit by convention;
             not checked).
         text: the read, in the AFID read notation.
-        confidence: the examiner's confidence that the read follows the stated misread
-            model, 0–1 (1 when not given): with ``c`` < 1 the read is taken to be, with
-            probability ``1 - c``, unrelated to the tag (a random serial's read).
+        confidence: the examiner's confidence in the read, 0–1 (1 when not given): the read
+            counts as ``c`` of a read (its likelihood is raised to the power ``c``; 0
+            ignores it).
         line: where the read came from (a CSV line number), for messages; ``None`` if made
             in code.
     """

@@ -20,6 +20,7 @@ from taserlink.forensics.serials import UNREADABLE
 from taserlink.serials import SerialScheme
 
 __all__ = [
+    "BACKGROUND_COMBINATIONS",
     "EXPANSION_NATS",
     "MAX_VARIANTS",
     "TIE_TOLERANCE",
@@ -49,6 +50,9 @@ WINDOW_LOAD = 2
 MAX_VARIANTS = 64
 """A window whose characters stand for more combinations than this is narrowed (see
 :func:`window_sets`)."""
+BACKGROUND_COMBINATIONS = 1024
+"""Most combinations of torn reads' placements enumerated for a group's background; torn
+reads beyond enter by an upper bound."""
 TIE_TOLERANCE = 1e-9
 """Log-likelihoods (nats) closer than this are equal: ties go to the serial listed first."""
 
@@ -197,6 +201,7 @@ def build_row(
         runner_edits = [
             (i, a, b) for i, (a, b) in enumerate(zip(serial, runner, strict=True)) if a != b
         ]
-    return MatchRow(
-        exhibit, serial, status, p1, tags, runner, p2, explain(edits, torn, runner_edits)
-    )
+    explanation = explain(edits, torn, runner_edits)
+    if status is MatchStatus.AMBIGUOUS and (p2 is None or other > p2):
+        explanation += f"; another serial of the list or one outside it: {other:.3g}"
+    return MatchRow(exhibit, serial, status, p1, tags, runner, p2, explanation)

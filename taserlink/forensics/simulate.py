@@ -19,10 +19,11 @@ import random
 import numpy as np
 import numpy.typing as npt
 
-from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
 from taserlink.forensics.serials import TORN, UNREADABLE
+from taserlink.serials import SerialScheme
 
-__all__ = ["simulate_read", "simulate_reads"]
+__all__ = ["confusable_neighbour", "simulate_read", "simulate_reads"]
 
 
 def _cumulative(model: ConfusionModel) -> npt.NDArray[np.float64]:
@@ -94,3 +95,28 @@ def simulate_reads(
                 break
         reads.append(text)
     return reads
+
+
+def confusable_neighbour(serial: str, scheme: SerialScheme, rng: random.Random) -> str | None:
+    """A valid serial of ``scheme`` that differs from ``serial`` by one body character
+    swapped for a look-alike (``CONFUSABLE_GROUPS``) — and, with a check character, in
+    that character too — the hardest serial to tell apart from ``serial`` by eye.  The
+    position and look-alike are drawn from ``rng``; ``None`` when no body character has a
+    look-alike in the alphabet."""
+    body_end = scheme.length - 1 if scheme.check else scheme.length
+    positions = list(range(1 if scheme.type_letters else 0, body_end))
+    rng.shuffle(positions)
+    for position in positions:
+        options = sorted(
+            {
+                c
+                for group in CONFUSABLE_GROUPS
+                if serial[position] in group
+                for c in group
+                if c != serial[position] and c in scheme.alphabet
+            }
+        )
+        if options:
+            prefix = serial[:position] + rng.choice(options) + serial[position + 1 : body_end]
+            return prefix + scheme.check_character(prefix) if scheme.check else prefix
+    return None

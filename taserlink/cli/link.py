@@ -1,0 +1,414 @@
+"""``taserlink link --images DIR --issues ISSUES.csv --matches OUT.csv [--window FROM TO]``:
+link recovered cartridges to deployments, devices and officers.
+
+Inputs: every ``*.tdi`` directly in ``DIR`` (several downloads of one device are merged),
+the issue list (:mod:`taserlink.forensics.issues`: ``serial, officer, issued_at,
+returned_at``, ISO 8601 UTC times) and the match results of ``taserlink match``
+(:func:`taserlink.forensics.matchfiles.read_matches`).  ``--window FROM TO`` is the
+incident window (UTC, the issue list's time forms).  Every image is verified against the
+trusted roots, found as ``taserlink verify`` finds them (``--roots``, else
+``$TASERLINK_ROOTS``, else none: every image then fails with ``untrusted_root``).  The
+linkage and its findings are :func:`taserlink.forensics.link.link`'s; ``docs/linkage.md``
+explains them.
+
+Output:
+
+- text (default): the inputs, each image (verified or not), each device's clock model,
+  one block per recovered cartridge — its match status (an ``ambiguous`` one marked as an
+  UNCONFIRMED CANDIDATE), each ``DEPLOY`` with device, sequence, bay, device time,
+  corrected UTC ± bound, the officer holding the device and the one the cartridge was
+  signed out to, and the images holding the record — then the findings by severity and a
+  line of counts;
+- ``--csv``: one row per cartridge deployment (a cartridge with none: one row with the
+  deployment columns empty), columns :data:`CSV_COLUMNS`; list values are joined with
+  ``"; "``; ``findings`` lists ``kind:severity`` of the findings about that cartridge and
+  deployment.  Findings about no recovered cartridge (images, unmatched exhibits, other
+  deployments) are not in the CSV: use ``--json`` for the whole result;
+- ``--json``: one object, :meth:`taserlink.forensics.link.Linkage.as_dict` with the
+  ``matches`` path added (keys :data:`JSON_KEYS`).
+
+Exit codes: 0 no ``error`` finding; 1 some ``error`` finding; 2 bad input or usage (a
+directory with no image, an image or table that cannot be read or is malformed — the
+message names the file and line —, two downloads of one device that disagree, roots that
+cannot be loaded, a bad window); 3 the output cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any, Final, TextIO
+
+from taserlink.cli import verify
+from taserlink.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    open_image,
+    printable,
+)
+from taserlink.errors import LinkError
+from taserlink.forensics.clock import DEFAULT_MAX_DRIFT_PPM
+from taserlink.forensics.issues import parse_utc, read_issues, utc_text
+from taserlink.forensics.link import (
+    Deployment,
+    Linkage,
+    LinkFinding,
+    LinkRow,
+    Severity,
+    Window,
+    device_time_text,
+    image_paths,
+    link,
+)
+from taserlink.forensics.matchfiles import format_score, read_matches
+from taserlink.forensics.results import MatchStatus
+from taserlink.format import Image
+
+__all__ = ["NAME", "CSV_COLUMNS", "JSON_KEYS", "register", "run", "write_text", "write_csv"]
+
+NAME: Final = "link"
+CSV_COLUMNS: Final = (
+    "serial",
+    "status",
+    "confirmed",
+    "score",
+    "exhibits",
+    "device",
+    "seq",
+    "bay",
+    "device_time",
+    "utc",
+    "bound_ms",
+    "utc_earliest",
+    "utc_latest",
+    "device_custody",
+    "device_officers",
+    "cartridge_custody",
+    "cartridge_officers",
+    "images",
+    "verified",
+    "findings",
+)
+"""Columns of ``--csv`` output, in order."""
+JSON_KEYS: Final = (
+    "ok",
+    "counts",
+    "window",
+    "issues",
+    "matches",
+    "images",
+    "devices",
+    "links",
+    "unmatched",
+    "findings",
+)
+"""Keys of the ``--json`` object."""
+
+_SEVERITIES: Final = (
+    (Severity.ERROR, "error", "errors"),
+    (Severity.WARNING, "warning", "warnings"),
+    (Severity.INFO, "info", "info"),
+)
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``link`` to the ``taserlink`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="link recovered cartridges to deployments, devices and officers",
+        description=(
+            "Link each cartridge the match results point to with its DEPLOY records in the "
+            "device downloads (device, corrected UTC ± bound), the officer holding the "
+            "device then and the officer the cartridge was signed out to, and report what "
+            "does not fit: a cartridge never issued or not out, another officer, a device "
+            "not in the issue list or not out, a cartridge deployed twice, a deployment "
+            "outside the incident window or whose time cannot be corrected, a recovered "
+            "cartridge with no DEPLOY, images that fail verification. Ambiguous matches "
+            "link as unconfirmed candidates. Roots as for 'taserlink verify'. Exit 0 no "
+            "error finding, 1 an error finding, 2 bad input or usage, 3 output failure."
+        ),
+    )
+    parser.add_argument(
+        "--images", metavar="DIR", required=True, help="directory of dataport images (*.tdi)"
+    )
+    parser.add_argument(
+        "--issues",
+        metavar="ISSUES.csv",
+        required=True,
+        help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
+    )
+    parser.add_argument(
+        "--matches", metavar="OUT.csv", required=True, help="match results of 'taserlink match'"
+    )
+    parser.add_argument(
+        "--window",
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
+    )
+    parser.add_argument(
+        "--roots",
+        metavar="DIR",
+        action="append",
+        help=(
+            "trusted manufacturer root certificates: a PEM/DER file or a directory of them "
+            f"(repeatable; default: ${verify.ROOTS_ENV}, else no trusted root)"
+        ),
+    )
+    parser.add_argument(
+        "--max-drift-ppm",
+        metavar="PPM",
+        type=_drift,
+        default=DEFAULT_MAX_DRIFT_PPM,
+        help=f"largest device clock drift assumed (default {DEFAULT_MAX_DRIFT_PPM:g} ppm)",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--csv",
+        dest="output",
+        action="store_const",
+        const="csv",
+        default="text",
+        help="one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS),
+    )
+    output.add_argument(
+        "--json", dest="output", action="store_const", const="json", help="one JSON object"
+    )
+    return parser
+
+
+def _drift(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1e6 ppm")
+    return value
+
+
+def _window(texts: list[str] | None) -> Window | None:
+    if texts is None:
+        return None
+    times = []
+    for name, text in zip(("FROM", "TO"), texts, strict=True):
+        try:
+            times.append(parse_utc(text))
+        except LinkError as error:
+            raise UsageError(f"--window {name}: {error}") from None
+    try:
+        return Window(times[0], times[1])
+    except LinkError as error:
+        raise UsageError(f"--window: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Link, write the result on stdout in ``args.output`` form, return the exit code.
+
+    Raises:
+        UsageError: a bad ``--window``.
+        InputError / InputFileError / LinkError: an input that cannot be read or used.
+        CommandError: the roots cannot be loaded.
+    """
+    window = _window(args.window)
+    images: dict[str, Image] = {
+        str(path): open_image(str(path)) for path in image_paths(args.images)
+    }
+    issues = read_issues(args.issues)
+    matches = read_matches(args.matches)
+    trust = verify.load_trust(args.roots, os.environ.get(verify.ROOTS_ENV))
+    result = link(
+        images, issues, matches, window=window, trust=trust, max_drift_ppm=args.max_drift_ppm
+    )
+    if args.output == "json":
+        data = result.as_dict()
+        data["matches"] = args.matches
+        sys.stdout.write(json.dumps({key: data[key] for key in JSON_KEYS}, indent=1) + "\n")
+    elif args.output == "csv":
+        write_csv(result, sys.stdout)
+    else:
+        write_text(result, args.matches, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+def _status_text(row: LinkRow) -> str:
+    score = "" if row.score is None else f", score {format_score(row.score)}"
+    if row.confirmed:
+        return f"match{score}"
+    return f"ambiguous{score} — UNCONFIRMED CANDIDATE, not a match"
+
+
+def _exhibits_text(row: LinkRow) -> str:
+    """The exhibits, each whose reads only ambiguously point here marked so."""
+    matched = {m.exhibit for m in row.matches if m.status is MatchStatus.MATCH}
+    return ", ".join(e if e in matched else f"{e} (ambiguous)" for e in row.exhibits)
+
+
+def _verified_text(state: bool | None) -> str:
+    return {True: "verified", False: "NOT VERIFIED", None: "not verified (no check)"}[state]
+
+
+def _deployment_lines(deployment: Deployment) -> list[str]:
+    lines = [f"    DEPLOY {deployment.where()} bay {deployment.bay}"]
+    device_time = device_time_text(deployment.device_ms)
+    if deployment.time.utc_ms is None:
+        lines.append(f"      device time {device_time} → UTC unknown ({deployment.time.note})")
+    else:
+        lines.append(
+            f"      device time {device_time} → UTC {utc_text(deployment.time.utc_ms)} "
+            f"± {deployment.time.bound_ms} ms ({deployment.time.note})"
+        )
+    lines.append(f"      device held by: {deployment.device_custody}")
+    lines.append(f"      cartridge signed out to: {deployment.cartridge_custody}")
+    lines.append(f"      in {', '.join(deployment.images)} ({_verified_text(deployment.verified)})")
+    return lines
+
+
+def _finding_where(finding: LinkFinding) -> str:
+    parts = []
+    if finding.serial:
+        parts.append(finding.serial)
+    if finding.exhibits:
+        parts.append("exhibit " + ", ".join(finding.exhibits))
+    if finding.device:
+        parts.append(finding.device if finding.seq is None else f"{finding.device}#{finding.seq}")
+    if finding.image:
+        parts.append(finding.image)
+    return " ".join(parts) or "-"
+
+
+def text_lines(result: Linkage, matches_source: str) -> Iterator[str]:
+    """The text report, line by line (unescaped)."""
+    yield (
+        f"linkage of {len(result.images)} image(s) of {len(result.devices)} device(s); "
+        f"issue list {result.issues_source}; match results {matches_source}"
+    )
+    yield (
+        "incident window: no window given"
+        if result.window is None
+        else f"incident window: {result.window}"
+    )
+    yield ""
+    yield "images"
+    for image in result.images:
+        seqs = (
+            "no records" if image.first_seq is None else f"seq {image.first_seq}–{image.last_seq}"
+        )
+        yield (
+            f"  {image.name}  device {image.device}, {seqs}, downloaded "
+            f"{utc_text(image.acquired_ms)}: {_verified_text(image.verified)}"
+        )
+        for problem in image.problems:
+            yield f"    {problem}"
+    yield ""
+    yield "clock models"
+    for device in result.devices:
+        if device.clock is None:
+            yield f"  {device.serial}: no records, no clock model"
+            continue
+        for line in device.clock.describe().splitlines():
+            yield f"  {line}"
+    yield ""
+    confirmed = sum(row.confirmed for row in result.rows)
+    yield (
+        f"cartridges ({len(result.rows)}: {confirmed} matched, "
+        f"{len(result.rows) - confirmed} unconfirmed candidates)"
+    )
+    for row in result.rows:
+        yield f"  {row.serial}  {_status_text(row)}; exhibits {_exhibits_text(row)}"
+        if not row.deployments:
+            yield "    no DEPLOY in any image"
+        for deployment in row.deployments:
+            yield from _deployment_lines(deployment)
+    for none in result.unmatched:
+        yield f"  exhibit {none.exhibit}: no serial matches its {none.reads} read(s)"
+    yield ""
+    yield "findings"
+    if not result.findings:
+        yield "  none"
+    for severity, _, many in _SEVERITIES:
+        group = result.by_severity(severity)
+        if not group:
+            continue
+        yield f"  {many} ({len(group)})"
+        for finding in group:
+            yield f"    {finding.kind.value}  {_finding_where(finding)}"
+            yield f"      {finding.message}"
+    counts = result.counts()
+    yield (
+        f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info: "
+        + ("no error finding" if result.ok else "the chain has errors")
+    )
+
+
+def write_text(result: Linkage, matches_source: str, out: TextIO) -> None:
+    """The text report (every line escaped by :func:`printable`)."""
+    for line in text_lines(result, matches_source):
+        out.write(printable(line) + "\n")
+
+
+# -- csv ------------------------------------------------------------------------------------
+
+
+def _findings_of(result: Linkage, row: LinkRow, deployment: Deployment | None) -> str:
+    chosen = []
+    for finding in result.findings:
+        if finding.serial != row.serial:
+            continue
+        if finding.seq is not None and (
+            deployment is None
+            or (finding.device, finding.seq) != (deployment.device, deployment.seq)
+        ):
+            continue
+        chosen.append(f"{finding.kind.value}:{finding.severity.value}")
+    return "; ".join(chosen)
+
+
+def _csv_values(result: Linkage, row: LinkRow, deployment: Deployment | None) -> list[Any]:
+    head = [
+        row.serial,
+        row.status.value,
+        "true" if row.confirmed else "false",
+        format_score(row.score),
+        "; ".join(row.exhibits),
+    ]
+    if deployment is None:
+        middle: list[Any] = [""] * (len(CSV_COLUMNS) - len(head) - 1)
+    else:
+        span = deployment.span
+        utc = deployment.time.utc_ms
+        verified = deployment.verified
+        middle = [
+            deployment.device,
+            deployment.seq,
+            deployment.bay,
+            device_time_text(deployment.device_ms),
+            "" if utc is None else utc_text(utc),
+            "" if deployment.time.bound_ms is None else deployment.time.bound_ms,
+            "" if span is None else utc_text(span[0]),
+            "" if span is None else utc_text(span[1]),
+            deployment.device_custody.state.value,
+            "; ".join(deployment.device_custody.officers),
+            deployment.cartridge_custody.state.value,
+            "; ".join(deployment.cartridge_custody.officers),
+            "; ".join(deployment.images),
+            "" if verified is None else ("true" if verified else "false"),
+        ]
+    return [*head, *middle, _findings_of(result, row, deployment)]
+
+
+def write_csv(result: Linkage, out: TextIO) -> None:
+    """One row per cartridge deployment, columns :data:`CSV_COLUMNS`."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in result.rows:
+        for deployment in row.deployments or (None,):
+            writer.writerow(_csv_values(result, row, deployment))

@@ -1,0 +1,319 @@
+"""``taserlink link``: the worked incident in ``captures/incident`` (answers from its
+``truth.json``), exit codes, one-line errors for every bad input, the ``--csv`` and
+``--json`` shapes, roots as ``taserlink verify`` finds them, and one run as a process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from taserlink.cli import COMMANDS, main
+from taserlink.cli import link as link_command
+from taserlink.forensics.issues import parse_utc
+from taserlink.forensics.link import LinkKind
+from tests.conftest import CAPTURES, ROOT
+
+SCENE = CAPTURES / "incident"
+TEST_ROOT = CAPTURES / "test-root.pem"
+TRUTH: dict[str, Any] = json.loads((SCENE / "truth.json").read_text())
+WINDOW = [TRUTH["window"]["from"], TRUTH["window"]["to"]]
+MATCHES = SCENE / "expected-matches.csv"
+FINDING_KEYS = {"kind", "severity", "message", "serial", "exhibits", "device", "seq", "image"}
+
+
+@pytest.fixture(autouse=True)
+def _no_roots_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASERLINK_ROOTS", raising=False)
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _link(
+    *extra: str,
+    images: Path = SCENE / "images",
+    issues: Path = SCENE / "issues.csv",
+    matches: Path = MATCHES,
+    roots: bool = True,
+) -> tuple[int, str, str]:
+    argv = ["link", "--images", str(images), "--issues", str(issues), "--matches", str(matches)]
+    if roots:
+        argv += ["--roots", str(TEST_ROOT)]
+    return _run(*argv, *extra)
+
+
+def _json(*extra: str, **inputs: Any) -> tuple[int, dict[str, Any], str]:
+    code, out, err = _link("--json", *extra, **inputs)
+    data = json.loads(out)
+    assert isinstance(data, dict)
+    return code, data, err
+
+
+def _one_line_error(err: str, *said: str) -> None:
+    assert err.count("\n") == 1 and err.startswith("taserlink: error: "), err
+    for text in said:
+        assert text in err, (text, err)
+
+
+# -- the worked incident ------------------------------------------------------------------
+
+
+def test_link_is_a_registered_command() -> None:
+    assert link_command in COMMANDS
+    code, out, _ = _run("link", "--help")
+    assert code == 0 and "--window" in out and "--matches" in out
+
+
+def test_the_incident_links_as_the_truth_says_and_exits_1_for_the_planted_swap() -> None:
+    code, data, err = _json("--window", *WINDOW)
+    assert (code, err) == (1, "")
+    assert list(data) == list(link_command.JSON_KEYS)
+    assert all(image["verified"] for image in data["images"])
+    links = {entry["serial"]: entry for entry in data["links"]}
+    for truth in TRUTH["deployments"]:
+        entry = links[truth["cartridge"]]
+        assert entry["confirmed"] is True
+        (deployment,) = entry["deployments"]
+        assert (deployment["device"], deployment["seq"], deployment["bay"]) == (
+            truth["device"],
+            truth["seq"],
+            truth["bay"],
+        )
+        assert deployment["device_time"] == truth["device_time"]
+        true_utc = parse_utc(truth["utc"])
+        assert (
+            parse_utc(deployment["utc_earliest"]) <= true_utc <= parse_utc(deployment["utc_latest"])
+        )
+        assert deployment["device_custody"]["officers"] == [truth["device_officer"]]
+        assert deployment["cartridge_custody"]["officers"] == [truth["signed_out_to"]]
+    errors = [f for f in data["findings"] if f["severity"] == "error"]
+    planted = TRUTH["planted"]
+    assert [(f["kind"], f["serial"], f["device"]) for f in errors] == [
+        (LinkKind.OTHER_OFFICER.value, planted["cartridge"], planted["fired_by_device"])
+    ]
+    kinds = {f["kind"] for f in data["findings"]}
+    assert kinds == {"other_officer", "ambiguous_match", "unmatched_exhibit"}
+    assert all(set(f) == FINDING_KEYS for f in data["findings"])
+    assert data["counts"] == {"error": 1, "warning": 1, "info": 1}
+
+
+def test_text_report_marks_unconfirmed_candidates_and_lists_findings(tmp_path: Path) -> None:
+    # E3 alone: its cartridge is only an unconfirmed candidate.
+    rows = MATCHES.read_text().splitlines()
+    only_e3 = tmp_path / "e3.csv"
+    only_e3.write_text("\n".join([rows[0], *[r for r in rows if r.startswith("E3,")]]) + "\n")
+    code, out, err = _link("--window", *WINDOW, matches=only_e3)
+    assert (code, err) == (0, "")
+    assert "UNCONFIRMED CANDIDATE" in out
+    assert "ambiguous_match" in out and "unrecovered_deploy" in out
+    assert out.rstrip().endswith("no error finding")
+    code, out, _ = _link("--window", *WINDOW)
+    assert code == 1 and "other_officer" in out and "E3 (ambiguous)" in out
+    assert "UNCONFIRMED" not in out  # S9RBJ7PP1Q is matched by E1 as well
+    for truth in TRUTH["deployments"]:
+        assert f"seq {truth['seq']} bay {truth['bay']}" in out
+
+
+def test_csv_has_one_row_per_cartridge_deployment() -> None:
+    code, out, err = _link("--csv", "--window", *WINDOW)
+    assert (code, err) == (1, "")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert tuple(rows[0]) == link_command.CSV_COLUMNS
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert sorted(r["serial"] for r in records) == sorted(
+        d["cartridge"] for d in TRUTH["deployments"]
+    )
+    by_serial = {r["serial"]: r for r in records}
+    planted = by_serial[TRUTH["planted"]["cartridge"]]
+    assert planted["findings"] == "other_officer:error"
+    assert planted["device_custody"] == planted["cartridge_custody"] == "held"
+    assert planted["cartridge_officers"] == TRUTH["planted"]["signed_out_to"]
+    assert all(r["verified"] == "true" and r["confirmed"] == "true" for r in records)
+    first = by_serial[TRUTH["deployments"][0]["cartridge"]]
+    assert first["findings"] == "ambiguous_match:warning" and first["exhibits"] == "E1; E3"
+
+
+def test_a_cartridge_with_no_deploy_gets_one_csv_row_with_empty_deploy_columns(
+    tmp_path: Path,
+) -> None:
+    decoy = TRUTH["decoy"]["serial"]
+    matches = tmp_path / "m.csv"
+    matches.write_text(
+        "exhibit,serial,status,score,reads,runner_up,runner_up_score,explanation\n"
+        f"E9,{decoy},match,0.999000,3,,,\n"
+    )
+    code, out, _ = _link("--csv", matches=matches)
+    assert code == 1
+    header, row = list(csv.reader(io.StringIO(out)))
+    record = dict(zip(header, row, strict=True))
+    assert record["device"] == record["seq"] == record["utc"] == ""
+    assert record["findings"] == "cartridge_not_issued:error; no_deploy:error"
+
+
+def test_without_roots_every_image_is_unverified_and_a_note_says_so() -> None:
+    code, data, err = _json(roots=False)
+    assert code == 1
+    assert "no trusted roots" in err and "error" not in err
+    unverified = [f for f in data["findings"] if f["kind"] == "unverified_image"]
+    assert len(unverified) == len(data["images"]) == 3
+    assert all(image["verified"] is False for image in data["images"])
+
+
+def test_roots_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASERLINK_ROOTS", str(TEST_ROOT))
+    code, data, err = _json(roots=False)
+    assert (code, err) == (1, "")
+    assert all(image["verified"] for image in data["images"])
+
+
+def test_several_downloads_of_one_device_count_a_deploy_once(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    shutil.copytree(SCENE / "images", images)
+    device = TRUTH["planted"]["fired_by_device"]
+    shutil.copy(images / f"{device}.tdi", images / f"{device}-copy.tdi")
+    code, data, _ = _json("--window", *WINDOW, images=images)
+    assert code == 1
+    entry = next(e for e in data["links"] if e["serial"] == TRUTH["planted"]["cartridge"])
+    (deployment,) = entry["deployments"]
+    assert len(deployment["images"]) == 2
+    assert not any(f["kind"] == "deployed_twice" for f in data["findings"])
+
+
+# -- bad input: exit 2, one line -----------------------------------------------------------
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = _link(images=empty)
+    assert (code, out) == (2, "")
+    _one_line_error(err, "no .tdi images")
+
+    bad_issues = tmp_path / "issues.csv"
+    text = (SCENE / "issues.csv").read_text().splitlines()
+    text[2] = text[2].replace("Z,", ",", 1)  # a naive issued_at on line 3
+    bad_issues.write_text("\n".join(text) + "\n")
+    code, out, err = _link(issues=bad_issues)
+    assert (code, out) == (2, "")
+    _one_line_error(err, f"{bad_issues}:3:", "no time zone")
+
+    bad_matches = tmp_path / "matches.csv"
+    bad_matches.write_text("exhibit,serial\nE1,S9RBJ7PP1Q\n")
+    code, _, err = _link(matches=bad_matches)
+    assert code == 2
+    _one_line_error(err, f"{bad_matches}:1:", "missing column")
+
+    code, _, err = _link(matches=tmp_path / "nope.csv")
+    assert code == 2
+    _one_line_error(err, "nope.csv", "cannot read")
+
+
+@pytest.mark.parametrize(
+    ("window", "said"),
+    [
+        (["2026-03-06T19:40:00", "2026-03-06T19:55:00Z"], "--window FROM"),
+        (["2026-03-06T19:40:00Z", "tomorrow"], "--window TO"),
+        (["2026-03-06T19:55:00Z", "2026-03-06T19:40:00Z"], "ends"),
+    ],
+)
+def test_a_bad_window_is_a_usage_error(window: list[str], said: str) -> None:
+    code, out, err = _link("--window", *window)
+    assert (code, out) == (2, "")
+    _one_line_error(err, said)
+
+
+def test_a_damaged_image_in_the_directory_is_bad_input(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    shutil.copytree(SCENE / "images", images)
+    victim = sorted(images.iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:300])  # a cut download
+    code, out, err = _link(images=images)
+    assert (code, out) == (2, "")
+    _one_line_error(err, str(victim))
+
+
+def test_downloads_that_disagree_are_bad_input(tmp_path: Path) -> None:
+    from taserlink.format import RECORD_SIZE, read_image
+
+    images = tmp_path / "images"
+    shutil.copytree(SCENE / "images", images)
+    original = images / f"{TRUTH['planted']['fired_by_device']}.tdi"
+    image = read_image(original)
+    data = bytearray(image.data)
+    data[image.spans["records"].offset + RECORD_SIZE - 1] ^= 1  # record 1's CRC
+    (images / "zz-altered.tdi").write_bytes(bytes(data))
+    code, out, err = _link(images=images)
+    assert (code, out) == (2, "")
+    _one_line_error(err, "hold different records at seq 1")
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    code, _, err = _run("link", "--images", str(SCENE / "images"))
+    assert code == 2
+    _one_line_error(err, "required")
+    code, _, err = _link("--csv", "--json")
+    assert code == 2
+    _one_line_error(err, "not allowed")
+    code, _, err = _link("--max-drift-ppm", "-5")
+    assert code == 2
+    _one_line_error(err, "max-drift-ppm")
+    code, _, err = _run(
+        "link",
+        "--images",
+        str(SCENE / "images"),
+        "--issues",
+        str(SCENE / "issues.csv"),
+        "--matches",
+        str(MATCHES),
+        "--roots",
+        str(tmp_path / "no-roots-here"),
+    )
+    assert code == 2
+    _one_line_error(err, "--roots")
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_an_output_that_cannot_be_written_exits_3() -> None:
+    err = io.StringIO()
+    argv = ["link", "--images", str(SCENE / "images"), "--issues", str(SCENE / "issues.csv")]
+    argv += ["--matches", str(MATCHES), "--roots", str(TEST_ROOT)]
+    with redirect_stdout(_FullDisk()), redirect_stderr(err):
+        code = main(argv)
+    assert code == 3
+    _one_line_error(err.getvalue(), "No space left")
+
+
+def test_a_wider_drift_widens_every_bound() -> None:
+    _, narrow, _ = _json()
+    _, wide, _ = _json("--max-drift-ppm", "400")
+    for a, b in zip(narrow["links"], wide["links"], strict=True):
+        assert b["deployments"][0]["bound_ms"] > a["deployments"][0]["bound_ms"]
+
+
+def test_as_a_process(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TASERLINK_ROOTS", None)
+    argv = [sys.executable, "-m", "taserlink", "link", "--images", str(SCENE / "images")]
+    argv += ["--issues", str(SCENE / "issues.csv"), "--matches", str(MATCHES)]
+    argv += ["--roots", str(TEST_ROOT), "--window", *WINDOW]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 1 and done.stderr == ""
+    assert "other_officer" in done.stdout
