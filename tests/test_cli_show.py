@@ -37,6 +37,7 @@ from taserlink.cli.common import (
     utc_iso,
 )
 from taserlink.emulator.scenarios import new_device
+from taserlink.emulator.synthetic import synthetic_image
 from taserlink.errors import (
     ClockModelError,
     FormatError,
@@ -586,6 +587,22 @@ def utc_iso_ms(text: str) -> int:
     """Unix milliseconds of an ISO 8601 UTC string (``...Z``)."""
     when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+def test_a_long_log_of_many_epochs_is_corrected_chunk_by_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks that each cross several clock sets get the answers of the whole log."""
+    path = _write(tmp_path, synthetic_image(6_000, seed=2), "sets.tdi")
+    image = read_image(path)
+    model = ClockModel.from_images([image])
+    assert len(model.epochs) > 10
+    utc, bound = model.correct(image.records)
+    monkeypatch.setattr(show, "CHUNK", 97)
+    table = list(csv.DictReader(io.StringIO(_show_ok(path, "--csv"))))
+    assert [(r["utc"], int(r["utc_bound_ms"])) for r in table] == [
+        (utc_iso(int(u)), int(b)) for u, b in zip(utc, bound, strict=True)
+    ]
 
 
 def test_also_with_another_devices_image_is_bad_input() -> None:

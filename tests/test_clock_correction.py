@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import tracemalloc
 from functools import cache
 
 import numpy as np
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_scenario
 from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
 from taserlink.emulator.scenarios import START
+from taserlink.emulator.synthetic import synthetic_image
 from taserlink.forensics.clock import (
     ClockModel,
     ClockModelError,
@@ -283,3 +286,115 @@ def test_images_of_two_devices_are_refused() -> None:
         ClockModel.from_images([CAPTURES / "clock-drift.tdi", other])
     with pytest.raises(ClockModelError):
         ClockModel.from_images([])
+
+
+# -- the vectorised path and the merge of images ---------------------------------------------
+
+
+@cache
+def _drift_capture() -> tuple[Image, ClockModel]:
+    image = read_image(CAPTURES / "clock-drift.tdi")
+    return image, ClockModel.from_images([image])
+
+
+@cache
+def _long_log() -> tuple[Image, ClockModel]:
+    """A generated log of many clock sets (one epoch each), every epoch anchored."""
+    image = read_image(synthetic_image(30_000, seed=4))
+    return image, ClockModel.from_images([image])
+
+
+def _answers(model: ClockModel, records: np.ndarray) -> list[tuple[int, int] | None]:
+    """:meth:`ClockModel.to_utc` of each record, one at a time."""
+    answers: list[tuple[int, int] | None] = []
+    for seq, ms in zip(records["seq"].tolist(), records["time_ms"].tolist(), strict=True):
+        answer = model.to_utc(ms, seq=seq)
+        answers.append(
+            None
+            if answer.utc_ms is None or answer.bound_ms is None
+            else (answer.utc_ms, answer.bound_ms)
+        )
+    return answers
+
+
+def _corrected(model: ClockModel, records: np.ndarray) -> list[tuple[int, int] | None]:
+    utc, bound = model.correct(records)
+    assert (np.isnan(utc) == np.isnan(bound)).all()
+    return [
+        None if np.isnan(u) else (int(u), int(b))
+        for u, b in zip(utc.tolist(), bound.tolist(), strict=True)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_correct_is_to_utc_for_records_in_any_order(data: st.DataObject) -> None:
+    """Any selection of records, in any order, repeated or preceding the log: ``correct``
+    answers exactly what ``to_utc`` does for each."""
+    image, model = data.draw(st.sampled_from([_drift_capture(), _long_log()]))
+    rows = data.draw(st.lists(st.integers(0, len(image.records) - 1), max_size=80))
+    records = image.records[rows].copy()
+    if rows and data.draw(st.booleans()):
+        records["seq"][data.draw(st.integers(0, len(rows) - 1))] = 0  # before the first epoch
+    assert _corrected(model, records) == _answers(model, records)
+
+
+def test_correct_of_a_long_log_in_chunks_is_correct_of_it_all() -> None:
+    image, model = _long_log()
+    assert len(model.epochs) > 50 and all(e.anchors for e in model.epochs)
+    whole = _corrected(model, image.records)
+    for chunk in (1000, 4093):
+        parts = [
+            answer
+            for start in range(0, len(image.records), chunk)
+            for answer in _corrected(model, image.records[start : start + chunk])
+        ]
+        assert parts == whole
+    sample = image.records[:: len(image.records) // 300]
+    assert _corrected(model, sample) == _answers(model, sample)
+    assert None not in whole
+
+
+def test_one_image_in_order_is_not_copied_to_build_a_model() -> None:
+    image, model = _long_log()
+    tracemalloc.start()
+    try:
+        again = ClockModel.from_images([image])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert again == model
+    assert peak < image.records.nbytes  # a merged copy alone would take as much
+    # The same records merged the long way (out of order; or given twice) make the same model.
+    backwards = dataclasses.replace(image, records=image.records[::-1].copy())
+    assert ClockModel.from_images([backwards]) == model
+    assert ClockModel.from_images([image, image]) == model
+
+
+def test_a_record_held_twice_counts_once() -> None:
+    image, model = _drift_capture()
+    records = np.concatenate([image.records, image.records[10:13]])
+    twice = dataclasses.replace(image, records=records)
+    assert ClockModel.from_images([twice]) == model
+
+
+def test_different_records_under_one_seq_are_refused_and_named() -> None:
+    image, _ = _drift_capture()
+    records = image.records.copy()
+    records["seq"][4] = records["seq"][3]
+    one = dataclasses.replace(image, records=records)
+    seq = int(records["seq"][3])
+    with pytest.raises(
+        ClockModelError, match=f"^an image holds two different records under seq {seq}$"
+    ):
+        ClockModel.from_images([one])
+    records = image.records.copy()
+    records["time_ms"][7] += 1
+    other = dataclasses.replace(image, records=records)
+    seq = int(records["seq"][7])
+    with pytest.raises(
+        ClockModelError, match=f"^two images hold different records under seq {seq}$"
+    ):
+        ClockModel.from_images([image, other])
+    with pytest.raises(ClockModelError, match="no records"):
+        ClockModel.from_images([dataclasses.replace(image, records=image.records[:0])])

@@ -235,14 +235,7 @@ class _Corrector:
     def __init__(self, clock: Clock) -> None:
         self.model = clock.model
         self.failure = f"no correction: no clock model ({clock.failure})"
-        epochs = self.model.epochs if self.model else ()
-        self.firsts = np.array([e.first_seq for e in epochs], dtype=np.int64)
         self.notes: dict[int, str] = {}
-
-    def epochs_of(self, records: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
-        """Index of each record's epoch in the model (-1 before the first)."""
-        seqs = np.asarray(records["seq"], dtype=np.int64)
-        return np.searchsorted(self.firsts, seqs, side="right") - 1
 
     def __call__(
         self, records: npt.NDArray[Any]
@@ -252,27 +245,15 @@ class _Corrector:
         model = self.model
         if model is None:
             return np.full(n, np.nan), np.full(n, np.nan), [self.failure] * n
-        which = self.epochs_of(records)
-        present = np.unique(which)
-        present = present[present >= 0]
-        # ClockModel.correct scans every epoch of the model for each call; a model of a
-        # long log has thousands.  A model holding only this chunk's epochs (renumbered in
-        # order, so index and position agree) gives the same answers at a fraction of it.
-        local = dataclasses.replace(
-            model,
-            epochs=tuple(
-                dataclasses.replace(model.epochs[k], index=i)
-                for i, k in enumerate(present.tolist())
-            ),
-        )
-        utc, bound = local.correct(records)
+        utc, bound = model.correct(records)
         missing = np.isnan(utc)
         if not missing.any():
             return utc, bound, [None] * n
         notes: list[str | None] = [None] * n
         rows = np.flatnonzero(missing)
-        seqs = np.asarray(records["seq"])[rows].tolist()
-        for row, k, seq in zip(rows.tolist(), which[rows].tolist(), seqs, strict=True):
+        seqs = records["seq"][rows]
+        which = model.epoch_indices(seqs).tolist()
+        for row, k, seq in zip(rows.tolist(), which, seqs.tolist(), strict=True):
             notes[row] = self._note(k, seq)
         return utc, bound, notes
 
@@ -288,7 +269,7 @@ class _Corrector:
         """How many of ``records`` the model gives no corrected time."""
         if self.model is None:
             return len(records)
-        which = self.epochs_of(records)
+        which = self.model.epoch_indices(records["seq"])
         anchored = np.array([bool(e.anchors) for e in self.model.epochs] + [False])
         return int(np.count_nonzero(~anchored[which]))  # -1 picks the trailing False
 

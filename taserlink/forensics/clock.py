@@ -25,15 +25,23 @@ The model (:class:`ClockModel`):
 - **Estimate.**  Within an epoch, one anchor: drift taken as 0 (UTC advances as device time
   does).  Two or more: piecewise linear between anchors (the drift of each interval is
   estimated), extrapolated beyond the outer anchors with the nearest interval's drift,
-  clamped to ± ``max_drift_ppm``.
+  clamped to ± ``max_drift_ppm``; then moved into the interval the bounds allow (below)
+  when it lies outside it.
 - **Bounds.**  The only assumption is that the clock's rate error never exceeds
   ``max_drift_ppm`` (default 100 ppm; vendors quote up to about 90 ppm unsynchronised).
   Each anchor ``(d_j, u_j, b_j)`` then confines UTC at device time ``d`` to
   ``u_j + (d - d_j) ± (b_j + r·|d - d_j| + 2 ms)`` with ``r = ρ/(1-ρ)`` (the 2 ms cover
-  millisecond truncation of device times); the bound is that of the intersection of these
-  intervals, so it widens with distance from the nearest anchor and is never more than
-  twice the nearest anchor's interval.  Anchors whose intervals do not meet break the
-  assumption; that is reported in :attr:`ClockModel.warnings`.
+  millisecond truncation of device times).  The bound is the distance from the estimate to
+  the farther end of the intersection of these intervals (plus 0.5 ms for rounding the
+  estimate, then rounded up), so it widens with distance from the nearest anchor and is
+  never more than twice the nearest anchor's interval.  The estimate need not be the
+  intersection's centre, so the bound can exceed its half-width, and an added anchor,
+  though it only narrows the intersection, can widen the bound a little by moving the
+  estimate off-centre.  Centring the estimate would avoid that but drop the drift estimate
+  (near an anchor the centre follows drift 0): at a steady drift of ``f`` ppm, a time
+  beyond the last download would err by about ``f/max_drift_ppm`` of its bound, where the
+  drift estimate errs far less.  Anchors whose intervals do not meet break the assumption;
+  that is reported in :attr:`ClockModel.warnings`.
 - **No anchor, no answer.**  A time in an epoch with no anchor, direct or carried (e.g.
   after a reset with no set and no later download), gets no correction: ``utc_ms`` and
   ``bound_ms`` are ``None`` and the note says why.
@@ -44,10 +52,12 @@ stated, and the time without power before a reset (which no record measures).
 
 from __future__ import annotations
 
+import bisect
 import enum
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -292,12 +302,20 @@ class ClockModel:
         )
 
     # -- lookup -------------------------------------------------------------------------
+    @cached_property
+    def _first_seqs(self) -> npt.NDArray[np.int64]:
+        """Each epoch's first sequence, ascending (epochs are ranges of the merged log)."""
+        return np.array([e.first_seq for e in self.epochs], dtype=np.int64)
+
     def epoch_of(self, seq: int) -> Epoch | None:
         """The epoch holding sequence ``seq`` (``None`` if it precedes every epoch)."""
-        found = None
-        for epoch in self.epochs:
-            if epoch.first_seq <= seq:
-                found = epoch
+        k = bisect.bisect_right(self._first_seqs, seq) - 1
+        return self.epochs[k] if k >= 0 else None
+
+    def epoch_indices(self, seqs: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """Index in :attr:`epochs` of the epoch holding each sequence (-1: precedes them all)."""
+        wanted = np.asarray(seqs, dtype=np.int64)
+        found: npt.NDArray[np.intp] = np.searchsorted(self._first_seqs, wanted, side="right") - 1
         return found
 
     def to_utc(self, device_ms: int, *, seq: int | None = None) -> CorrectedTime:
@@ -346,22 +364,31 @@ class ClockModel:
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Vectorised correction of records (:data:`~taserlink.format.RECORD_DTYPE` arrays).
 
+        The same answers as :meth:`to_utc` with ``seq``, record by record.  The work grows
+        with the records and the epochs they fall in, not with the epochs of the model: a
+        chunk of a long log costs the same whatever the length of the log.
+
         Returns:
             ``(utc_ms, bound_ms)`` as float64 arrays of whole milliseconds; both NaN where a
             record's epoch has no anchor (or its sequence precedes the log).
         """
-        seqs = np.asarray(records["seq"], dtype=np.int64)
+        which = self.epoch_indices(records["seq"])
         times = np.asarray(records["time_ms"], dtype=np.float64)
-        utc = np.full(len(seqs), np.nan)
-        bound = np.full(len(seqs), np.nan)
-        firsts = np.array([e.first_seq for e in self.epochs], dtype=np.int64)
-        which = np.searchsorted(firsts, seqs, side="right") - 1
-        for epoch in self.epochs:
-            mask = which == epoch.index
-            if not epoch.anchors or not mask.any():
+        utc = np.full(len(which), np.nan)
+        bound = np.full(len(which), np.nan)
+        # One estimate per run of rows in one epoch (_estimate works row by row).  Records in
+        # sequence order come in runs already; others are grouped by a stable sort first.
+        in_order = bool(np.all(which[1:] >= which[:-1]))
+        order = None if in_order else np.argsort(which, kind="stable")
+        grouped = which if order is None else which[order]
+        cuts = (np.flatnonzero(grouped[1:] != grouped[:-1]) + 1).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, len(which)], strict=True):
+            k = int(grouped[lo]) if hi > lo else -1
+            if k < 0 or not self.epochs[k].anchors:
                 continue
-            estimate, b, _ = _estimate(epoch.anchors, times[mask], self.max_drift_ppm)
-            utc[mask], bound[mask] = np.round(estimate), b
+            rows = slice(lo, hi) if order is None else order[lo:hi]
+            estimate, b, _ = _estimate(self.epochs[k].anchors, times[rows], self.max_drift_ppm)
+            utc[rows], bound[rows] = np.round(estimate), b
         return utc, bound
 
     def describe(self) -> str:
@@ -386,16 +413,32 @@ class ClockModel:
 
 
 def _merge(images: Sequence[Image]) -> npt.NDArray[Any]:
-    """Every record of every image once, by sequence."""
+    """Every record of every image once, by sequence (a record held twice, byte for byte
+    the same, counts once).
+
+    One image whose sequences strictly increase is returned as it is, not copied.
+
+    Raises:
+        ClockModelError: no records; two different records under one sequence number, in
+            one image or in two.
+    """
+    if len(images) == 1:
+        only: npt.NDArray[Any] = images[0].records
+        if len(only) and bool(np.all(only["seq"][1:] > only["seq"][:-1])):
+            return only
     merged = np.concatenate([im.records for im in images])
-    order = np.argsort(merged["seq"], kind="stable")
-    merged = merged[order]
     if len(merged) == 0:
         raise ClockModelError("the images hold no records")
+    source = np.repeat(np.arange(len(images)), [len(im.records) for im in images])
+    order = np.argsort(merged["seq"], kind="stable")
+    merged, source = merged[order], source[order]
     same = merged["seq"][1:] == merged["seq"][:-1]
-    for i in np.flatnonzero(same):
+    for i in np.flatnonzero(same).tolist():
         if merged[i].tobytes() != merged[i + 1].tobytes():
-            raise ClockModelError(f"two images differ at seq {int(merged['seq'][i])}")
+            seq = int(merged["seq"][i])
+            if source[i] == source[i + 1]:
+                raise ClockModelError(f"an image holds two different records under seq {seq}")
+            raise ClockModelError(f"two images hold different records under seq {seq}")
     keep = np.concatenate([[True], ~same])
     result: npt.NDArray[Any] = merged[keep]
     return result
