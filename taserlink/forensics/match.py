@@ -123,15 +123,28 @@ class SerialIndex:
         self.window = window_length(scheme, n)
         self._duplicates()
         key_type = np.uint32 if base**self.window < 2**32 else np.uint64
+        position_bits = max(1, (n - 1).bit_length())
+        # Window key and position packed in one word: one plain sort gives the keys in
+        # order and, among equal keys, the positions in list order (a stable order).
+        packed = (base**self.window - 1).bit_length() + position_bits <= 64
+        positions = np.arange(n, dtype=np.uint64)
         self.window_keys: list[npt.NDArray[np.unsignedinteger]] = []
         self.window_ids: list[npt.NDArray[np.uint32]] = []
         for start in range(length - self.window + 1):
-            keys: npt.NDArray[np.unsignedinteger] = self._keys(
-                self.codes[:, start : start + self.window]
-            ).astype(key_type)
-            order = np.argsort(keys, kind="stable")
-            self.window_keys.append(keys[order])
-            self.window_ids.append(order.astype(np.uint32))
+            keys = self._keys(self.codes[:, start : start + self.window])
+            if packed:
+                keys <<= np.uint64(position_bits)
+                keys |= positions
+                keys.sort()
+                self.window_ids.append(
+                    (keys & np.uint64((1 << position_bits) - 1)).astype(np.uint32)
+                )
+                keys >>= np.uint64(position_bits)
+                self.window_keys.append(keys.astype(key_type))
+            else:  # pragma: no cover - alphabets and lists too large to pack
+                order = np.argsort(keys, kind="stable")
+                self.window_keys.append(keys[order].astype(key_type))
+                self.window_ids.append(order.astype(np.uint32))
 
     def _keys(self, window_codes: npt.NDArray[np.integer]) -> npt.NDArray[np.uint64]:
         keys = np.zeros(len(window_codes), np.uint64)
