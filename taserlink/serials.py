@@ -9,14 +9,26 @@ type letters are ``S`` standard (7.6 m), ``X`` extended (10.6 m), ``C`` close-qu
 A :class:`SerialScheme` is a value, so a force holding legacy serials can describe any
 fixed-length scheme of up to 16 characters over any alphabet.  The dataport format, the
 firmware model and the forensic matcher all take their serial facts from here.
+
+Long lists (a register of 10,000,000 serials) are normalised and checked at once with
+:meth:`SerialScheme.normalize_all`, :meth:`SerialScheme.encode`,
+:meth:`SerialScheme.first_problem` and :meth:`SerialScheme.first_duplicate` — numpy over
+the whole list, the same rules as :meth:`SerialScheme.normalize` and
+:meth:`SerialScheme.problem` (``tests/test_serials.py`` holds each pair together), about
+0.25 µs a serial instead of 7.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from taserlink.errors import SerialError
 
@@ -49,6 +61,12 @@ CARTRIDGE_TYPES: Mapping[str, str] = MappingProxyType(
 MAX_SERIAL_LENGTH = 16
 _SEPARATOR_CHARACTERS = "- \t"
 _SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARACTERS)
+_BLOCK = 1 << 16
+"""Serials :meth:`SerialScheme.encode` turns into code points at once (bounds its
+temporaries to a few MiB)."""
+
+CodeArray = npt.NDArray[np.signedinteger[Any]]
+"""``(n, length)`` alphabet indices, one row a serial (see :meth:`SerialScheme.encode`)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,28 @@ class SerialScheme:
         aliases = self.aliases or {}
         return "".join(aliases.get(c, c) for c in cleaned)
 
+    def normalize_all(self, texts: Sequence[str]) -> list[str]:
+        """``[self.normalize(t) for t in texts]``, but with three passes over the joined
+        texts instead of three per text (about 0.08 µs a serial instead of 1.5)."""
+        if not texts:
+            return []
+        if ord("\n") not in self._alias_table:
+            joined = "\n".join(texts).translate(_SEPARATORS)
+            if self.case_insensitive:
+                joined = joined.upper()
+            pieces = joined.translate(self._alias_table).split("\n")
+            # Every character is mapped on its own and "\n" to itself, so the pieces are the
+            # texts' normal forms exactly when no text holds or makes a "\n".
+            if len(pieces) == len(texts):
+                return pieces
+        return [self.normalize(text) for text in texts]
+
+    @cached_property
+    def _alias_table(self) -> dict[int, str]:
+        """:meth:`normalize`'s alias step as a :meth:`str.translate` table (a key of more
+        than one character never matches a character, so it is left out)."""
+        return {ord(k): v for k, v in (self.aliases or {}).items() if len(k) == 1}
+
     def problem(self, serial: str) -> str | None:
         """Why a *canonical* serial is invalid in this scheme, or ``None`` when valid."""
         if len(serial) != self.length:
@@ -150,6 +190,135 @@ class SerialScheme:
             if serial[-1] != expected:
                 return f"check character is {serial[-1]!r}, expected {expected!r}"
         return None
+
+    # -- many serials at once -------------------------------------------------------------
+    @cached_property
+    def _lookup(self) -> CodeArray:
+        """Code point → alphabet index, ``-1`` for any other; the last entry stands for
+        every code point past the alphabet's largest."""
+        table = np.full(max(map(ord, self.alphabet)) + 2, -1, self._code_type)
+        table[[ord(c) for c in self.alphabet]] = np.arange(len(self.alphabet))
+        return table
+
+    @property
+    def _code_type(self) -> type[np.signedinteger[Any]]:
+        size = len(self.alphabet)
+        return np.int8 if size <= 127 else np.int16 if size <= 32_767 else np.int32
+
+    def encode(self, serials: Sequence[str]) -> tuple[CodeArray, npt.NDArray[np.bool_]]:
+        """Canonical serials → their alphabet indices and whether each is valid.
+
+        Returns:
+            ``codes``, an ``(n, length)`` array of alphabet indices (the smallest signed
+            integer type that holds them; ``-1`` for a character outside the alphabet, a row
+            of ``0`` for a serial of the wrong length), and ``valid``, an ``(n,)`` array that
+            is True exactly where :meth:`problem` returns ``None`` — the same four checks
+            (length, alphabet, type letter, check character), vectorised.
+        """
+        n = len(serials)
+        codes = np.zeros((n, self.length), self._code_type)
+        valid = np.zeros(n, np.bool_)
+        for start in range(0, n, _BLOCK):
+            block = serials[start : start + _BLOCK]
+            codes[start : start + len(block)], valid[start : start + len(block)] = (
+                self._encode_block(block)
+            )
+        return codes, valid
+
+    def _encode_block(self, serials: Sequence[str]) -> tuple[CodeArray, npt.NDArray[np.bool_]]:
+        n, length = len(serials), self.length
+        right = np.fromiter(map(len, serials), np.int64, count=n) == length
+        if right.all():
+            joined = "".join(serials)
+        else:
+            filler = self.alphabet[0] * length
+            joined = "".join(s if len(s) == length else filler for s in serials)
+        if joined.isascii():
+            points = np.frombuffer(joined.encode("ascii"), np.uint8)
+        else:
+            points = np.frombuffer(joined.encode("utf-32-le"), np.uint32)
+        lookup = self._lookup
+        past = len(lookup) - 1  # the entry for every code point past the alphabet's
+        if past < np.iinfo(points.dtype).max:
+            points = np.minimum(points, points.dtype.type(past))
+        codes = lookup[points].reshape(n, length)
+        valid = right & (codes >= 0).all(axis=1)
+        if self.type_letters:
+            letter = np.zeros(len(self.alphabet), np.bool_)
+            letter[[self.alphabet.index(t) for t in self.type_letters]] = True
+            valid &= letter[codes[:, 0]]  # -1 reads the last entry: that row is invalid anyway
+        if self.check:
+            base = len(self.alphabet)
+            total = np.zeros(n, np.int64)
+            for j, position in enumerate(range(length - 2, -1, -1)):  # as check_character
+                addend = (2 - j % 2) * codes[:, position].astype(np.int64)
+                total += addend // base + addend % base
+            valid &= codes[:, -1] == (base - total % base) % base
+        return codes, valid
+
+    def first_problem(self, serials: Sequence[str]) -> tuple[int, str] | None:
+        """The first *canonical* serial :meth:`problem` refuses: its index (0-based) and
+        :meth:`problem`'s message; ``None`` when all are valid.  Vectorised
+        (:meth:`encode`): about 0.15 µs a serial.
+
+        Raises:
+            SerialError: never for bad serials (they are the answer); only if the
+                vectorised check and :meth:`problem` disagree, which is a bug.
+        """
+        for start in range(0, len(serials), _BLOCK):
+            block = serials[start : start + _BLOCK]
+            valid = self._encode_block(block)[1]
+            if not valid.all():
+                index = start + int(np.argmin(valid))
+                why = self.problem(serials[index])
+                if why is None:  # pragma: no cover - held equal by tests/test_serials.py
+                    raise SerialError(
+                        f"{serials[index]!r}: the vectorised {self.name} check refuses it, "
+                        "SerialScheme.problem accepts it (a bug)"
+                    )
+                return index, why
+        return None
+
+    def first_duplicate(self, codes: CodeArray | Sequence[CodeArray]) -> tuple[int, int] | None:
+        """The first repeat in a list of valid serials given as :meth:`encode` codes (one
+        array, or the arrays of consecutive blocks of the list): ``(i, j)``, ``j`` the
+        smallest index whose serial stands earlier too and ``i`` its first place; ``None``
+        when there is none.  Found by sorting with numpy — a 10,000,000-serial list in
+        about half a second and 8 more bytes a serial — never a Python set."""
+        blocks = [codes] if isinstance(codes, np.ndarray) else list(codes)
+        if sum(len(block) for block in blocks) < 2:
+            return None
+        keys = self._keys(blocks)
+        keys.sort()  # in place: the keys are made again for the rare list with a repeat
+        if not (keys[1:] == keys[:-1]).any():
+            return None
+        keys = self._keys(blocks)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        later = order[1:][ordered[1:] == ordered[:-1]]  # each repeat after its first place
+        j = int(later.min())
+        i = int(np.flatnonzero(keys == keys[j])[0])
+        return i, j
+
+    def _keys(self, blocks: Sequence[CodeArray]) -> npt.NDArray[Any]:
+        """One value per serial that sorts and compares as the serial: the codes as a
+        number in base ``len(alphabet)`` when that fits in 63 bits, else the row's bytes."""
+        base = len(self.alphabet)
+        if base**self.length > 2**63:
+            rows = np.ascontiguousarray(np.concatenate(blocks))
+            return rows.view(np.dtype((np.void, rows.dtype.itemsize * self.length))).ravel()
+        keys = np.empty(sum(len(block) for block in blocks), np.int64)
+        start = 0
+        for block in blocks:
+            for part in range(0, len(block), _BLOCK):
+                rows = block[part : part + _BLOCK]
+                key = np.zeros(len(rows), np.int64)
+                for column in rows.T:
+                    key *= base
+                    key += column
+                keys[start : start + len(rows)] = key
+                start += len(rows)
+        return keys
 
     def validate(self, text: str) -> str:
         """Normalise ``text`` and return the canonical serial.

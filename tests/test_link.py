@@ -711,7 +711,7 @@ BAD_FILES = [
     ("serial,officer,issued_at\nx,y,z\n", 1, "missing column"),
     (f"{HEADER},notes\n", 1, "unknown column 'notes'"),
     ("serial,officer,issued_at,returned_at,Serial\n", 1, "given twice"),
-    (f"{HEADER}\n{C1},PC 1,2024-03-05T06:30Z\n", 2, "3 field(s)"),
+    (f"{HEADER}\n{C1},PC 1,2024-03-05T06:30Z\n", 2, "3 fields, the header has 4"),
     (f"{HEADER}\n{C1[:-1]}Z,PC 1,2024-03-05T06:30Z,\n", 2, "check character"),
     (f"{HEADER}\n,PC 1,2024-03-05T06:30Z,\n", 2, "serial is empty"),
     (f"{HEADER}\n{C1}, ,2024-03-05T06:30Z,\n", 2, "officer is empty"),

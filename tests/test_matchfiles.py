@@ -3,18 +3,23 @@ atomically and read back; garbage in gives a list or an error pointing at a line
 
 from __future__ import annotations
 
+import csv
 import io
+import itertools
 import os
 import random
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taserlink import serials as serials_module
 from taserlink.errors import InputFileError
-from taserlink.forensics import matchfiles
+from taserlink.forensics import matchfiles, tables
 from taserlink.forensics.matchfiles import (
     MATCH_COLUMNS,
     MAX_LINE_BYTES,
@@ -29,6 +34,7 @@ from taserlink.forensics.matchfiles import (
 )
 from taserlink.forensics.results import MatchRow, MatchStatus
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME, SerialScheme
+from tests.test_tables import Refused, one_line_at_a_time
 
 RNG = random.Random(20240601)
 SERIALS = [CARTRIDGE_SCHEME.generate(RNG) for _ in range(6)]
@@ -414,6 +420,199 @@ def test_the_error_names_the_line_of_the_bad_serial(
     with pytest.raises(InputFileError) as caught:
         read_serials(file)
     assert caught.value.line == at, str(caught.value)
+
+
+# -- SERIALS read fast, as if read one line at a time --------------------------------------
+
+
+def _reference_entries(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
+    """A text list's or register export's serials with their lines, one at a time."""
+    first = next(lines, None)
+    if first is None:
+        raise Refused(None, "empty file")
+    lines = itertools.chain([first], lines)
+    if "serial" not in (c.strip().lower() for c in next(csv.reader([first]), [])):
+        blank_at = None
+        for line, text in enumerate(lines, start=1):
+            if not text.strip():
+                blank_at = blank_at or line
+            elif blank_at:
+                raise Refused(blank_at, "blank line")
+            elif len(text.strip()) > MAX_VALUE_CHARS:
+                raise Refused(line, "longer than any serial")
+            else:
+                yield line, text.strip()
+        return
+    reader = csv.reader(lines, strict=True)
+    blank_at = index = width = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise Refused(start, "malformed CSV") from None
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            blank_at = blank_at or start
+        elif blank_at:
+            raise Refused(blank_at, "blank line")
+        elif index is None:
+            names = [c.strip().lower() for c in cells]
+            if names.count("serial") > 1:
+                raise Refused(start, "given twice")
+            index, width = names.index("serial"), len(cells)
+        elif len(cells) != width:
+            raise Refused(start, "fields, the header has")
+        else:
+            text = cells[index].strip()
+            kind = "characters long" if len(text) > MAX_VALUE_CHARS else None
+            kind = kind or (None if text.isprintable() else "control or invisible")
+            if kind or not text:
+                raise Refused(start, kind or "serial is empty")
+            yield start, text
+
+
+def _reference_serials(data: bytes, max_line: int, most: int) -> list[str]:
+    """read_serials one serial at a time with the scalar checks, as it was before it was
+    vectorised; a problem is raised as :class:`Refused` (line and a word of the message)."""
+    seen: dict[str, int] = {}
+    for line, text in _reference_entries(one_line_at_a_time(data, max_line)):
+        if len(seen) >= most:
+            raise Refused(line, "more than")
+        serial = CARTRIDGE_SCHEME.normalize(text)
+        if CARTRIDGE_SCHEME.problem(serial) is not None:
+            raise Refused(line, "bad serial")
+        if seen.setdefault(serial, line) != line:
+            raise Refused(line, f"listed twice (first on line {seen[serial]})")
+    if not seen:
+        raise Refused(None, "empty")
+    return list(seen)
+
+
+_POOL = [
+    *SERIALS,
+    *(CARTRIDGE_SCHEME.generate(random.Random(n)) for n in range(20)),
+    CARTRIDGE_SCHEME.display(A).lower(),  # repeats A, typed another way
+    B.replace("0", "o"),
+]
+_BAD_SERIAL_LINES = st.sampled_from(
+    [
+        f"  {C}\t",
+        A[:-1] + ("Z" if A[-1] != "Z" else "Y"),  # bad check
+        DEVICE_SCHEME.generate(random.Random(3)),  # bad type letter
+        "",
+        " ",
+        "S" * (MAX_VALUE_CHARS + 1),
+        "x" * 450,  # over the patched line bound
+        f'"{A}"x',
+        f'"{A}',
+        "\ufeff" + A,
+        "\x00",
+        f'"{A}"',
+        f'"{B}\nx"',
+        f"{C},",
+        ",",
+        "\r",
+        "\xff",  # stands for a byte that is not UTF-8
+    ]
+)
+
+
+_REGISTER_FORMS = [(None, "{}"), ("serial", "{}"), ("lot,Serial", "L,{}"), ("serial,x,y", "{},x,y")]
+"""A text list or a register export: the header, and a row around a line's text."""
+
+
+@st.composite
+def _serial_files(draw: st.DrawFn) -> bytes:
+    """A text list or a register export with a few bad lines: repeats, bad serials, blank
+    lines, long lines, bytes that are not UTF-8, broken quoting."""
+    good = st.sampled_from(_POOL)
+    lines = draw(st.lists(st.one_of(*[good] * 6, _BAD_SERIAL_LINES), max_size=14))
+    header, row = draw(st.sampled_from(_REGISTER_FORMS))
+    lines = [row.format(text) for text in lines]
+    if header is not None:
+        lines.insert(0, header)
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join(lines) + end * draw(st.integers(0, 2))
+    return text.encode("utf-8").replace("\xff".encode(), b"\xff")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=_serial_files(),
+    block_bytes=st.sampled_from([1, 7, 64, 1 << 20]),
+    serial_block=st.sampled_from([1, 3, 1 << 16]),
+    code_block=st.sampled_from([2, 1 << 16]),
+    most=st.sampled_from([3, 20]),
+)
+def test_serials_read_fast_as_ifone_line_at_a_time(
+    tmp_path_factory: pytest.TempPathFactory,
+    data: bytes,
+    block_bytes: int,
+    serial_block: int,
+    code_block: int,
+    most: int,
+) -> None:
+    """The block-at-a-time reader against a one-line-at-a-time reference: the same serials,
+    or the first problem in the file at the same line; blocks of any size."""
+    path = tmp_path_factory.mktemp("s") / "serials"
+    path.write_bytes(data)
+    max_line = 400
+    with (
+        mock.patch.object(tables, "_BLOCK_BYTES", block_bytes),
+        mock.patch.object(tables, "MAX_LINE_BYTES", max_line),
+        mock.patch.object(matchfiles, "_SERIAL_BLOCK", serial_block),
+        mock.patch.object(matchfiles, "MAX_SERIALS", most),
+        mock.patch.object(serials_module, "_BLOCK", code_block),
+    ):
+        try:
+            expected: list[str] | Refused = _reference_serials(data, max_line, most)
+        except Refused as refused:
+            expected = refused
+        try:
+            got = read_serials(path)
+        except InputFileError as error:
+            assert isinstance(expected, Refused), (error, expected)
+            assert (error.line, expected.kind in str(error)) == (expected.line, True), (
+                str(error),
+                expected.kind,
+            )
+        else:
+            assert got == expected
+
+
+def test_a_duplicate_before_a_bad_serial_and_a_bad_byte_after_it(tmp_path: Path) -> None:
+    """Of several problems the first in the file is reported, whatever its kind."""
+    bad = A[:-1] + ("Z" if A[-1] != "Z" else "Y")
+    cases = [
+        (f"{A}\n{B}\n{A.lower()}\n{bad}\n", 3, "listed twice (first on line 1)"),
+        (f"{A}\n{bad}\n{B}\n{A}\n", 2, "check character"),
+        (f"{A}\n{B}\n\n{C}\n{A}\n", 3, "blank line"),
+        (f"lot,serial\n1,{A}\n2,{bad}\n3,\n", 3, "check character"),
+        (f"lot,serial\n1,{A}\n2,\n3,{A}\n", 3, "serial is empty"),
+        (f"lot,serial\n1,{A}\n2,{A}\n3,x,y\n", 3, "listed twice (first on line 2)"),
+    ]
+    for text, line, said in cases:
+        error = _error(read_serials, _file(tmp_path, text + "\xff\n", "serials"))
+        assert (error.line, said in str(error)) == (line, True), str(error)
+
+
+def test_a_duplicate_far_apart_names_both_lines(tmp_path: Path) -> None:
+    """Lines are right across blocks and after a record over two lines."""
+    serials = [CARTRIDGE_SCHEME.generate(random.Random(n)) for n in range(3001)]
+    assert len(set(serials)) == len(serials)
+    rows = "lot,serial\n" + "".join(f'{n},"{s}"\n' for n, s in enumerate(serials[:3000]))
+    for second, line, first in ((serials[1234], 3002, 1236), (serials[3000], 3004, 7)):
+        text = rows + f'"x\ny",{second}\n' + f"y,{serials[5]}\n"  # lines 3002-3003, 3004
+        with mock.patch.object(matchfiles, "_SERIAL_BLOCK", 1000):
+            error = _error(read_serials, _file(tmp_path, text, "register.csv"))
+        assert error.line == line
+        assert f"is listed twice (first on line {first})" in str(error)
+
+
+def test_the_serial_bound_is_ten_million_and_more() -> None:
+    assert matchfiles.MAX_SERIALS >= 10_000_000
 
 
 # -- OUT.csv ------------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from taserlink import serials as serials_module
 from taserlink.errors import SerialError, TaserlinkError
 from taserlink.serials import (
     CARTRIDGE_SCHEME,
@@ -417,3 +420,148 @@ def test_generate_rejects_a_type_letter_outside_the_alphabet() -> None:
     scheme = SerialScheme(name="legacy", length=4, type_letters={}, check=False)
     with pytest.raises(SerialError):
         scheme.generate(random.Random(1), "#")
+
+
+# -- many serials at once: the vectorised checks agree with the scalar ones -------------
+
+HEX_SCHEME = SerialScheme(
+    name="hex",
+    alphabet="0123456789ABCDEF",
+    length=12,
+    type_letters={"A": "a", "F": "f"},
+    check=False,
+)
+"""Hexadecimal without a check character: only the type letter and the length tell."""
+ODD_SCHEME = SerialScheme(name="odd", alphabet="ΔΣΩ#+=/", length=3, type_letters={}, check=False)
+"""A short scheme over an odd, non-ASCII alphabet without a check (code points past 255)."""
+LONG_SCHEME = SerialScheme(name="long", length=MAX_SERIAL_LENGTH, type_letters={"A": "a"})
+"""32¹⁶ serials: too many to number in 63 bits, so duplicates are found by their bytes."""
+LOWER_SCHEME = SerialScheme(
+    name="lower", alphabet="abcdefgh", length=5, type_letters={"a": "a", "b": "b"}, aliases={}
+)
+"""Lower case: input is not upper-cased."""
+NEWLINE_ALIAS = SerialScheme(name="nl", length=4, type_letters={}, aliases={"\n": "A", "U": "V"})
+"""An alias for a line break: normalize_all cannot join texts with line breaks."""
+MANY_SCHEMES = [
+    CARTRIDGE_SCHEME,
+    DEVICE_SCHEME,
+    HEX_SCHEME,
+    ODD_SCHEME,
+    LONG_SCHEME,
+    LOWER_SCHEME,
+    NEWLINE_ALIAS,
+]
+_STRANGERS = "-x\x00\n\u00e9\u0394\u00df\U0001f600S0DIlOu"
+"""Characters a mutation may bring in: outside most alphabets, lower case, aliases, a
+character whose upper case is two, one past the Basic Multilingual Plane."""
+
+
+@st.composite
+def serial_or_mutant(draw: st.DrawFn, scheme: SerialScheme) -> str:
+    """A valid serial of ``scheme``, or one changed a little: a character replaced, dropped,
+    added or two swapped, another type letter with a right check character; or any short
+    text."""
+    serial = scheme.generate(draw(seeded_random()))
+    kind = draw(st.sampled_from(["valid", "replace", "drop", "add", "swap", "retype", "text"]))
+    characters = st.sampled_from(scheme.alphabet + _STRANGERS)
+    at = draw(st.integers(0, len(serial) - 1))
+    if kind == "retype":  # another first character, the check made right for it
+        prefix = draw(st.sampled_from(scheme.alphabet)) + serial[1 : len(serial) - scheme.check]
+        return prefix + (scheme.check_character(prefix) if scheme.check else "")
+    if kind == "replace":
+        return serial[:at] + draw(characters) + serial[at + 1 :]
+    if kind == "drop":
+        return serial[:at] + serial[at + 1 :]
+    if kind == "add":
+        return serial[:at] + draw(characters) + serial[at:]
+    if kind == "swap" and at + 1 < len(serial):
+        return serial[:at] + serial[at + 1] + serial[at] + serial[at + 2 :]
+    if kind == "text":
+        return draw(st.text(characters, max_size=MAX_SERIAL_LENGTH + 2))
+    return serial
+
+
+@st.composite
+def scheme_and_lists(draw: st.DrawFn) -> tuple[SerialScheme, list[str]]:
+    scheme = draw(st.sampled_from(MANY_SCHEMES))
+    return scheme, draw(st.lists(serial_or_mutant(scheme), max_size=12))
+
+
+@settings(max_examples=400)
+@given(drawn=scheme_and_lists(), block=st.sampled_from([1, 2, 5, 1 << 16]))
+def test_encode_and_first_problem_agree_with_problem(
+    drawn: tuple[SerialScheme, list[str]], block: int
+) -> None:
+    scheme, serials = drawn
+    with mock.patch.object(serials_module, "_BLOCK", block):
+        codes, valid = scheme.encode(serials)
+        found = scheme.first_problem(serials)
+    problems = [scheme.problem(s) for s in serials]
+    assert valid.tolist() == [why is None for why in problems]
+    expected = next(((i, why) for i, why in enumerate(problems) if why is not None), None)
+    assert found == expected
+    assert codes.shape == (len(serials), scheme.length)
+    for serial, row, ok in zip(serials, codes.tolist(), valid, strict=True):
+        if ok:  # a valid serial's codes are its characters' places in the alphabet
+            assert "".join(scheme.alphabet[c] for c in row) == serial
+
+
+@pytest.mark.parametrize("scheme", MANY_SCHEMES, ids=lambda s: s.name)
+def test_every_single_substitution_is_found_by_encode(scheme: SerialScheme) -> None:
+    """Exhaustive for one serial: each position, each character of the alphabet and a
+    stranger; the vectorised check must refuse exactly what problem() refuses."""
+    serial = scheme.generate(random.Random(7))
+    variants = [
+        serial[:at] + c + serial[at + 1 :]
+        for at in range(len(serial))
+        for c in scheme.alphabet + "\x00Iß"
+    ]
+    assert scheme.encode(variants)[1].tolist() == [scheme.problem(v) is None for v in variants]
+
+
+@settings(max_examples=300)
+@given(data=st.data(), scheme=st.sampled_from(MANY_SCHEMES))
+def test_normalize_all_is_normalize_of_each(data: st.DataObject, scheme: SerialScheme) -> None:
+    pieces = st.sampled_from([*scheme.alphabet, *_STRANGERS, " ", "\t", "-", "q", "ﬁ"])
+    texts = data.draw(st.lists(st.text(pieces, max_size=10), max_size=8))
+    assert scheme.normalize_all(texts) == [scheme.normalize(t) for t in texts]
+
+
+def _first_repeat(serials: list[str]) -> tuple[int, int] | None:
+    for j, serial in enumerate(serials):
+        if serial in serials[:j]:
+            return serials.index(serial), j
+    return None
+
+
+@settings(max_examples=300)
+@given(
+    scheme=st.sampled_from([CARTRIDGE_SCHEME, HEX_SCHEME, ODD_SCHEME, LONG_SCHEME, LOWER_SCHEME]),
+    picks=st.lists(st.integers(0, 5), max_size=14),
+    cuts=st.lists(st.integers(0, 14), max_size=3),
+)
+def test_first_duplicate_is_the_first_repeat(
+    scheme: SerialScheme, picks: list[int], cuts: list[int]
+) -> None:
+    """From a pool of six serials, so repeats are common; given whole or in blocks."""
+    pool = [scheme.generate(random.Random(n)) for n in range(6)]
+    serials = [pool[p] for p in picks]
+    codes, valid = scheme.encode(serials)
+    assert valid.all()
+    bounds = [0, *sorted(c for c in cuts if c <= len(serials)), len(serials)]
+    blocks = [codes[a:b] for a, b in itertools.pairwise(bounds)]
+    expected = _first_repeat(serials)
+    assert scheme.first_duplicate(codes) == expected
+    assert scheme.first_duplicate(blocks) == expected
+    if expected is not None:
+        earlier, later = expected
+        assert serials[earlier] == serials[later] and earlier < later
+
+
+def test_many_serials_at_once_on_an_empty_list() -> None:
+    codes, valid = CARTRIDGE_SCHEME.encode([])
+    assert codes.shape == (0, 10) and valid.shape == (0,)
+    assert CARTRIDGE_SCHEME.first_problem([]) is None
+    assert CARTRIDGE_SCHEME.first_duplicate(codes) is None
+    assert CARTRIDGE_SCHEME.first_duplicate([]) is None
+    assert CARTRIDGE_SCHEME.normalize_all([]) == []

@@ -11,12 +11,13 @@ from its register as a CSV file, the **issue list**:
   spaces and case ignored); ``officer`` who took it (any printable text, e.g. ``PC 4127``);
   ``issued_at`` when it went out; ``returned_at`` when it came back, empty while it is still
   out;
-- the CSV rules are those of the match files (:mod:`taserlink.forensics.matchfiles`), so
-  an examiner can predict what is refused: UTF-8 (a leading byte-order mark allowed),
-  lines ending LF or CRLF, RFC 4180 quoting, values stripped of surrounding spaces and
-  holding no control or invisible character, every row as wide as the header, blank lines
-  only at the end, a line at most :data:`MAX_LINE_CHARS` and a value at most
-  :data:`MAX_VALUE_CHARS` characters, at least one row.
+- the CSV rules are those of every table the forensic commands read
+  (:mod:`taserlink.forensics.tables`), so an examiner can predict what is refused: UTF-8
+  (a leading byte-order mark allowed), lines ending LF or CRLF, RFC 4180 quoting, values
+  stripped of surrounding spaces and holding no control or invisible character, every row
+  as wide as the header, blank lines only at the end, a line at most
+  :data:`~taserlink.forensics.tables.MAX_LINE_BYTES` bytes and a value at most
+  :data:`~taserlink.forensics.tables.MAX_VALUE_CHARS` characters, at least one row.
 
 **Times** (:func:`parse_utc`) are ISO 8601 with an explicit zone:
 ``2024-03-05T06:30:00Z`` — date, ``T`` (or one space), hours and minutes, optional seconds
@@ -37,25 +38,22 @@ Every problem is an :class:`~taserlink.errors.InputFileError` naming the file an
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import enum
-import io
 import itertools
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from taserlink.errors import InputFileError, LinkError, SerialError
+from taserlink.forensics import tables
+from taserlink.forensics.tables import Row
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 __all__ = [
     "ISSUE_COLUMNS",
-    "MAX_LINE_CHARS",
-    "MAX_VALUE_CHARS",
     "Issue",
     "IssueKind",
     "IssueList",
@@ -68,10 +66,6 @@ __all__ = [
 
 ISSUE_COLUMNS: Final = ("serial", "officer", "issued_at", "returned_at")
 """The issue list's columns."""
-MAX_LINE_CHARS: Final = 65_536
-"""Longest line an issue list may have (a longer one is not an issue list)."""
-MAX_VALUE_CHARS: Final = 256
-"""Longest value (an officer's name, a time) in characters."""
 
 _UTC_PATTERN: Final = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt ]"
@@ -271,125 +265,8 @@ def read_issues(path: str | os.PathLike[str]) -> IssueList:
         InputFileError: the file cannot be read, is not UTF-8, or is malformed, with the
             path and line.
     """
-    source = os.fspath(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise InputFileError(f"cannot read: {error.strerror or error}", source) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputFileError("not UTF-8 text", source, line) from None
-    return parse_issues(text, source)
-
-
-def _lines(text: str, source: str) -> Iterator[str]:
-    """``text`` split after each LF only (a lone CR stays inside its line), bounded."""
-    for number, line in enumerate(io.StringIO(text, newline="\n"), start=1):
-        if len(line) > MAX_LINE_CHARS:
-            raise InputFileError(
-                f"line longer than {MAX_LINE_CHARS} characters: not an issue list", source, number
-            )
-        yield line
-
-
-def _records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line each starts on; blank lines allowed only at the end."""
-    reader = csv.reader(_lines(text, source), strict=True)
-    blank_at: int | None = None
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            reason = str(error)
-            if reason.startswith("new-line character seen in unquoted field"):
-                reason = "a carriage return inside an unquoted field (lines end with LF or CRLF)"
-            elif reason == "unexpected end of data":
-                reason = "a quoted field is not closed before the end of the file"
-            raise InputFileError(f"malformed CSV: {reason}", source, start) from None
-        if not row or (len(row) == 1 and not row[0].strip()):
-            blank_at = start if blank_at is None else blank_at
-            continue
-        if blank_at is not None:
-            raise InputFileError(
-                "blank line between data lines (blank lines are allowed only at the end)",
-                source,
-                blank_at,
-            )
-        yield start, row
-
-
-def _columns(header: list[str], source: str, line: int) -> dict[str, int]:
-    names = [cell.strip().lower() for cell in header]
-    where: dict[str, int] = {}
-    for index, name in enumerate(names):
-        if name not in ISSUE_COLUMNS:
-            shown = repr(header[index].strip()) if name else "an unnamed column"
-            raise InputFileError(
-                f"unknown column {shown} (column {index + 1}): the columns are "
-                f"{', '.join(ISSUE_COLUMNS)}",
-                source,
-                line,
-            )
-        if name in where:
-            raise InputFileError(f"column {name!r} is given twice", source, line)
-        where[name] = index
-    missing = [name for name in ISSUE_COLUMNS if name not in where]
-    if missing:
-        raise InputFileError(f"missing column(s): {', '.join(missing)}", source, line)
-    return where
-
-
-def _serial(text: str) -> tuple[str, IssueKind]:
-    normalized = DEVICE_SCHEME.normalize(text)
-    if normalized.startswith("D"):
-        return DEVICE_SCHEME.validate(text), IssueKind.DEVICE
-    return CARTRIDGE_SCHEME.validate(text), IssueKind.CARTRIDGE
-
-
-def _issue(cells: dict[str, str], source: str, line: int) -> Issue:
-    def fail(message: str) -> InputFileError:
-        return InputFileError(message, source, line)
-
-    for name in ISSUE_COLUMNS:
-        value = cells[name].strip()
-        if len(value) > MAX_VALUE_CHARS:
-            raise fail(f"{name} is {len(value)} characters long (at most {MAX_VALUE_CHARS})")
-        if not value.isprintable():
-            raise fail(f"{name} {value!r} holds a control or invisible character")
-    serial_text = cells["serial"].strip()
-    if not serial_text:
-        raise fail("serial is empty")
-    try:
-        serial, kind = _serial(serial_text)
-    except SerialError as error:
-        raise fail(f"serial: {error}") from None
-    officer = cells["officer"].strip()
-    if not officer:
-        raise fail(f"officer is empty for {serial}")
-    times: list[int | None] = []
-    for name in ("issued_at", "returned_at"):
-        value = cells[name].strip()
-        if not value:
-            if name == "issued_at":
-                raise fail(f"issued_at is empty for {serial}")
-            times.append(None)
-            continue
-        try:
-            times.append(parse_utc(value))
-        except LinkError as error:
-            raise fail(f"{name}: {error}") from None
-    issued, returned = times
-    assert issued is not None
-    if returned is not None and returned < issued:
-        raise fail(
-            f"{serial} returned_at {utc_text(returned)} is before issued_at {utc_text(issued)}"
-        )
-    return Issue(serial, kind, officer, issued, returned, line)
+    rows = tables.file_rows(path, allowed=ISSUE_COLUMNS, required=ISSUE_COLUMNS, what="issues")
+    return IssueList(os.fspath(path), tuple(_issue(row) for row in rows))
 
 
 def parse_issues(text: str, source: str = "<issues>") -> IssueList:
@@ -400,20 +277,44 @@ def parse_issues(text: str, source: str = "<issues>") -> IssueList:
             wrong number of fields, a bad serial, officer or time, a return before its
             issue, or two overlapping issues of one serial.
     """
-    records = _records(text, source)
-    first = next(records, None)
-    if first is None:
-        raise InputFileError("empty file: no header row", source)
-    header_line, header = first
-    columns = _columns(header, source, header_line)
-    issues: list[Issue] = []
-    for line, row in records:
-        if len(row) != len(columns):
-            raise InputFileError(
-                f"{len(row)} field(s), the header has {len(columns)}", source, line
-            )
-        cells = {name: row[index] for name, index in columns.items()}
-        issues.append(_issue(cells, source, line))
-    if not issues:
-        raise InputFileError("no issues: the file has a header row only", source)
-    return IssueList(source, tuple(issues))
+    lines = tables.text_lines(text, source)
+    rows = tables.rows(lines, source, allowed=ISSUE_COLUMNS, required=ISSUE_COLUMNS, what="issues")
+    return IssueList(source, tuple(_issue(row) for row in rows))
+
+
+def _serial(text: str) -> tuple[str, IssueKind]:
+    normalized = DEVICE_SCHEME.normalize(text)
+    if normalized.startswith("D"):
+        return DEVICE_SCHEME.validate(text), IssueKind.DEVICE
+    return CARTRIDGE_SCHEME.validate(text), IssueKind.CARTRIDGE
+
+
+def _issue(row: Row) -> Issue:
+    values = {name: row.value(name) for name in ISSUE_COLUMNS}
+    if not values["serial"]:
+        raise row.error("serial is empty")
+    try:
+        serial, kind = _serial(values["serial"])
+    except SerialError as error:
+        raise row.error(f"serial: {error}") from None
+    officer = values["officer"]
+    if not officer:
+        raise row.error(f"officer is empty for {serial}")
+    times: list[int | None] = []
+    for name in ("issued_at", "returned_at"):
+        if not values[name]:
+            if name == "issued_at":
+                raise row.error(f"issued_at is empty for {serial}")
+            times.append(None)
+            continue
+        try:
+            times.append(parse_utc(values[name]))
+        except LinkError as error:
+            raise row.error(f"{name}: {error}") from None
+    issued, returned = times
+    assert issued is not None
+    if returned is not None and returned < issued:
+        raise row.error(
+            f"{serial} returned_at {utc_text(returned)} is before issued_at {utc_text(issued)}"
+        )
+    return Issue(serial, kind, officer, issued, returned, row.line)

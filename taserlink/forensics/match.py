@@ -95,33 +95,29 @@ class SerialIndex:
         self.scheme = scheme
         self.serials: Sequence[str] = serials
         length = scheme.length
-        codes, right_length = _codes(serials, scheme.alphabet, length)
-        n = len(codes)
+        n = len(serials)
         if n == 0:
             raise MatchError("the serial list is empty")
-        bad = ~right_length | (codes < 0).any(axis=1)
-        base = len(scheme.alphabet)
-        if scheme.type_letters:
-            letters = np.array([scheme.alphabet.index(t) for t in scheme.type_letters])
-            bad |= ~np.isin(codes[:, 0], letters)
-        if scheme.check:
-            total = np.zeros(n, np.int64)
-            for j, position in enumerate(range(length - 2, -1, -1)):
-                addend = (2 if j % 2 == 0 else 1) * codes[:, position]
-                total += addend // base + addend % base
-            bad |= codes[:, -1] != (base - total % base) % base
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        codes, valid = scheme.encode(serials)
+        if not valid.all():
+            i = int(np.flatnonzero(~valid)[0])
             why = scheme.problem(str(serials[i])) or "it is not written canonically"
             raise MatchError(
                 f"serial {i + 1} {serials[i]!r} is not a valid {scheme.name} serial: {why}"
             )
+        repeat = scheme.first_duplicate(codes)
+        if repeat is not None:
+            first, second = repeat
+            raise MatchError(
+                f"serials {first + 1} and {second + 1} are the same: {serials[first]!r}"
+            )
+        base = len(scheme.alphabet)
         self.codes: npt.NDArray[np.unsignedinteger] = codes.astype(
             np.uint8 if base <= 256 else np.uint16
         )
+        del codes
         self.base = base
         self.window = window_length(scheme, n)
-        self._duplicates()
         key_type = np.uint32 if base**self.window < 2**32 else np.uint64
         position_bits = max(1, (n - 1).bit_length())
         # Window key and position packed in one word: one plain sort gives the keys in
@@ -151,17 +147,6 @@ class SerialIndex:
         for j in range(window_codes.shape[1]):
             keys += window_codes[:, j].astype(np.uint64) * np.uint64(self.base**j)
         return keys
-
-    def _duplicates(self) -> None:
-        rows = np.ascontiguousarray(self.codes)
-        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-        order = np.argsort(view, kind="stable")
-        same = np.flatnonzero(view[order][1:] == view[order][:-1])
-        if same.size:
-            first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-            raise MatchError(
-                f"serials {first + 1} and {second + 1} are the same: {self.serials[first]!r}"
-            )
 
     def __len__(self) -> int:
         return len(self.codes)
