@@ -35,6 +35,7 @@ again from the device, which gives the same bytes if the device holds them so).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -48,7 +49,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from taserlink import __version__
+from taserlink import __version__, atomic
 from taserlink.device import protocol as P
 from taserlink.device.session import DeviceInfo, DeviceSession, RetryPolicy
 from taserlink.device.usb_host import Transport, UsbDeviceInfo, open_link
@@ -115,39 +116,16 @@ class DownloadResult:
 # -- files ------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    """fsync a directory so a rename or unlink in it survives a crash (a no-op where the
-    platform cannot open directories)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same directory,
-    fsynced, renamed over ``path``, and the directory fsynced.
+    """Write ``data`` to ``path`` atomically (:func:`taserlink.atomic.write_atomic`).
 
     Raises:
         ImageIOError: the file could not be written.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
+        atomic.write_atomic(path, data)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from None
-    _fsync_dir(path.parent)
 
 
 def _publish(directory: Path, stem: str, data: bytes) -> Path:
@@ -179,7 +157,8 @@ def _publish(directory: Path, stem: str, data: bytes) -> Path:
         raise ImageIOError(
             f"cannot write the image in {directory}: {error.strerror or error}"
         ) from None
-    _fsync_dir(directory)
+    with contextlib.suppress(OSError):  # the image is in place; this only makes it durable sooner
+        atomic.fsync_directory(directory)
     return path
 
 
@@ -288,7 +267,8 @@ class PartialDownload:
     def remove(self) -> None:
         """Delete the partial (only once the image is safely in place)."""
         shutil.rmtree(self.directory, ignore_errors=True)
-        _fsync_dir(self.directory.parent)
+        with contextlib.suppress(OSError):  # the image is in place; this only hastens the removal
+            atomic.fsync_directory(self.directory.parent)
 
 
 def load_partial(directory: Path, serial: str) -> PartialDownload | None:

@@ -45,18 +45,16 @@ when no line is to blame).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import csv
 import io
 import itertools
 import math
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, Final, TextIO
 
+from taserlink.atomic import write_atomic
 from taserlink.errors import InputFileError, ReadError, SerialError
 from taserlink.forensics import tables
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
@@ -460,59 +458,10 @@ def write_matches(rows: Sequence[MatchRow], out: PathLike | TextIO) -> None:
     """
     text = _csv_text(rows)
     if isinstance(out, str | os.PathLike):
-        _write_atomic(Path(os.path.realpath(out)), text.encode("utf-8"))
+        write_atomic(out, text.encode("utf-8"))
     else:
         out.write(text)
         out.flush()
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    try:
-        mode: int | None = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None  # a new file: the umask decides, as for any file the user makes
-    temporary: Path | None = None
-    fd = -1
-    try:
-        for _ in range(16):
-            candidate = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-            try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-                fd = os.open(candidate, flags, 0o666)
-            except FileExistsError:
-                continue
-            temporary = candidate
-            break
-        else:  # pragma: no cover - 16 collisions of 48 random bits
-            raise FileExistsError(f"cannot make a temporary file beside {target}")
-        with os.fdopen(fd, "wb") as stream:
-            fd = -1  # the stream owns it now
-            if mode is not None and hasattr(os, "fchmod"):
-                os.fchmod(stream.fileno(), mode)
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-        temporary = None
-        _fsync_directory(target.parent)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (a no-op where a directory cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_matches(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> list[MatchRow]:

@@ -31,11 +31,8 @@ files), and every file is written atomically (temporary file, fsync, rename).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import shlex
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from taserlink.atomic import fsync_directory, write_atomic
 from taserlink.errors import FormatError, ImageIOError
 from taserlink.format import Image
 from taserlink.format import layout as L
@@ -189,45 +187,6 @@ def _prepare_directory(directory: Path) -> None:
             f"{directory} is not empty ({shown}): export into a new directory so that no "
             "file from another export is taken for this image's"
         )
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory, fsync, rename.
-
-    Raises:
-        ImageIOError: any step fails (the temporary file is removed).
-    """
-    temporary: str | None = None
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(stream.fileno(), _FILE_MODE)
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-        temporary = None
-    except OSError as error:
-        raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the renames in ``directory`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    except OSError as error:  # pragma: no cover - a failing disk
-        raise ImageIOError(f"cannot sync {directory}: {error.strerror or error}") from None
-    finally:
-        os.close(fd)
 
 
 def _pem(certificate: x509.Certificate) -> bytes:
@@ -411,10 +370,12 @@ def export_evidence(
     _prepare_directory(directory)
     written = []
     for index, (name, data) in enumerate(files):
-        if index == len(files) - 1:
-            _fsync_directory(directory)  # every other file is durable before README.txt
         path = directory / name
-        _write_atomic(path, data)
+        try:
+            if index == len(files) - 1:
+                fsync_directory(directory)  # every other file is durable before README.txt
+            write_atomic(path, data, mode=_FILE_MODE)
+        except OSError as error:
+            raise ImageIOError(f"cannot write {path}: {error.strerror or error}") from None
         written.append(path)
-    _fsync_directory(directory)
     return written

@@ -1,0 +1,64 @@
+"""Atomic writes: the new file whole or the old one untouched, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from taserlink.atomic import write_atomic
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_new_file_is_written_whole(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    write_atomic(target, b"a,b\n1,2\n")
+    assert target.read_bytes() == b"a,b\n1,2\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    write_atomic(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    write_atomic(target, b"newer", mode=0o644)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_symbolic_link_is_followed_and_kept(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    write_atomic(link, b"new")
+    assert link.is_symlink()
+    assert real.read_bytes() == b"new"
+
+
+def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError):
+        write_atomic(tmp_path / "missing" / "out.csv", b"new")
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    with pytest.raises(OSError):
+        write_atomic(directory, b"new")
+    assert directory.is_dir()
+    if os.geteuid() != 0:  # root ignores directory permissions
+        tmp_path.chmod(0o500)
+        try:
+            with pytest.raises(OSError):
+                write_atomic(target, b"new")
+        finally:
+            tmp_path.chmod(0o700)
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
