@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taserlink.errors import ReadError
-from taserlink.forensics.serials import CARTRIDGE_SCHEME, SerialScheme, parse_read
+from taserlink.forensics.serials import CARTRIDGE_SCHEME, AfidRead, SerialScheme, parse_read
 from tests.strategies import cartridge_serials
 
 
@@ -91,3 +91,29 @@ def test_any_scheme() -> None:
         parse_read(serial + "1", legacy)
     assert parse_read("*" + serial[2:], legacy).fits(serial)
     assert CARTRIDGE_SCHEME.length == 10
+
+
+@given(
+    st.lists(st.text("ABC?", min_size=1, max_size=3), min_size=1, max_size=5),
+    st.booleans(),
+    st.booleans(),
+)
+def test_placement_count_is_the_number_of_placements_the_reference_enumerates(
+    segments: list[str], torn_start: bool, torn_end: bool
+) -> None:
+    from taserlink.forensics.reference import placements
+
+    text = ("*" if torn_start else "") + "*".join(segments) + ("*" if torn_end else "")
+    scheme = SerialScheme("abc", alphabet="ABC0", length=12, type_letters={}, check=False)
+    read = AfidRead(text, tuple(segments), not torn_start, not torn_end)
+    assert read.placement_count(scheme.length) == len(placements(read, scheme.length))
+
+
+def test_a_read_torn_into_too_many_pieces_is_refused() -> None:
+    legacy = SerialScheme(
+        "legacy", alphabet="0123456789ABCDEF", length=16, type_letters={}, check=False
+    )
+    with pytest.raises(ReadError, match="ways"):
+        parse_read("*1*2*3*4*5*6*7*8*", legacy)
+    worst = parse_read("*1*2*3*4*5*")  # the most a cartridge read can be torn
+    assert worst.placement_count(10) == 252

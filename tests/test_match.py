@@ -230,3 +230,34 @@ def test_validation_figures_when_examiners_err_more_than_the_model_says() -> Non
     assert v.unlisted_matched == 0
     assert v.matched_wrong <= 0.005 * (v.matched_right + v.matched_wrong)
     assert v.matched_right / v.listed >= 0.8
+
+
+def test_an_exhibit_too_large_to_be_one_recovery_is_refused_by_both() -> None:
+    from taserlink.errors import MatchError
+    from taserlink.forensics.reference import reference_match_reads
+    from taserlink.forensics.scoring import MAX_EXHIBIT_READS
+
+    serials = register(100, seed=14)
+    reads = [TagRead("E1", str(i), serials[i % 100]) for i in range(MAX_EXHIBIT_READS + 1)]
+    with pytest.raises(MatchError, match="exhibit 'E1' holds 2001 reads"):
+        match_reads(reads, serials)
+    with pytest.raises(MatchError, match="exhibit 'E1'"):
+        reference_match_reads(reads, serials)
+
+
+def test_many_exhibits_are_matched_in_batches_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import taserlink.forensics.match as fast
+
+    rng = random.Random(15)
+    serials = register(3000, seed=16)
+    reads: list[TagRead] = []
+    for e in range(60):
+        target = rng.choice(serials)
+        reads += reads_of(
+            f"E{e}", simulate_reads([target] * rng.randint(1, 4), MODEL, rng, p_torn=0.2)
+        )
+    whole = match_reads(reads, serials)
+    monkeypatch.setattr(fast, "BATCH_READS", 7)
+    assert match_reads(reads, serials) == whole

@@ -39,13 +39,14 @@ from taserlink.forensics.scoring import (
     Placement,
     allowed_characters,
     build_row,
+    check_exhibit_sizes,
     expansion,
     window_length,
 )
 from taserlink.forensics.serials import TORN, UNREADABLE, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
-__all__ = ["Matcher", "SerialIndex", "match_reads"]
+__all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -53,6 +54,8 @@ _SEPARATORS = str.maketrans("", "", "- \t")
 _CHUNK_ROWS = 1 << 18
 """Placement-candidate rows scored at once (bounds the gather's memory)."""
 _NO = np.iinfo(np.int64).max
+BATCH_READS = 16_384
+"""Most reads matched at once (whole exhibits; a larger input is matched in batches)."""
 
 
 def _codes(
@@ -421,11 +424,31 @@ class Matcher:
         first appearance, groups in the order formed, the reads nothing explains last —
         exactly as :func:`taserlink.forensics.reference.reference_match_reads`.
 
+        Exhibits are independent, so they are matched in batches of at most
+        :data:`BATCH_READS` reads: memory stays bounded however many reads are given.
+
         Raises:
             ReadError: a read not in the notation (naming its exhibit and tag).
+            MatchError: an exhibit of more than
+                :data:`~taserlink.forensics.scoring.MAX_EXHIBIT_READS` reads.
         """
-        if not reads:
-            return []
+        by_exhibit: dict[str, list[TagRead]] = {}
+        for read in reads:
+            by_exhibit.setdefault(read.exhibit, []).append(read)
+        check_exhibit_sizes(by_exhibit)
+        rows: list[MatchRow] = []
+        batch: list[TagRead] = []
+        for members in by_exhibit.values():
+            if batch and len(batch) + len(members) > BATCH_READS:
+                rows.extend(self._match_batch(batch))
+                batch = []
+            batch.extend(members)
+        if batch:
+            rows.extend(self._match_batch(batch))
+        return rows
+
+    def _match_batch(self, reads: Sequence[TagRead]) -> list[MatchRow]:
+        """:meth:`match` for whole exhibits, all at once."""
         prepared = self._prepare(reads)
         n_reads = len(prepared.reads)
         n_exhibits = len(prepared.exhibits)

@@ -66,6 +66,7 @@ from taserlink.forensics.scoring import (
     Placement,
     allowed_characters,
     build_row,
+    check_exhibit_sizes,
     expansion,
     window_length,
     window_sets,
@@ -197,6 +198,7 @@ def reference_match_reads(
     exhibits: dict[str, list[_Read]] = {}
     for read in parsed:
         exhibits.setdefault(read.tag.exhibit, []).append(read)
+    check_exhibit_sizes({e: [r.tag for r in members] for e, members in exhibits.items()})
 
     rows: list[MatchRow] = []
     for exhibit, members in exhibits.items():

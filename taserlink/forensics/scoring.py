@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from taserlink.errors import MatchError
 from taserlink.forensics.confusion import ConfusionModel
-from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus
+from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import UNREADABLE
 from taserlink.serials import SerialScheme
 
 __all__ = [
     "BACKGROUND_COMBINATIONS",
     "EXPANSION_NATS",
+    "MAX_EXHIBIT_READS",
     "MAX_VARIANTS",
     "TIE_TOLERANCE",
     "WINDOW",
@@ -29,6 +31,7 @@ __all__ = [
     "Edit",
     "Placement",
     "build_row",
+    "check_exhibit_sizes",
     "edits_of",
     "allowed_characters",
     "expansion",
@@ -53,6 +56,10 @@ MAX_VARIANTS = 64
 BACKGROUND_COMBINATIONS = 1024
 """Most combinations of torn reads' placements enumerated for a group's background; torn
 reads beyond enter by an upper bound."""
+MAX_EXHIBIT_READS = 2_000
+"""Most reads one exhibit may hold: a cartridge sheds a few dozen tags, and every read of an
+exhibit is scored against every candidate of it, so the work grows with the square of an
+exhibit's size."""
 TIE_TOLERANCE = 1e-9
 """Log-likelihoods (nats) closer than this are equal: ties go to the serial listed first."""
 
@@ -205,3 +212,15 @@ def build_row(
     if status is MatchStatus.AMBIGUOUS and (p2 is None or other > p2):
         explanation += f"; another serial of the list or one outside it: {other:.3g}"
     return MatchRow(exhibit, serial, status, p1, tags, runner, p2, explanation)
+
+
+def check_exhibit_sizes(by_exhibit: Mapping[str, Sequence[TagRead]]) -> None:
+    """Raise :class:`MatchError` naming the first exhibit of more than
+    :data:`MAX_EXHIBIT_READS` reads."""
+    for exhibit, members in by_exhibit.items():
+        if len(members) > MAX_EXHIBIT_READS:
+            raise MatchError(
+                f"exhibit {exhibit!r} holds {len(members)} reads, more than "
+                f"{MAX_EXHIBIT_READS}: a cartridge sheds a few dozen tags — split the "
+                "exhibit by where its tags were recovered"
+            )

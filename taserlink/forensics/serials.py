@@ -16,6 +16,7 @@ character an ``O`` stands for is the confusion model's question, not the parser'
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ __all__ = [
     "CROCKFORD32",
     "DEVICE_SCHEME",
     "SerialScheme",
+    "MAX_PLACEMENTS",
     "UNREADABLE",
     "TORN",
     "AfidRead",
@@ -44,6 +46,10 @@ UNREADABLE = "?"
 """One character present but unreadable."""
 TORN = "*"
 """A run of unknown length that could not be read."""
+MAX_PLACEMENTS = 256
+"""Most ways a torn read may fit a serial (every way is scored): no read of a 10-character
+serial exceeds it (the worst, five single characters between tears, fits 252 ways); a
+longer scheme's read torn into many single characters is refused as no evidence."""
 _IGNORED = str.maketrans("", "", "- \t")
 _READ_CHARACTER = re.compile(r"[0-9A-Z?*]")
 
@@ -71,6 +77,17 @@ class AfidRead:
         """True when nothing is torn: one segment spanning the whole serial."""
         return self.starts_at_start and self.ends_at_end and len(self.segments) == 1
 
+    def placement_count(self, length: int) -> int:
+        """In how many ways the segments fit a serial of ``length`` characters, in order,
+        without overlap, a torn part standing for zero or more characters."""
+        free = length - sum(len(s) for s in self.segments)
+        gaps = len(self.segments) + 1 - self.starts_at_start - self.ends_at_end
+        if free < 0:
+            return 0
+        if gaps == 0:
+            return 1 if free == 0 else 0
+        return math.comb(free + gaps - 1, gaps - 1)
+
     @property
     def readable(self) -> int:
         """Characters read (not ``?``)."""
@@ -95,7 +112,8 @@ def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
     Raises:
         ReadError: an empty read, a character that is neither a letter, a digit, ``?`` nor
             ``*``, a read without ``*`` whose length is not the scheme's, more characters
-            than a serial of the scheme has, or no readable character at all.
+            than a serial of the scheme has, no readable character at all, or a torn read
+            that fits a serial more than :data:`MAX_PLACEMENTS` ways.
     """
     cleaned = text.translate(_IGNORED).upper()
     if not cleaned:
@@ -119,4 +137,11 @@ def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
         )
     if all(c == UNREADABLE for segment in segments for c in segment):
         raise ReadError(f"read {text!r} holds no readable character")
-    return AfidRead(text, segments, not collapsed.startswith(TORN), not collapsed.endswith(TORN))
+    read = AfidRead(text, segments, not collapsed.startswith(TORN), not collapsed.endswith(TORN))
+    ways = read.placement_count(scheme.length)
+    if ways > MAX_PLACEMENTS:
+        raise ReadError(
+            f"read {text!r} is torn into so many pieces that it fits a {scheme.name} serial "
+            f"{ways} ways (at most {MAX_PLACEMENTS}): it says too little to score"
+        )
+    return read
