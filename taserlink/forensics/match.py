@@ -5,9 +5,10 @@ It computes exactly what the plain reference (:mod:`taserlink.forensics.referenc
 and an index, and with no Python loop over the serial list or over the reads' candidates:
 
 - :class:`SerialIndex` — built once over ``N`` serials: the serials as an ``(N, L)`` array
-  of alphabet codes, and for every window start ``w`` the keys of the ``WINDOW`` characters
+  of alphabet codes, and for every window start ``w`` the keys of the window's characters
   from ``w`` (base ``len(alphabet)``), sorted, with the serials' positions in that order.
-  About ``L + 8·(L - WINDOW + 1)`` bytes per serial (66 for the cartridge scheme).
+  About ``L + 8·(L - W + 1)`` bytes per serial for windows of ``W`` characters (58 for the
+  cartridge scheme at a million serials, ``W`` = 5).
 - :class:`Matcher` — queries the index with a batch of reads: every placement of every
   read, every usable window, every combination its characters stand for, looked up with
   one ``searchsorted`` per window start; the (exhibit, candidate) pairs made unique; every
@@ -174,7 +175,7 @@ class _Reads:
     complete: npt.NDArray[np.bool_]
     texts: list[str]  # cleaned text of complete reads ('' for torn)
     pl_read: IntArray  # per placement: its read
-    pl_cols: npt.NDArray[np.int64]  # (placements, L): read-character column, ABSENT if uncovered
+    pl_cols: npt.NDArray[np.int16]  # (placements, L): read-character column, ABSENT if uncovered
     pl_start: IntArray  # per read: its first placement
     pl_count: IntArray  # per read: M
 
@@ -260,7 +261,7 @@ class Matcher:
             counts[i] = len(rows)
             torn_rows.append(rows)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        pl_cols = np.full((int(counts.sum()), length), self._absent, np.int64)
+        pl_cols = np.full((int(counts.sum()), length), self._absent, np.int16)
         complete_at = np.flatnonzero(~torn)
         pl_cols[starts[complete_at]] = codes[complete_at]
         for i, rows in zip(np.flatnonzero(torn), torn_rows, strict=True):
@@ -399,7 +400,8 @@ class Matcher:
         for begin in range(0, len(rows), _CHUNK_ROWS):
             end = min(begin + _CHUNK_ROWS, len(rows))
             flat = (
-                prepared.pl_cols[placement[begin:end]] * base + codes[pair_serial[rows[begin:end]]]
+                prepared.pl_cols[placement[begin:end]].astype(np.int64) * base
+                + codes[pair_serial[rows[begin:end]]]
             )
             scores[begin:end] = self._table[flat].sum(axis=1)
         starts = np.cumsum(counts) - counts
