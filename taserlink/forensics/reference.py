@@ -19,9 +19,11 @@ The definition, for one exhibit (its reads ``R``, the list of ``N`` serials):
    scheme (type letter uniform over the type letters, other characters uniform over the
    alphabet — the check character taken as uniform too).
 4. **Candidates.**  A serial is a candidate of the exhibit when, for some read, placement
-   and window (``WINDOW`` consecutive positions all covered and none ``?``, standing for at
-   most ``MAX_VARIANTS`` combinations), each of its characters in the window is in the
-   :func:`~taserlink.forensics.scoring.expansion` of the read character there.
+   and window (:func:`~taserlink.forensics.scoring.window_length` consecutive covered
+   positions), each of its characters in the window is among those the read character
+   there stands for: its :func:`~taserlink.forensics.scoring.expansion` (``?`` stands for
+   any), narrowed by :func:`~taserlink.forensics.scoring.window_sets` when the window
+   stands for too many combinations.
 5. **Grouping.**  Repeatedly: a read is *eligible* for candidate ``s`` when it is still
    unassigned, ``log L(read|s) ≥ best(read) - log(grouping_factor)`` (``best`` over all
    candidates) and its evidence ``c·log(L(read|s)/L₀(read))`` is positive; the candidate
