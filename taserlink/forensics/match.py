@@ -22,6 +22,7 @@ reference is, and ``tests/test_match_differential.py`` holds the two together.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -248,7 +249,7 @@ class Matcher:
         for i in np.flatnonzero(~torn & ~good):
             self._reject(ordered[int(i)])
         counts = np.ones(len(ordered), np.int64)
-        torn_rows: list[npt.NDArray[np.int64]] = []
+        torn_rows: list[npt.NDArray[np.int16]] = []
         for i in np.flatnonzero(torn):
             read = ordered[int(i)]
             try:
@@ -292,37 +293,16 @@ class Matcher:
 
     def _torn_placements(
         self, segments: tuple[str, ...], at_start: bool, at_end: bool
-    ) -> npt.NDArray[np.int64]:
-        """Every placement of a torn read as rows of read-character columns: the free
-        characters are shared out among the gaps (stars and bars)."""
+    ) -> npt.NDArray[np.int16]:
+        """Every placement of a torn read as rows of read-character columns."""
         length = self.index.scheme.length
-        free = length - sum(len(s) for s in segments)
-        gaps = len(segments) + 1
-        fixed = {0} if at_start else set()
-        if at_end:
-            fixed.add(gaps - 1)
-        open_gaps = [g for g in range(gaps) if g not in fixed]
-        encoded = [np.array([self.model.column(c) for c in s], np.int64) for s in segments]
-        rows: list[npt.NDArray[np.int64]] = []
-        if not open_gaps:
-            shares: list[tuple[int, ...]] = [()] if free == 0 else []
-        else:
-            k = len(open_gaps)
-            shares = []
-            for bars in itertools.combinations(range(free + k - 1), k - 1):
-                edges = (-1, *bars, free + k - 1)
-                shares.append(tuple(edges[i + 1] - edges[i] - 1 for i in range(k)))
-        for share in shares:
-            gap = [0] * gaps
-            for g, amount in zip(open_gaps, share, strict=True):
-                gap[g] = amount
-            row = np.full(length, self._absent, np.int64)
-            position = gap[0]
-            for s, segment in enumerate(encoded):
-                row[position : position + len(segment)] = segment
-                position += len(segment) + gap[s + 1]
-            rows.append(row)
-        return np.array(rows, np.int64).reshape(len(rows), length)
+        starts = _segment_starts(tuple(len(s) for s in segments), at_start, at_end, length)
+        rows = np.full((len(starts), length), self._absent, np.int16)
+        every = np.arange(len(starts))[:, None]
+        for k, segment in enumerate(segments):
+            columns = [self.model.column(c) for c in segment]
+            rows[every, starts[:, k, None] + np.arange(len(segment))] = columns
+        return rows
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, prepared: _Reads) -> tuple[IntArray, IntArray]:
@@ -640,6 +620,38 @@ class Matcher:
 def _log_sum_exp(values: FloatArray) -> float:
     top = float(values.max())
     return top + math.log(float(np.exp(values - top).sum()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _segment_starts(
+    lengths: tuple[int, ...], at_start: bool, at_end: bool, length: int
+) -> npt.NDArray[np.int64]:
+    """Where each segment starts in every placement, ``(placements, segments)``: the free
+    characters shared out among the gaps that may hold some (stars and bars), in
+    lexicographic order of the positions — the order the reference enumerates them in."""
+    free = length - sum(lengths)
+    gaps = len(lengths) + 1
+    fixed = ({0} if at_start else set()) | ({gaps - 1} if at_end else set())
+    open_gaps = [g for g in range(gaps) if g not in fixed]
+    if not open_gaps:
+        shares: list[tuple[int, ...]] = [()] if free == 0 else []
+    else:
+        k = len(open_gaps)
+        shares = []
+        for bars in itertools.combinations(range(free + k - 1), k - 1):
+            edges = (-1, *bars, free + k - 1)
+            shares.append(tuple(edges[i + 1] - edges[i] - 1 for i in range(k)))
+    starts = np.zeros((len(shares), len(lengths)), np.int64)
+    for row, share in enumerate(shares):
+        gap = [0] * gaps
+        for g, amount in zip(open_gaps, share, strict=True):
+            gap[g] = amount
+        position = gap[0]
+        for k, size in enumerate(lengths):
+            starts[row, k] = position
+            position += size + gap[k + 1]
+    starts.setflags(write=False)
+    return starts
 
 
 class _Ranking:

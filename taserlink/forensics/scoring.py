@@ -130,13 +130,21 @@ def explain(
     answer.  Positions are 1-based in the text.
     """
     n = len(edits_per_read)
-    counts: Counter[Edit] = Counter(edit for edits in edits_per_read for edit in set(edits))
-    parts: list[str] = []
-    for (position, true, read), k in sorted(
-        counts.items(), key=lambda item: (item[0][0], -item[1], item[0][2])
-    ):
-        what = "unreadable" if read == UNREADABLE else f"{true} read as {read}"
-        parts.append(f"pos{position + 1} {what}" + (f" ({k} of {n} reads)" if n > 1 else ""))
+    parts: list[str]
+    if n == 1:  # one read: its edits in position order (a placement's are already so)
+        parts = [
+            f"pos{position + 1} "
+            + ("unreadable" if read == UNREADABLE else f"{true} read as {read}")
+            for position, true, read in edits_per_read[0]
+        ]
+    else:
+        counts: Counter[Edit] = Counter(edit for edits in edits_per_read for edit in set(edits))
+        parts = []
+        for (position, true, read), k in sorted(
+            counts.items(), key=lambda item: (item[0][0], -item[1], item[0][2])
+        ):
+            what = "unreadable" if read == UNREADABLE else f"{true} read as {read}"
+            parts.append(f"pos{position + 1} {what} ({k} of {n} reads)")
     if not parts:
         parts.append("every read exact" if n > 1 else "read exact")
     if torn:
