@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,11 @@ import pytest
 
 from taserlink.cli import COMMANDS, main
 from taserlink.cli import link as link_command
-from taserlink.forensics.issues import parse_utc
+from taserlink.emulator.scenarios import START, new_device
+from taserlink.forensics.issues import parse_utc, utc_text
 from taserlink.forensics.link import LinkKind
+from taserlink.format import DEVICE_EPOCH_UNIX_MS
+from taserlink.serials import CARTRIDGE_SCHEME
 from tests.conftest import CAPTURES, ROOT
 
 SCENE = CAPTURES / "incident"
@@ -28,6 +32,7 @@ TEST_ROOT = CAPTURES / "test-root.pem"
 TRUTH: dict[str, Any] = json.loads((SCENE / "truth.json").read_text())
 WINDOW = [TRUTH["window"]["from"], TRUTH["window"]["to"]]
 MATCHES = SCENE / "expected-matches.csv"
+HOUR = 3_600_000
 FINDING_KEYS = {"kind", "severity", "message", "serial", "exhibits", "device", "seq", "image"}
 
 
@@ -317,3 +322,86 @@ def test_as_a_process(tmp_path: Path) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 1 and done.stderr == ""
     assert "other_officer" in done.stdout
+
+
+# -- --host-set-anchors ---------------------------------------------------------------------
+
+
+def _host_set_scene(tmp_path: Path) -> tuple[Path, Path, Path, str, int]:
+    """A device whose clock cell fails, then a host sets it to UTC; it fires a cartridge,
+    its cell fails again and only then is it downloaded: no download reaches the deploy's
+    clock epoch.  Returns images, issues and matches paths, the cartridge and its true UTC."""
+    rng = random.Random("host-set scene")
+    device = new_device(rng, START, offset_ms=120_000, drift_ppm=45.0)
+    serial = CARTRIDGE_SCHEME.generate(rng, "S")
+    device.power_on()
+    device.insert_cartridge(1, serial)
+    device.advance(HOUR)
+    device.lose_power()
+    device.advance(HOUR)
+    device.usb_connect()
+    device.set_clock(device.utc_ms - DEVICE_EPOCH_UNIX_MS)
+    device.advance(5 * HOUR)
+    device.unholster()
+    device.arm()
+    fired_at = device.utc_ms
+    device.fire(1)
+    device.safe()
+    device.holster()
+    device.advance(2 * HOUR)
+    device.lose_power()
+    device.advance(HOUR)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "device.tdi").write_bytes(device.download(rng.randbytes(32)))
+    issued = utc_text(START - HOUR)
+    issues = tmp_path / "issues.csv"
+    issues.write_text(
+        "serial,officer,issued_at,returned_at\n"
+        f"{device.spec.serial},PC 1,{issued},\n{serial},PC 1,{issued},\n"
+    )
+    matches = tmp_path / "matches.csv"
+    matches.write_text(
+        "exhibit,serial,status,score,reads,runner_up,runner_up_score,explanation\n"
+        f"E1,{serial},match,0.999000,3,,,\n"
+    )
+    return images, issues, matches, serial, fired_at
+
+
+def test_host_set_anchors_place_a_deploy_no_download_reaches(tmp_path: Path) -> None:
+    images, issues, matches, serial, fired_at = _host_set_scene(tmp_path)
+    inputs = {"images": images, "issues": issues, "matches": matches}
+    code, off, err = _json(**inputs)
+    assert (code, err) == (0, "")
+    (deployment,) = off["links"][0]["deployments"]
+    assert deployment["utc"] is None
+    assert [f["kind"] for f in off["findings"]] == [LinkKind.UNCORRECTED_TIME.value]
+    code, on, err = _json("--host-set-anchors", **inputs)
+    assert (code, err) == (0, "")
+    (deployment,) = on["links"][0]["deployments"]
+    assert on["links"][0]["serial"] == serial
+    assert parse_utc(deployment["utc_earliest"]) <= fired_at <= parse_utc(deployment["utc_latest"])
+    assert deployment["bound_ms"] < 3_000
+    assert on["findings"] == []
+    (described,) = [d["clock_model"] for d in on["devices"]]
+    assert any("host clock sets taken as UTC anchors" in line for line in described)
+    assert any(line.lstrip().startswith("host clock set seq ") for line in described)
+    assert not any("host clock set" in line for line in off["devices"][0]["clock_model"])
+    # The text report says the option was used, before the models.
+    code, text, _ = _link("--host-set-anchors", **inputs)
+    assert code == 0
+    models = text[text.index("\nclock models\n") :]
+    assert models.startswith(
+        "\nclock models\n  option: --host-set-anchors: host clock sets taken as UTC anchors\n"
+    )
+    assert "--host-set-anchors" not in _link(**inputs)[1]
+
+
+def test_host_set_anchors_is_in_the_help_and_off_by_default() -> None:
+    code, out, _ = _run("link", "--help")
+    words = " ".join(out.split())
+    assert code == 0 and "--host-set-anchors" in words and "Off by default" in words
+    # The worked incident has no host clock set: the option changes only what it states.
+    _, plain, _ = _json("--window", *WINDOW)
+    _, chosen, _ = _json("--window", *WINDOW, "--host-set-anchors")
+    assert chosen["links"] == plain["links"] and chosen["findings"] == plain["findings"]

@@ -46,8 +46,9 @@ from taserlink.errors import (
     TaserlinkError,
     TruncatedError,
 )
-from taserlink.forensics.clock import ClockModel
+from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel
 from taserlink.format import (
+    DEVICE_EPOCH_UNIX_MS,
     EventCode,
     Image,
     build_image,
@@ -792,3 +793,104 @@ def test_a_reader_that_goes_away_ends_quietly(tmp_path: Path) -> None:
         process.stdout.close()
         assert process.wait(timeout=60) == 3
         assert process.stderr.read() == b""
+
+
+# -- --host-set-anchors -----------------------------------------------------------------------
+
+
+class _HostSetRun:
+    """A device whose clock cell fails, then a host sets it to UTC, it is used, its cell
+    fails again and only then is it downloaded: no download reaches the set's epoch."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        device = new_device(random.Random(11), offset_ms=-90_000, drift_ppm=-60.0)
+        self.truth: dict[int, int] = {}
+        device.power_on()
+
+        def use(hours: int) -> None:
+            for _ in range(hours):
+                device.advance(2 * 3_600_000)
+                self.truth[device.battery_report(20, 8000)] = device.utc_ms
+
+        use(2)
+        device.lose_power()
+        use(2)
+        device.usb_connect()
+        device.advance(1000)
+        self.set_seq = device.set_clock(device.utc_ms - DEVICE_EPOCH_UNIX_MS)
+        self.truth[self.set_seq] = device.utc_ms
+        use(5)
+        self.reset_seq = device.lose_power()
+        use(2)
+        self.path = _write(tmp_path, device.download(bytes(32)), "host-set.tdi")
+        self.image = read_image(self.path)
+
+
+def test_host_set_anchors_correct_what_no_download_reaches(tmp_path: Path) -> None:
+    run = _HostSetRun(tmp_path)
+    seqs = run.image.records["seq"]
+    in_set_epoch = (seqs >= run.set_seq) & (seqs < run.reset_seq)
+    off = list(csv.DictReader(io.StringIO(_show_ok(run.path, "--csv"))))
+    on = list(csv.DictReader(io.StringIO(_show_ok(run.path, "--csv", "--host-set-anchors"))))
+    assert all(r["utc"] == "" for r, inside in zip(off, in_set_epoch, strict=True) if inside)
+    model = ClockModel.from_images([run.image], host_sets=True)
+    assert [(r["utc"], r["utc_bound_ms"]) for r in on] == [
+        ("", "") if a is None else (utc_iso(a[0]), str(a[1]))
+        for a in _model_answers(model, run.image)
+    ]
+    for row, inside in zip(on, in_set_epoch, strict=True):
+        seq = int(row["seq"])
+        if inside:
+            assert row["utc"] != ""
+        if seq in run.truth and row["utc"]:
+            assert abs(utc_iso_ms(row["utc"]) - run.truth[seq]) <= int(row["utc_bound_ms"])
+    # The rows the download anchors are the same either way.
+    assert [r for r in on if int(r["seq"]) >= run.reset_seq] == [
+        r for r in off if int(r["seq"]) >= run.reset_seq
+    ]
+
+
+def test_host_set_anchors_are_stated_in_every_rendering(tmp_path: Path) -> None:
+    run = _HostSetRun(tmp_path)
+    model = ClockModel.from_images([run.image], host_sets=True)
+    text = _show_ok(run.path, "--host-set-anchors")
+    header = text[: text.index("\nevents: ")]
+    assert (
+        "\n  option          --host-set-anchors: host clock sets taken as UTC anchors\n" in header
+    )
+    for line in model.describe().splitlines():
+        assert f"\n  {line}\n" in header + "\n", line
+    assert f"host clock set seq {run.set_seq}:" in header
+    assert "taken as UTC anchors" in header
+    plain = _show_ok(run.path)
+    assert "--host-set-anchors" not in plain and "host clock set" not in plain
+
+    doc = json.loads(_show_ok(run.path, "--json", "--host-set-anchors"))["clock_model"]
+    assert (doc["host_set_anchors"], doc["host_set_bound_ms"]) == (True, DEFAULT_HOST_SET_BOUND_MS)
+    assert doc["description"] == model.describe()
+    marked = [
+        (a["seq"], a["bound_ms"])
+        for e in doc["epochs"]
+        for a in e["anchors"]
+        if a["kind"] == "host clock set"
+    ]
+    assert marked == [(run.set_seq, DEFAULT_HOST_SET_BOUND_MS)]
+    plain_doc = json.loads(_show_ok(run.path, "--json"))["clock_model"]
+    assert (plain_doc["host_set_anchors"], plain_doc["host_set_bound_ms"]) == (False, None)
+    assert all(a["kind"] != "host clock set" for e in plain_doc["epochs"] for a in e["anchors"])
+
+
+def test_host_set_anchors_is_stated_even_without_a_model(tmp_path: Path) -> None:
+    image = IMAGES["quiet-day"]
+    records = image.records.copy()
+    records["seq"][1] = records["seq"][0]
+    path = _write(tmp_path, _rebuild(image, records=_with_crcs(records)))
+    doc = json.loads(_show_ok(path, "--json", "--host-set-anchors"))["clock_model"]
+    assert doc["failure"] and doc["host_set_anchors"] is True
+    assert "--host-set-anchors" in _show_ok(path, "--host-set-anchors")
+
+
+def test_host_set_anchors_is_in_the_help() -> None:
+    code, out, _ = _run("show", "--help")
+    words = " ".join(out.split())
+    assert code == 0 and "--host-set-anchors" in words and "menu sets never anchor" in words

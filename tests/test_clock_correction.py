@@ -17,11 +17,20 @@ from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
 from taserlink.emulator.scenarios import START
 from taserlink.emulator.synthetic import synthetic_image
 from taserlink.forensics.clock import (
+    DEFAULT_HOST_SET_BOUND_MS,
+    AnchorKind,
     ClockModel,
     ClockModelError,
     EpochStart,
 )
-from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, Image, payload_view, read_image
+from taserlink.format import (
+    DEVICE_EPOCH_UNIX_MS,
+    ClockSource,
+    EventCode,
+    Image,
+    payload_view,
+    read_image,
+)
 from taserlink.serials import DEVICE_SCHEME
 from tests.conftest import CAPTURES
 
@@ -51,10 +60,15 @@ class Driven:
             seq = self.device.battery_report(20, 8000)
             self.truth[seq] = self.device.utc_ms
 
-    def set_clock_to_utc(self) -> None:
+    def set_clock_to_utc(self, *, error_ms: int = 0, source: ClockSource = ClockSource.HOST) -> int:
+        """Set the clock to UTC as a host (or the menu) saw it, ``error_ms`` off (a host
+        that read its clock ``latency`` ms before the device applied it: ``-latency``).
+        Returns the ``CLOCK_SET`` record's sequence."""
         self.device.advance(1000)
-        seq = self.device.set_clock(self.device.utc_ms - DEVICE_EPOCH_UNIX_MS)
+        new_ms = self.device.utc_ms - DEVICE_EPOCH_UNIX_MS + error_ms
+        seq = self.device.set_clock(new_ms, source)
         self.truth[seq] = self.device.utc_ms
+        return seq
 
     def lose_power(self) -> None:
         self.device.advance(HOUR)
@@ -398,3 +412,238 @@ def test_different_records_under_one_seq_are_refused_and_named() -> None:
         ClockModel.from_images([image, other])
     with pytest.raises(ClockModelError, match="no records"):
         ClockModel.from_images([dataclasses.replace(image, records=image.records[:0])])
+
+
+# -- host clock sets as anchors (opt-in) ----------------------------------------------------
+
+
+def _truth_of(run: Driven, records: np.ndarray) -> np.ndarray:
+    return np.array([run.truth[int(s)] for s in records["seq"]], dtype=np.float64)
+
+
+def _reset_set_use_reset(
+    offset_ms: int,
+    drift_ppm: float,
+    *,
+    error_ms: int = 0,
+    used: int = 6,
+    every_ms: int = HOUR,
+    source: ClockSource = ClockSource.HOST,
+) -> tuple[Driven, Image, int]:
+    """A clock reset by a power loss, a set (by a host, to UTC ``error_ms`` off), use, then
+    a second reset before the only download: no download reaches the set's epoch.
+    Returns the run, the download and the ``CLOCK_SET``'s sequence."""
+    run = Driven(offset_ms, drift_ppm)
+    run.events(3, HOUR)
+    run.lose_power()
+    run.events(2, HOUR)
+    seq = run.set_clock_to_utc(error_ms=error_ms, source=source)
+    run.events(used, every_ms)
+    run.lose_power()
+    run.events(2, HOUR)
+    return run, run.download(), seq
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    offset_ms=st.integers(-HOUR, HOUR),
+    drift_ppm=st.floats(-100, 100),
+    latency_ms=st.integers(0, DEFAULT_HOST_SET_BOUND_MS),
+    host_error_ms=st.integers(-5000, 5000),
+    used=st.integers(1, 12),
+    every_ms=st.integers(1000, 3 * DAY),
+)
+def test_a_host_set_after_a_reset_anchors_its_epoch_only_when_asked(
+    offset_ms: int,
+    drift_ppm: float,
+    latency_ms: int,
+    host_error_ms: int,
+    used: int,
+    every_ms: int,
+) -> None:
+    run, image, set_seq = _reset_set_use_reset(
+        offset_ms, drift_ppm, error_ms=host_error_ms - latency_ms, used=used, every_ms=every_ms
+    )
+    starts = [EpochStart.FIRST_RECORD, EpochStart.CLOCK_RESET, EpochStart.CLOCK_SET]
+    off = ClockModel.from_images([image])
+    assert [e.start for e in off.epochs] == [*starts, EpochStart.CLOCK_RESET]
+    reached = image.records["seq"] >= off.epochs[1].first_seq
+    unreached = reached & (image.records["seq"] < off.epochs[3].first_seq)
+    utc, _ = off.correct(image.records)
+    # Without the option the reset epoch and the set's epoch get no correction.
+    assert np.isnan(utc[image.records["seq"] < off.epochs[3].first_seq]).all()
+    assert not np.isnan(utc[~unreached & reached]).any()
+    answer = off.to_utc(int(image.records["time_ms"][-4]), seq=set_seq + 1)
+    assert answer.utc_ms is None and "no download and no clock-set link" in answer.note
+
+    host_clock_ms = abs(host_error_ms)
+    on = ClockModel.from_images([image], host_sets=True, host_clock_ms=host_clock_ms)
+    assert on.host_sets and not on.warnings
+    (anchor,) = [a for e in on.epochs for a in e.anchors if a.kind is AnchorKind.HOST_SET]
+    set_ms = int(image.records["time_ms"][image.records["seq"] == set_seq][0])
+    assert (anchor.seq, anchor.device_ms, anchor.utc_ms, anchor.bound_ms) == (
+        set_seq,
+        set_ms,
+        set_ms + DEVICE_EPOCH_UNIX_MS,
+        DEFAULT_HOST_SET_BOUND_MS + host_clock_ms,
+    )
+    assert anchor in on.epochs[2].anchors
+    # Now every record from the first reset on is corrected, its true UTC within the bound.
+    utc, bound = on.correct(image.records)
+    assert not np.isnan(utc[reached]).any() and np.isnan(utc[~reached]).all()
+    true = _truth_of(run, image.records)
+    assert (np.abs(utc - true)[reached] <= bound[reached]).all()
+    # The set's epoch is bounded by the set alone: the anchor's interval widening with
+    # distance from the set at the stated drift (twice it at most).
+    in_set = (image.records["seq"] >= on.epochs[2].first_seq) & unreached
+    distance = image.records["time_ms"][in_set].astype(np.float64) - set_ms
+    ceiling = _ceiling(np.abs(distance), DEFAULT_HOST_SET_BOUND_MS + host_clock_ms)
+    assert (bound[in_set] <= ceiling).all()
+
+
+def test_a_download_with_no_statement_after_a_host_set() -> None:
+    """A download whose statement never came (kept from an interrupted transfer) holds
+    records but no download anchor: only a host set can place them."""
+    run = Driven(-70_000, 60.0)
+    run.events(2, HOUR)
+    run.lose_power()
+    run.events(2, HOUR)
+    run.set_clock_to_utc(error_ms=-40)
+    run.events(5, 4 * HOUR)
+    image = dataclasses.replace(run.download(), statement=None)
+    off = ClockModel.from_images([image])
+    assert all(not e.anchors for e in off.epochs)
+    on = ClockModel.from_images([image], host_sets=True)
+    assert [len(e.anchors) for e in on.epochs] == [0, 1, 1]
+    utc, bound = on.correct(image.records)
+    ok = ~np.isnan(utc)
+    assert ok.sum() == np.count_nonzero(image.records["seq"] >= on.epochs[1].first_seq)
+    true = _truth_of(run, image.records)
+    assert (np.abs(utc - true)[ok] <= bound[ok]).all()
+    note = on.to_utc(int(image.records["time_ms"][0]), seq=1).note
+    assert "no download, no host clock set and no clock-set link" in note
+
+
+def test_menu_sets_never_anchor() -> None:
+    _, image, seq = _reset_set_use_reset(5000, 30.0, source=ClockSource.MENU)
+    on = ClockModel.from_images([image], host_sets=True)
+    assert all(a.kind is not AnchorKind.HOST_SET for e in on.epochs for a in e.anchors)
+    assert on.epochs[2].first_seq == seq and not on.epochs[2].anchors
+    assert [bool(e.anchors) for e in on.epochs] == [False, False, False, True]
+    utc, _ = on.correct(image.records)
+    assert np.isnan(utc[image.records["seq"] < on.epochs[3].first_seq]).all()
+    # The same log with the set made by a host is anchored.
+    _, hosted, _ = _reset_set_use_reset(5000, 30.0)
+    assert [bool(e.anchors) for e in ClockModel.from_images([hosted], host_sets=True).epochs] == [
+        False,
+        True,
+        True,
+        True,
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    drift_ppm=st.floats(-100, 100),
+    error_s=st.sampled_from([-3600, -600, 300, 3600]),
+    after_days=st.integers(0, 10),
+)
+def test_a_host_set_contradicting_a_download_warns_and_keeps_bounds_true(
+    drift_ppm: float, error_s: int, after_days: int
+) -> None:
+    """A host not on UTC (an hour off: local summer time; minutes off: an unsynchronised
+    host) sets the clock between two downloads: the anchors disagree."""
+    run = Driven(2000, drift_ppm)
+    run.events(3, HOUR)
+    first = run.download()
+    run.events(2, DAY)
+    seq = run.set_clock_to_utc(error_ms=error_s * 1000)
+    run.events(after_days, DAY)
+    run.events(2, HOUR)
+    second = run.download()
+    off = ClockModel.from_images([first, second])
+    assert not off.warnings
+    on = ClockModel.from_images([first, second], host_sets=True)
+    assert on.warnings and all(f"host clock set(s) at seq {seq}" in w for w in on.warnings)
+    assert any(w.startswith("epoch 1: anchors disagree") for w in on.warnings)
+    # No wrong tight bound: every true UTC lies within its bound, which owns up to the
+    # disagreement (it spans the false anchor's claim near the set).
+    utc, bound = on.correct(second.records)
+    true = _truth_of(run, second.records)
+    assert (np.abs(utc - true) <= bound).all()
+    near = second.records["seq"] == seq
+    assert bound[near][0] >= abs(error_s) * 1000 / 2
+    note = on.to_utc(int(second.records["time_ms"][-1]), seq=int(second.records["seq"][-1])).note
+    assert note.endswith("(anchors disagree)")
+
+
+def test_a_false_anchor_gives_no_tight_bound_far_from_the_anchors() -> None:
+    """Far from two disagreeing anchors their widening intervals meet again, but the
+    meeting need not hold the true UTC: the whole epoch falls back on the widest bound."""
+    run = Driven(0, 0.0)
+    run.events(2, HOUR)
+    run.set_clock_to_utc(error_ms=600_000)  # a host ten minutes fast
+    run.events(2, HOUR)
+    second = run.download()
+    run.events(50, DAY)  # 50 days on at 100 ppm: each interval ± about 432 s
+    third = run.download()
+    model = ClockModel.from_images([second], host_sets=True)
+    assert model.warnings
+    utc, bound = model.correct(third.records)
+    true = _truth_of(run, third.records)
+    assert (np.abs(utc - true) <= bound).all()
+    late = third.records["seq"] > second.statement.last_seq  # type: ignore[union-attr]
+    assert (bound[late] >= 600_000 / 2).all()
+
+
+def test_the_clock_drift_capture_with_host_sets_is_corrected_throughout() -> None:
+    """Scenario clock-drift (seed 1): its first two epochs, before the reset, have no
+    download; the host set on day 17 anchors them."""
+    image, off = _drift_capture()
+    on = ClockModel.from_images([image], host_sets=True)
+    sets = image.records["code"] == EventCode.CLOCK_SET
+    host = payload_view(image.records, EventCode.CLOCK_SET)["source"] == ClockSource.HOST
+    assert [a.seq for e in on.epochs for a in e.anchors if a.kind is AnchorKind.HOST_SET] == [
+        int(s) for s in image.records["seq"][sets][host]
+    ]
+    assert [e.start for e in on.epochs] == [e.start for e in off.epochs]
+    assert not on.warnings
+    utc, bound = on.correct(image.records)
+    assert not np.isnan(utc).any() and (np.diff(utc) >= 0).all()
+    # The firmware model's truth: the clock started ``offset`` off UTC at 88 ppm and was set
+    # to UTC exactly at each host set.
+    clock = run_scenario("clock-drift", 1).device.clock
+    assert clock is not None
+    rate = 1 + clock.drift_ppm / 1e6
+    set_at = image.records["time_ms"][sets].astype(np.float64)
+    old = payload_view(image.records, EventCode.CLOCK_SET)["old_time_ms"].astype(np.float64)
+    times = image.records["time_ms"].astype(np.float64)
+    seqs = image.records["seq"]
+    epoch0 = seqs < on.epochs[1].first_seq
+    epoch1 = (seqs >= on.epochs[1].first_seq) & (seqs < on.epochs[2].first_seq)
+    true = np.full(len(seqs), np.nan)
+    utc_set = set_at[0] + DEVICE_EPOCH_UNIX_MS
+    true[epoch0] = utc_set - (old[0] - times[epoch0]) / rate
+    true[epoch1] = utc_set + (times[epoch1] - set_at[0]) / rate
+    both = epoch0 | epoch1
+    assert (np.abs(utc - true)[both] <= bound[both] + 1).all()
+    text = on.describe()
+    assert "host clock sets taken as UTC anchors" in text
+    assert f"host clock set seq {on.epochs[1].first_seq}:" in text
+    assert "host clock set" not in off.describe()
+    # The vectorised path answers as to_utc does here too.
+    assert _corrected(on, image.records) == _answers(on, image.records)
+
+
+def test_host_set_settings_are_checked_and_recorded() -> None:
+    image, off = _drift_capture()
+    with pytest.raises(ClockModelError):
+        ClockModel.from_images([image], host_sets=True, host_set_bound_ms=-1)
+    wide = ClockModel.from_images([image], host_sets=True, host_set_bound_ms=5000, host_clock_ms=7)
+    assert {
+        a.bound_ms for e in wide.epochs for a in e.anchors if a.kind is AnchorKind.HOST_SET
+    } == {5007}
+    assert "each ±5007 ms (5000 ms for the setting, 7 ms host clock)" in wide.describe()
+    # Off by default: the same model as before the option existed, bound or not.
+    assert ClockModel.from_images([image], host_set_bound_ms=5000).epochs == off.epochs
+    assert not off.host_sets

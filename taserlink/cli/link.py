@@ -1,5 +1,5 @@
-"""``taserlink link --images DIR --issues ISSUES.csv --matches OUT.csv [--window FROM TO]``:
-link recovered cartridges to deployments, devices and officers.
+"""``taserlink link --images DIR --issues ISSUES.csv --matches OUT.csv [--window FROM TO]
+[--host-set-anchors]``: link recovered cartridges to deployments, devices and officers.
 
 Inputs: every ``*.tdi`` directly in ``DIR`` (several downloads of one device are merged),
 the issue list (:mod:`taserlink.forensics.issues`: ``serial, officer, issued_at,
@@ -10,6 +10,17 @@ trusted roots, found as ``taserlink verify`` finds them (``--roots``, else
 ``$TASERLINK_ROOTS``, else none: every image then fails with ``untrusted_root``).  The
 linkage and its findings are :func:`taserlink.forensics.link.link`'s; ``docs/linkage.md``
 explains them.
+
+``--host-set-anchors`` (off by default) makes every ``CLOCK_SET`` made by a host over USB
+(``source=HOST``, as ``taserlink clock --set`` makes) an anchor of its device's clock
+model too: its new time read as UTC, ± 1,000 ms (``host_sets`` of
+:meth:`taserlink.forensics.clock.ClockModel.from_images`).  A deployment in a clock epoch
+that no download reaches (after a clock reset and a host set, with no later download) then
+gets a corrected time.  The log cannot show that the setting host was on UTC, so this is
+the examiner's choice and the output says it was made: the text's clock models start with
+an ``option`` line, and each model's description (text, and ``clock_model`` in
+``--json``'s ``devices``) names the option and lists such anchors as ``host clock set``.
+Sets made from the device's menu never anchor.
 
 Output:
 
@@ -52,7 +63,7 @@ from taserlink.cli.common import (
     printable,
 )
 from taserlink.errors import LinkError
-from taserlink.forensics.clock import DEFAULT_MAX_DRIFT_PPM
+from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM
 from taserlink.forensics.issues import parse_utc, read_issues, utc_text
 from taserlink.forensics.link import (
     Deployment,
@@ -167,6 +178,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=DEFAULT_MAX_DRIFT_PPM,
         help=f"largest device clock drift assumed (default {DEFAULT_MAX_DRIFT_PPM:g} ppm)",
     )
+    parser.add_argument(
+        "--host-set-anchors",
+        action="store_true",
+        help=(
+            "also take each clock set made by a host over USB (CLOCK_SET source=HOST) as "
+            f"a UTC anchor, ±{DEFAULT_HOST_SET_BOUND_MS} ms: corrects deployments no "
+            "download anchors, assuming the setting host was on UTC (the log cannot show "
+            "it; the output says the option was used). Off by default; menu sets never "
+            "anchor"
+        ),
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--csv",
@@ -223,7 +245,13 @@ def run(args: argparse.Namespace) -> int:
     matches = read_matches(args.matches)
     trust = verify.load_trust(args.roots, os.environ.get(verify.ROOTS_ENV))
     result = link(
-        images, issues, matches, window=window, trust=trust, max_drift_ppm=args.max_drift_ppm
+        images,
+        issues,
+        matches,
+        window=window,
+        trust=trust,
+        max_drift_ppm=args.max_drift_ppm,
+        host_sets=args.host_set_anchors,
     )
     if args.output == "json":
         data = result.as_dict()
@@ -310,6 +338,8 @@ def text_lines(result: Linkage, matches_source: str) -> Iterator[str]:
             yield f"    {problem}"
     yield ""
     yield "clock models"
+    if any(device.clock is not None and device.clock.host_sets for device in result.devices):
+        yield "  option: --host-set-anchors: host clock sets taken as UTC anchors"
     for device in result.devices:
         if device.clock is None:
             yield f"  {device.serial}: no records, no clock model"

@@ -1,4 +1,5 @@
-"""``taserlink show IMAGE [--also IMAGE...] [--csv|--json]``: what a dataport image holds.
+"""``taserlink show IMAGE [--also IMAGE...] [--host-set-anchors] [--csv|--json]``: what a
+dataport image holds.
 
 Three renderings of one reading (:func:`taserlink.format.read_image`, CRCs reported):
 
@@ -31,6 +32,16 @@ anchors, drift, warnings); ``--json`` has ``clock_model`` (the same as data).  A
 ``--also`` image of another device, or downloads that disagree about a record, is bad
 input (exit 2).  The model is built from the image alone when it cannot be built (an image
 with no records): then no event is corrected and the header says why.
+
+``--host-set-anchors`` (off by default) also takes every ``CLOCK_SET`` made by a host over
+USB (``source=HOST``, as ``taserlink clock --set`` makes) as an anchor: its new time read
+as UTC, ± 1,000 ms (``host_sets`` of :meth:`ClockModel.from_images`).  That corrects
+epochs no download reaches (a clock reset, then a host set, with no later download), but
+rests on an assumption the log cannot show — that the setting host was on UTC — so it is
+the examiner's choice and every rendering says it was made: the text header has an
+``option`` line and the model's description a line on it; ``--json``'s ``clock_model``
+has ``host_set_anchors`` (true) and ``host_set_bound_ms``, and such anchors have ``kind``
+``"host clock set"``.  Sets made from the device's menu never anchor.
 
 - CSV columns ``utc`` (ISO 8601 with ``Z``, milliseconds) and ``utc_bound_ms`` (± ms),
   after the older columns;
@@ -72,7 +83,7 @@ from taserlink.cli.common import (
     utc_iso,
 )
 from taserlink.errors import ClockModelError
-from taserlink.forensics.clock import ClockModel, Epoch
+from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel, Epoch
 from taserlink.format import NO_BAY, ClockSource, EventCode, Image, payload_view
 
 __all__ = [
@@ -132,7 +143,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "Show what a dataport image (.tdi) holds: identity, sections, base, download "
             "statement, acquisition, the clock model and every event. Device times are the "
             "device clock's (ISO 8601, no zone); each event also gets its corrected UTC "
-            "± bound from the clock model, empty where the model has no answer. Records "
+            "± bound from the clock model, empty where the model has no answer (with "
+            "--host-set-anchors, host clock sets anchor it too). Records "
             "whose CRC fails are marked. Exit 2 if an image is missing, unreadable or "
             "malformed, or an --also image is of another device."
         ),
@@ -147,6 +159,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help=(
             "other downloads of the same device: their anchors join the clock model "
             "(drift estimated between downloads); only IMAGE's events are shown"
+        ),
+    )
+    parser.add_argument(
+        "--host-set-anchors",
+        action="store_true",
+        help=(
+            "also take each clock set made by a host over USB (CLOCK_SET source=HOST) as "
+            f"a UTC anchor, ±{DEFAULT_HOST_SET_BOUND_MS} ms: corrects epochs no download "
+            "reaches, assuming the setting host was on UTC (the log cannot show it; the "
+            "output says the option was used). Off by default; menu sets never anchor"
         ),
     )
     output = parser.add_mutually_exclusive_group()
@@ -166,7 +188,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Show ``args.image`` on stdout in ``args.output`` form (``text``, ``csv``, ``json``),
-    its times corrected by the clock model of it and ``args.also``.
+    its times corrected by the clock model of it and ``args.also`` (host clock sets as
+    anchors too with ``args.host_set_anchors``).
 
     Raises:
         InputError: an image is missing, unreadable or malformed, or an ``--also`` image is
@@ -175,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     """
     image = open_image(args.image)
     others = [(path, open_image(path)) for path in args.also]
-    clock = clock_for(image, args.image, others)
+    clock = clock_for(image, args.image, others, host_sets=args.host_set_anchors)
     writers = {"text": write_text, "csv": write_csv, "json": write_json}
     writers[args.output](image, args.image, sys.stdout, clock=clock)
     return EXIT_OK
@@ -194,10 +217,19 @@ class Clock:
     """The images the model was built from, as the user named them (IMAGE first)."""
     failure: str | None = None
     """Why there is no model (``None`` when there is one)."""
+    host_sets: bool = False
+    """Host clock sets were asked for as anchors (``--host-set-anchors``)."""
 
 
-def clock_for(image: Image, source: str, others: Sequence[tuple[str, Image]] = ()) -> Clock:
-    """The clock model of ``image`` (read from ``source``) and ``others`` (path, image).
+def clock_for(
+    image: Image,
+    source: str,
+    others: Sequence[tuple[str, Image]] = (),
+    *,
+    host_sets: bool = False,
+) -> Clock:
+    """The clock model of ``image`` (read from ``source``) and ``others`` (path, image);
+    with ``host_sets``, host clock sets are anchors too (:meth:`ClockModel.from_images`).
 
     With no ``others``, an image that cannot make a model (no records, or two records
     under one sequence number) gets ``Clock(None, ..., failure)``: it is still shown, with
@@ -216,12 +248,14 @@ def clock_for(image: Image, source: str, others: Sequence[tuple[str, Image]] = (
             )
             raise InputError(path, error)
     sources = (source, *(path for path, _ in others))
-    if others:
-        return Clock(ClockModel.from_images([image, *(im for _, im in others)]), sources)
+    images = [image, *(im for _, im in others)]
     try:
-        return Clock(ClockModel.from_images([image]), sources)
+        model = ClockModel.from_images(images, host_sets=host_sets)
     except ClockModelError as error:
-        return Clock(None, sources, str(error))
+        if others:
+            raise
+        return Clock(None, sources, str(error), host_sets)
+    return Clock(model, sources, None, host_sets)
 
 
 def _epoch_note(model: ClockModel, epoch: Epoch) -> str:
@@ -314,7 +348,12 @@ def _describe(clock: Clock) -> list[str]:
 
 
 def clock_json(clock: Clock) -> dict[str, Any]:
-    """``--json``'s ``clock_model``: the model's description, inputs, epochs and warnings."""
+    """``--json``'s ``clock_model``: the model's description, inputs, epochs and warnings.
+
+    ``host_set_anchors`` says whether host clock sets were taken as anchors and
+    ``host_set_bound_ms`` their ± bound (``null`` when they were not); such anchors have
+    ``kind`` ``"host clock set"``.
+    """
     model = clock.model
     if model is None:
         return {
@@ -324,6 +363,8 @@ def clock_json(clock: Clock) -> dict[str, Any]:
             "serial": None,
             "max_drift_ppm": None,
             "host_clock_ms": None,
+            "host_set_anchors": clock.host_sets,
+            "host_set_bound_ms": None,
             "epochs": [],
             "warnings": [],
         }
@@ -334,6 +375,8 @@ def clock_json(clock: Clock) -> dict[str, Any]:
         "serial": model.serial,
         "max_drift_ppm": model.max_drift_ppm,
         "host_clock_ms": model.host_clock_ms,
+        "host_set_anchors": model.host_sets,
+        "host_set_bound_ms": model.host_set_bound_ms if model.host_sets else None,
         "epochs": [
             {
                 "index": e.index,
@@ -579,6 +622,8 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
         "clock model (device time to UTC)",
         f"  images          {', '.join(printable(s) for s in clock.sources)}",
     ]
+    if clock.host_sets:
+        lines.append("  option          --host-set-anchors: host clock sets taken as UTC anchors")
     uncorrected = _Corrector(clock).uncorrected(image.records)
     corrected = len(image.records) - uncorrected
     without = f"; {uncorrected} without (see the notes among the events)" if uncorrected else ""

@@ -22,6 +22,29 @@ The model (:class:`ClockModel`):
   clock's own error against UTC (0 by default: a host synchronised to UTC).  An anchor
   found in one epoch is carried across each ``CLOCK_SET`` link, with the bound it has at
   the set instant, into the neighbouring epochs.
+- **Host clock sets (opt-in, ``host_sets``).**  A ``CLOCK_SET`` whose ``source`` is
+  ``HOST`` was made by a host over USB; taserlink's own ``taserlink clock --set`` sets the
+  device to the host's UTC, so the new time is itself a statement of UTC at that instant:
+  device time ``t`` is UTC ``t + DEVICE_EPOCH_UNIX_MS`` (device time counts from
+  2000-01-01T00:00:00; the same count read as UTC).  With ``host_sets`` each such set adds
+  an anchor (:attr:`AnchorKind.HOST_SET`) to the epoch it starts, ± ``host_set_bound_ms``
+  plus ``host_clock_ms``, and is carried across links like a download's.  That anchors
+  epochs no download reaches (a clock reset, then a host set, then use, with no later
+  download in that epoch).  It is off by default and must be the examiner's choice, stated
+  in the report: the log does not say whether the setting host was on UTC (a host on local
+  time, or a maintenance script that set some other time, makes a false anchor).  A set
+  from the device's own menu (``MENU``) never anchors.  The default bound,
+  :data:`DEFAULT_HOST_SET_BOUND_MS` (1,000 ms), covers the time between the host reading
+  its clock and the device applying the new time: one USB request, a few ms on an idle
+  bus, and at most the 1,000 ms transfer timeout of taserlink's own session when the
+  device is slow to take it (after a lost answer the session computes the time afresh
+  before it sends again; a request refused by a stall is re-sent as it was after back-offs
+  of 10, 20, 40 ms …, which can add a few hundred ms: widen the bound where the setting
+  tool's record shows retries, or for another tool).  That delay only makes UTC *later*
+  than the time set, but the bound is kept symmetric: a host that adds its expected
+  latency to the time it sends errs the other way.  A false
+  anchor is detected only where it contradicts another anchor by more than drift allows
+  (a warning, and the epoch's bounds fall back on the widest the anchors give).
 - **Estimate.**  Within an epoch, one anchor: drift taken as 0 (UTC advances as device time
   does).  Two or more: piecewise linear between anchors (the drift of each interval is
   estimated), extrapolated beyond the outer anchors with the nearest interval's drift,
@@ -41,13 +64,18 @@ The model (:class:`ClockModel`):
   (near an anchor the centre follows drift 0): at a steady drift of ``f`` ppm, a time
   beyond the last download would err by about ``f/max_drift_ppm`` of its bound, where the
   drift estimate errs far less.  Anchors whose intervals do not meet break the assumption;
-  that is reported in :attr:`ClockModel.warnings`.
+  that is reported in :attr:`ClockModel.warnings`, and every time of that epoch then gets
+  the widest statement the anchors give (the distance from the estimate to the far end of
+  any anchor's interval), even where the widening intervals meet again far from the
+  anchors: a meeting of intervals one of which is false need not hold the true UTC.
 - **No anchor, no answer.**  A time in an epoch with no anchor, direct or carried (e.g.
   after a reset with no set and no later download), gets no correction: ``utc_ms`` and
   ``bound_ms`` are ``None`` and the note says why.
 
 Not modelled: drift that exceeds the stated maximum, leap seconds, a host clock worse than
-stated, and the time without power before a reset (which no record measures).
+stated (with ``host_sets``: a setting host further from UTC than stated, found only when it
+contradicts another anchor), and the time without power before a reset (which no record
+measures).
 """
 
 from __future__ import annotations
@@ -64,7 +92,14 @@ import numpy as np
 import numpy.typing as npt
 
 from taserlink.errors import ClockModelError
-from taserlink.format import EventCode, Image, payload_view, read_image
+from taserlink.format import (
+    DEVICE_EPOCH_UNIX_MS,
+    ClockSource,
+    EventCode,
+    Image,
+    payload_view,
+    read_image,
+)
 
 __all__ = [
     "Anchor",
@@ -75,6 +110,7 @@ __all__ = [
     "Epoch",
     "EpochStart",
     "DEFAULT_MAX_DRIFT_PPM",
+    "DEFAULT_HOST_SET_BOUND_MS",
 ]
 
 DEFAULT_MAX_DRIFT_PPM = 100.0
@@ -82,6 +118,10 @@ DEFAULT_MAX_DRIFT_PPM = 100.0
 DEFAULT_WINDOW_MS = 2000
 """Transfer window assumed when an acquisition's window does not contain its statement."""
 TRUNCATION_MS = 2
+DEFAULT_HOST_SET_BOUND_MS = 1000
+"""± ms of a host clock set's anchor (besides the host clock's own error): the time between
+the host reading its UTC and the device applying it, a few ms on an idle bus and at most one
+USB transfer timeout of taserlink's own session (1,000 ms); see the module docstring."""
 """Slack for millisecond truncation of device and host times (one each)."""
 
 
@@ -103,6 +143,9 @@ class AnchorKind(enum.Enum):
     """A download's statement against the host's UTC."""
     CARRIED = "carried across a clock set"
     """Another epoch's estimate at a ``CLOCK_SET`` instant."""
+    HOST_SET = "host clock set"
+    """A ``CLOCK_SET`` by a host (``source`` ``HOST``): its new time read as UTC (only with
+    ``host_sets``)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +157,8 @@ class Anchor:
     bound_ms: int
     kind: AnchorKind
     seq: int
-    """The statement's last sequence, or the ``CLOCK_SET`` record's sequence."""
+    """The statement's last sequence, or the ``CLOCK_SET`` record's sequence (carried and
+    host-set anchors)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +228,13 @@ def _estimate(
         before, after = device_ms < d[0], device_ms > d[-1]
         estimate[before] = u[0] - (d[0] - device_ms[before]) * slopes[0]
         estimate[after] = u[-1] + (device_ms[after] - d[-1]) * slopes[-1]
-    consistent = lower <= upper
+    # Anchors that disagree anywhere disagree at an anchor (two intervals are furthest apart
+    # between their anchors); then every time falls back, even where the widening intervals
+    # happen to meet again: their meeting need not hold the true UTC.
+    at_anchors = u[:, None] + (d[None, :] - d[:, None])
+    reach = b[:, None] + rate * np.abs(d[None, :] - d[:, None]) + TRUNCATION_MS
+    agree = bool(np.all(np.max(at_anchors - reach, axis=0) <= np.min(at_anchors + reach, axis=0)))
+    consistent = (lower <= upper) & agree
     estimate = np.where(consistent, np.clip(estimate, lower, upper), estimate)
     bound = np.maximum(upper - estimate, estimate - lower)
     # Inconsistent anchors: fall back on the widest statement the anchors allow.
@@ -206,6 +256,10 @@ class ClockModel:
     host_clock_ms: int
     epochs: tuple[Epoch, ...]
     warnings: tuple[str, ...]
+    host_sets: bool = False
+    """Host clock sets were taken as anchors (the examiner's choice)."""
+    host_set_bound_ms: int = DEFAULT_HOST_SET_BOUND_MS
+    """± ms of each host clock set's anchor, before ``host_clock_ms`` is added."""
 
     @classmethod
     def from_images(
@@ -215,6 +269,8 @@ class ClockModel:
         max_drift_ppm: float = DEFAULT_MAX_DRIFT_PPM,
         host_clock_ms: int = 0,
         default_window_ms: int = DEFAULT_WINDOW_MS,
+        host_sets: bool = False,
+        host_set_bound_ms: int = DEFAULT_HOST_SET_BOUND_MS,
     ) -> ClockModel:
         """The clock model of the device these images came from.
 
@@ -224,13 +280,24 @@ class ClockModel:
             host_clock_ms: the download hosts' own clock error against UTC (± ms).
             default_window_ms: the transfer window (ms) assumed when an acquisition's
                 window does not contain its statement's arrival.
+            host_sets: take each ``CLOCK_SET`` made by a host (``source`` ``HOST``) as an
+                anchor: its new time read as UTC (off by default: the log does not say
+                whether the setting host was on UTC, so a report must state the choice).
+            host_set_bound_ms: ± ms of such an anchor (the host's latency in setting the
+                clock), to which ``host_clock_ms`` is added; default
+                :data:`DEFAULT_HOST_SET_BOUND_MS`.
 
         Raises:
-            ClockModelError: no images, images of different devices, or two images holding
-                different records under one sequence number.
+            ClockModelError: no images, images of different devices, two images holding
+                different records under one sequence number, or a setting out of range.
             FormatError: an image that cannot be read.
         """
-        if not 0 < max_drift_ppm < 1e6 or host_clock_ms < 0 or default_window_ms < 0:
+        if (
+            not 0 < max_drift_ppm < 1e6
+            or host_clock_ms < 0
+            or default_window_ms < 0
+            or host_set_bound_ms < 0
+        ):
             raise ClockModelError("max drift must be in (0, 1e6) ppm and bounds non-negative")
         parsed = [im if isinstance(im, Image) else read_image(im) for im in images]
         if not parsed:
@@ -264,6 +331,10 @@ class ClockModel:
             )
             if k >= 0 and anchor not in direct[k]:
                 direct[k].append(anchor)
+        if host_sets:
+            for anchor in _host_set_anchors(records, host_set_bound_ms + host_clock_ms):
+                k = int(np.searchsorted(firsts, anchor.seq, side="right")) - 1
+                direct[k].append(anchor)
         anchors = _carry(direct, links, max_drift_ppm)
         epochs = []
         for k, ((lo, hi), start) in enumerate(zip(bounds, starts, strict=True)):
@@ -277,9 +348,16 @@ class ClockModel:
                     own, np.array([a.device_ms for a in own], np.float64), max_drift_ppm
                 )
                 if not ok.all():
+                    sets = [str(a.seq) for a in own if a.kind is AnchorKind.HOST_SET]
+                    hint = (
+                        f"; host clock set(s) at seq {', '.join(sets)} among them, taken "
+                        "as UTC by choice: a setting host not on UTC would explain it"
+                        if sets
+                        else ""
+                    )
                     warnings.append(
                         f"epoch {k}: anchors disagree by more than {max_drift_ppm:g} ppm "
-                        "allows; its bounds fall back on the widest the anchors give"
+                        f"allows; its bounds fall back on the widest the anchors give{hint}"
                     )
             epochs.append(
                 Epoch(
@@ -299,6 +377,8 @@ class ClockModel:
             host_clock_ms=host_clock_ms,
             epochs=tuple(epochs),
             warnings=tuple(warnings),
+            host_sets=host_sets,
+            host_set_bound_ms=host_set_bound_ms,
         )
 
     # -- lookup -------------------------------------------------------------------------
@@ -341,9 +421,10 @@ class ClockModel:
 
     def _correct_in(self, epoch: Epoch, device_ms: npt.NDArray[np.float64]) -> list[CorrectedTime]:
         if not epoch.anchors:
+            what = "no download, no host clock set" if self.host_sets else "no download"
             note = (
                 f"no correction: epoch {epoch.index} ({epoch.start.value} at seq "
-                f"{epoch.first_seq}) has no download and no clock-set link to one"
+                f"{epoch.first_seq}) has {what} and no clock-set link to one"
             )
             return [CorrectedTime(int(t), None, None, epoch.index, note) for t in device_ms]
         estimate, bound, ok = _estimate(epoch.anchors, device_ms, self.max_drift_ppm)
@@ -397,6 +478,14 @@ class ClockModel:
             f"clock model for {self.serial}: max drift ±{self.max_drift_ppm:g} ppm, "
             f"host clock ±{self.host_clock_ms} ms"
         ]
+        if self.host_sets:
+            lines.append(
+                "  host clock sets taken as UTC anchors (the examiner's choice: the log does "
+                "not say whether the setting host was on UTC), each "
+                f"±{self.host_set_bound_ms + self.host_clock_ms} ms "
+                f"({self.host_set_bound_ms} ms for the setting, {self.host_clock_ms} ms "
+                "host clock)"
+            )
         for e in self.epochs:
             drift = "drift 0 assumed" if e.drift_ppm is None else f"drift {e.drift_ppm:+.1f} ppm"
             lines.append(
@@ -468,6 +557,25 @@ def _split(
     cuts = sorted(starts)
     ranges = list(zip(cuts, [*cuts[1:], len(records)], strict=True))
     return ranges, [starts[c][0] for c in cuts], [starts[c][1] for c in cuts]
+
+
+def _host_set_anchors(records: npt.NDArray[Any], bound_ms: int) -> list[Anchor]:
+    """An anchor for each ``CLOCK_SET`` by a host: its new time read as UTC ± ``bound_ms``."""
+    sets = np.flatnonzero(records["code"] == EventCode.CLOCK_SET)
+    source = payload_view(records, EventCode.CLOCK_SET)["source"]
+    by_host = sets[source == ClockSource.HOST]
+    return [
+        Anchor(
+            device_ms=ms,
+            utc_ms=ms + DEVICE_EPOCH_UNIX_MS,
+            bound_ms=bound_ms,
+            kind=AnchorKind.HOST_SET,
+            seq=seq,
+        )
+        for ms, seq in zip(
+            records["time_ms"][by_host].tolist(), records["seq"][by_host].tolist(), strict=True
+        )
+    ]
 
 
 def _carry(

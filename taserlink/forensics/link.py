@@ -691,6 +691,7 @@ def link(
     trust: TrustStore | None = None,
     max_drift_ppm: float = DEFAULT_MAX_DRIFT_PPM,
     host_clock_ms: int = 0,
+    host_sets: bool = False,
 ) -> Linkage:
     """Link recovered cartridges to deployments, devices and officers (module docstring).
 
@@ -705,6 +706,8 @@ def link(
             (an ``images_not_verified`` warning says so).
         max_drift_ppm: the stated maximum clock drift for the clock models (ppm).
         host_clock_ms: the download hosts' stated clock error against UTC (± ms).
+        host_sets: take host clock sets as anchors of the clock models too (the
+            examiner's choice; ``host_sets`` of :meth:`ClockModel.from_images`).
 
     Raises:
         LinkError: no images; two downloads of one device disagree about a record; a
@@ -722,7 +725,7 @@ def link(
     logs = _device_logs(images)
     devices: list[DeviceSummary] = []
     for log in logs:
-        clock = _clock(log, max_drift_ppm, host_clock_ms)
+        clock = _clock(log, max_drift_ppm, host_clock_ms, host_sets)
         deployments = tuple(
             _deployment(log.serial, d, clock, issues, verified) for d in log.deploys
         )
@@ -823,12 +826,17 @@ def _device_logs(images: Mapping[str, Image]) -> list[_DeviceLog]:
     return [_device_log(serial, grouped[serial]) for serial in sorted(grouped)]
 
 
-def _clock(log: _DeviceLog, max_drift_ppm: float, host_clock_ms: int) -> ClockModel | None:
+def _clock(
+    log: _DeviceLog, max_drift_ppm: float, host_clock_ms: int, host_sets: bool
+) -> ClockModel | None:
     if log.first_seq is None:
         return None
     try:
         return ClockModel.from_images(
-            log.images, max_drift_ppm=max_drift_ppm, host_clock_ms=host_clock_ms
+            log.images,
+            max_drift_ppm=max_drift_ppm,
+            host_clock_ms=host_clock_ms,
+            host_sets=host_sets,
         )
     except ClockModelError as error:
         raise LinkError(f"device {log.serial}: no clock model: {error}") from error
