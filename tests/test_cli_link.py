@@ -111,9 +111,78 @@ def test_the_incident_links_as_the_truth_says_and_exits_1_for_the_planted_swap()
         (LinkKind.OTHER_OFFICER.value, planted["cartridge"], planted["fired_by_device"])
     ]
     kinds = {f["kind"] for f in data["findings"]}
-    assert kinds == {"other_officer", "ambiguous_match", "unmatched_exhibit"}
+    assert kinds == {"other_officer", "ambiguous_match", "unmatched_exhibit", "cartridge_moved"}
     assert all(set(f) == FINDING_KEYS for f in data["findings"])
-    assert data["counts"] == {"error": 1, "warning": 1, "info": 1}
+    assert data["counts"] == {"error": 1, "warning": 1, "info": 2}
+
+
+SWAP = TRUTH["planted"]["swap"]
+HISTORY_KEYS = {
+    "event", "device", "seq", "bay", "serial", "device_time", "device_time_ms", "utc", "utc_ms",
+    "bound_ms", "utc_earliest", "utc_latest", "epoch", "time_note", "images", "verified",
+    "device_custody",
+}  # fmt: skip
+
+
+def test_json_history_traces_the_swap_the_truth_records() -> None:
+    code, data, _ = _json("--window", *WINDOW)
+    assert code == 1
+    links = {entry["serial"]: entry for entry in data["links"]}
+    history = links[SWAP["cartridge"]]["history"]
+    assert all(set(event) == HISTORY_KEYS for event in history)
+    steps = [(e["event"], e["device"], e["seq"]) for e in history]
+    removed, inserted = SWAP["removed_from"], SWAP["inserted_into"]
+    deploy = next(d for d in TRUTH["deployments"] if d["cartridge"] == SWAP["cartridge"])
+    swap_steps = [
+        ("CARTRIDGE_REMOVE", removed["device"], removed["seq"]),
+        ("CARTRIDGE_INSERT", inserted["device"], inserted["seq"]),
+        ("DEPLOY", deploy["device"], deploy["seq"]),
+    ]
+    at = [steps.index(step) for step in swap_steps]
+    assert at == sorted(at) and at[1] == at[0] + 1
+    assert steps[0] == ("CARTRIDGE_INSERT", removed["device"], steps[0][2])  # loaded by C
+    insert = history[at[1]]
+    assert (
+        parse_utc(insert["utc_earliest"])
+        <= parse_utc(SWAP["utc"])
+        <= parse_utc(insert["utc_latest"])
+    )
+    assert history[at[0]]["device_custody"]["officers"] == [SWAP["signed_out_to"]]
+    assert insert["device_custody"]["officers"] == [TRUTH["planted"]["device_issued_to"]]
+    assert all(e["bay"] == 2 and e["verified"] is True for e in history)
+    # a cartridge that stayed in its device: its own device only, no move finding
+    for truth in TRUTH["deployments"]:
+        if truth["cartridge"] != SWAP["cartridge"]:
+            own = links[truth["cartridge"]]["history"]
+            assert {e["device"] for e in own} == {truth["device"]}
+    moved = [f for f in data["findings"] if f["kind"] == "cartridge_moved"]
+    assert [(f["serial"], f["severity"]) for f in moved] == [(SWAP["cartridge"], "info")]
+    (other,) = [f for f in data["findings"] if f["kind"] == "other_officer"]
+    assert f"removed from {removed['device']} (held by {SWAP['signed_out_to']})" in other["message"]
+
+
+def test_text_history_block_sits_under_each_cartridge_in_order() -> None:
+    code, out, _ = _link("--window", *WINDOW)
+    assert code == 1
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith(f"  {SWAP['cartridge']}  "))
+    block = lines[head + 1 :]
+    start = next(i for i, line in enumerate(block) if line.startswith("    history ("))
+    assert "in 2 device(s)" in block[start]
+    entries = []
+    for line in block[start + 1 :]:
+        if not line.startswith("      "):
+            break
+        entries.append(line.split())
+    events = [(e[0], e[1], int(e[3])) for e in entries]
+    removed, inserted = SWAP["removed_from"], SWAP["inserted_into"]
+    i = events.index(("CARTRIDGE_REMOVE", removed["device"], removed["seq"]))
+    assert events[i + 1] == ("CARTRIDGE_INSERT", inserted["device"], inserted["seq"])
+    assert f"held by: {SWAP['signed_out_to']}" in " ".join(entries[i])
+    assert f"held by: {TRUTH['planted']['device_issued_to']}" in " ".join(entries[i + 1])
+    assert block[start].startswith(f"    history ({len(entries)} record(s)")
+    assert out.count("    history (") == len(TRUTH["deployments"])
+    assert "cartridge_moved" in out and "the logs show it removed from" in out
 
 
 def test_text_report_marks_unconfirmed_candidates_and_lists_findings(tmp_path: Path) -> None:
@@ -144,7 +213,7 @@ def test_csv_has_one_row_per_cartridge_deployment() -> None:
     )
     by_serial = {r["serial"]: r for r in records}
     planted = by_serial[TRUTH["planted"]["cartridge"]]
-    assert planted["findings"] == "other_officer:error"
+    assert planted["findings"] == "other_officer:error; cartridge_moved:info"
     assert planted["device_custody"] == planted["cartridge_custody"] == "held"
     assert planted["cartridge_officers"] == TRUTH["planted"]["signed_out_to"]
     assert all(r["verified"] == "true" and r["confirmed"] == "true" for r in records)
@@ -167,6 +236,11 @@ def test_a_cartridge_with_no_deploy_gets_one_csv_row_with_empty_deploy_columns(
     record = dict(zip(header, row, strict=True))
     assert record["device"] == record["seq"] == record["utc"] == ""
     assert record["findings"] == "cartridge_not_issued:error; no_deploy:error"
+    code, out, _ = _link(matches=matches)
+    assert code == 1 and "    no DEPLOY in any image" in out
+    assert "    history: no CARTRIDGE_INSERT, CARTRIDGE_REMOVE or DEPLOY record names it" in out
+    code, data, _ = _json(matches=matches)
+    assert data["links"][0]["history"] == []
 
 
 def test_without_roots_every_image_is_unverified_and_a_note_says_so() -> None:

@@ -31,6 +31,7 @@ from taserlink.forensics.issues import (
     parse_issues,
     parse_utc,
     read_issues,
+    utc_text,
 )
 from taserlink.forensics.link import (
     CustodyState,
@@ -98,8 +99,9 @@ def run_device(
 ) -> Device:
     """A device's day: power on, cartridges loaded at minute 1, then ``plan`` — steps
     ``(minute, action, argument)`` with actions ``fire`` (bay), ``reload`` ((bay, serial)),
-    ``download``, ``reset`` (the clock cell fails) and ``jump`` (the clock steps back by
-    the argument in ms, with no ``CLOCK_SET``)."""
+    ``remove`` (bay), ``insert`` ((bay, serial)), ``download``, ``reset`` (the clock cell
+    fails) and ``jump`` (the clock steps back by the argument in ms, with no
+    ``CLOCK_SET``)."""
     rng = random.Random(name)
     device: SimulatedDevice = new_device(rng, START, offset_ms=offset_ms, drift_ppm=drift_ppm)
     device.power_on()
@@ -122,6 +124,10 @@ def run_device(
             bay, serial = argument
             device.remove_cartridge(bay)
             device.insert_cartridge(bay, serial)
+        elif action == "remove":
+            device.remove_cartridge(argument)
+        elif action == "insert":
+            device.insert_cartridge(*argument)
         elif action == "download":
             images.append(read_image(device.download(rng.randbytes(32))))
         elif action == "reset":
@@ -135,7 +141,7 @@ def run_device(
     return Device(device.spec.serial, tuple(images), tuple(shots))
 
 
-C1, C2, C3, C4, C5, C9 = (cartridge(f"cartridge {n}") for n in (1, 2, 3, 4, 5, 9))
+C1, C2, C3, C4, C5, C6, C7, C9 = (cartridge(f"cartridge {n}") for n in (1, 2, 3, 4, 5, 6, 7, 9))
 
 WORLD: dict[str, Device] = {
     # PC 1's device, fast and off by +75 s; downloaded mid-shift and at the end.
@@ -173,8 +179,38 @@ WORLD: dict[str, Device] = {
     ),
     # A device whose clock steps back 8 hours without a clock set; it fires nothing.
     "J": run_device("device J", [(300, "jump", 8 * HOUR), (710, "download", None)], loaded={}),
+    # PC 7's device gives its bay-2 cartridge C6 away at minute 100; downloaded twice, so
+    # its INSERT and REMOVE are in both downloads.
+    "M": run_device(
+        "device M",
+        [(100, "remove", 2), (150, "download", None), (710, "download", None)],
+        loaded={2: C6},
+        offset_ms=20_000,
+        drift_ppm=10.0,
+    ),
+    # PC 8's device takes C6 into bay 2 at minute 102 and fires it.
+    "N": run_device(
+        "device N",
+        [(102, "insert", (2, C6)), (200, "fire", 2), (710, "download", None)],
+        loaded={},
+        offset_ms=-15_000,
+    ),
+    # PC 11's device gives C7 away, then its clock cell fails: no download anchors the
+    # records of C7 in its log.
+    "Q": run_device(
+        "device Q",
+        [(100, "remove", 1), (120, "reset", None), (710, "download", None)],
+        loaded={1: C7},
+    ),
+    # PC 12's device takes C7 and fires it.
+    "P": run_device(
+        "device P",
+        [(130, "insert", (1, C7)), (210, "fire", 1), (710, "download", None)],
+        loaded={},
+    ),
 }
 A, B = WORLD["A"].serial, WORLD["B"].serial
+M, N, Q, P = (WORLD[name].serial for name in "MNQP")
 SHOT = {
     (shot.device, shot.serial, shot.seq): shot for device in WORLD.values() for shot in device.shots
 }
@@ -382,10 +418,14 @@ def test_cartridge_deployed_when_it_was_not_signed_out(periods: list[Any], said:
 
 def test_deployed_twice_on_two_devices() -> None:
     result = run("A", "B", "T")
-    assert kinds(result) == {LinkKind.DEPLOYED_TWICE: [Severity.ERROR]}
+    assert kinds(result) == {
+        LinkKind.DEPLOYED_TWICE: [Severity.ERROR],
+        LinkKind.CARTRIDGE_MOVED: [Severity.INFO],  # the logs put the serial in two devices
+    }
     row = result.row(C2)
     assert row is not None
     assert sorted(d.device for d in row.deployments) == sorted([B, WORLD["T"].serial])
+    assert sorted(row.devices_inserted()) == sorted([B, WORLD["T"].serial])
 
 
 def test_deployed_twice_on_one_device() -> None:
@@ -395,6 +435,15 @@ def test_deployed_twice_on_one_device() -> None:
     assert row is not None
     assert {d.device for d in row.deployments} == {WORLD["S"].serial}
     assert len({d.seq for d in row.deployments}) == 2
+    # reloaded into the same device: two inserts, one device, not moved
+    events = [e.event for e in row.history]
+    assert events == [
+        EventCode.CARTRIDGE_INSERT,
+        EventCode.DEPLOY,
+        EventCode.CARTRIDGE_REMOVE,
+        EventCode.CARTRIDGE_INSERT,
+        EventCode.DEPLOY,
+    ]
 
 
 def test_deployment_entirely_outside_the_window_is_an_error() -> None:
@@ -648,7 +697,7 @@ def test_finding_kinds_have_stable_values() -> None:
         "cartridge_not_issued", "cartridge_not_out", "other_officer", "device_not_listed",
         "device_not_out", "deployed_twice", "outside_window", "uncorrected_time", "no_deploy",
         "ambiguous_match", "unmatched_exhibit", "unrecovered_deploy", "unverified_image",
-        "images_not_verified", "clock_model",
+        "images_not_verified", "clock_model", "cartridge_moved",
     }  # fmt: skip
 
 
@@ -657,6 +706,141 @@ def test_the_result_is_the_same_for_the_same_inputs() -> None:
     first = run("A", "B", "C", "T", matches=matches)
     second = run("T", "C", "B", "A", matches=matches)
     assert first.findings == second.findings and first.rows == second.rows
+
+
+# -- a cartridge's history ------------------------------------------------------------------
+
+
+def moved_issues(**changes: list[tuple[str, int, int | None]]) -> IssueList:
+    """The base issue list plus the devices M, N, Q, P and the cartridges C6, C7 moved
+    between them; ``changes`` replace C6's or C7's periods."""
+    rows = issues_rows()
+    rows.update(
+        {
+            M: [("PC 7", at(-40), at(680))],
+            N: [("PC 8", at(-40), at(680))],
+            C6: [("PC 7", at(-40), None)],
+            Q: [("PC 11", at(-40), at(680))],
+            P: [("PC 12", at(-40), at(680))],
+            C7: [("PC 11", at(-40), None)],
+        }
+    )
+    rows.update({{"C6": C6, "C7": C7}[key]: periods for key, periods in changes.items()})
+    return issue_list(rows)
+
+
+def test_a_cartridge_moved_between_devices_has_its_history_in_order() -> None:
+    matches = [*BASE_MATCHES, match("E6", C6)]
+    result = run("A", "B", "M", "N", issues=moved_issues(), matches=matches)
+    row = result.row(C6)
+    assert row is not None
+    steps = [(e.event, e.device, e.device_custody.officer) for e in row.history]
+    assert steps == [
+        (EventCode.CARTRIDGE_INSERT, M, "PC 7"),
+        (EventCode.CARTRIDGE_REMOVE, M, "PC 7"),
+        (EventCode.CARTRIDGE_INSERT, N, "PC 8"),
+        (EventCode.DEPLOY, N, "PC 8"),
+    ]
+    assert all(e.bay == 2 and e.serial == C6 for e in row.history)
+    utc = [e.time.utc_ms for e in row.history if e.time.utc_ms is not None]
+    assert len(utc) == 4 and utc == sorted(utc)
+    # the movement's corrected times bracket the true minutes (each device's own clock)
+    remove, insert = row.history[1], row.history[2]
+    for event, minute in ((remove, 100), (insert, 102)):
+        span = event.span
+        assert span is not None and span[0] <= at(minute) <= span[1]
+    (deployment,) = row.deployments
+    assert row.history[3].seq == deployment.seq and row.history[3].time == deployment.time
+    assert kinds(result) == {
+        LinkKind.OTHER_OFFICER: [Severity.ERROR],
+        LinkKind.CARTRIDGE_MOVED: [Severity.INFO],
+    }
+    other = next(f for f in result.findings if f.kind is LinkKind.OTHER_OFFICER)
+    said = other.message.split("; the logs show it ")[1]
+    assert said.startswith(f"removed from {M} (held by PC 7) at UTC {utc_text(utc[1])}")
+    assert f"inserted into {N} (held by PC 8) at UTC {utc_text(utc[2])}" in said
+    moved = next(f for f in result.findings if f.kind is LinkKind.CARTRIDGE_MOVED)
+    assert (moved.serial, moved.exhibits, moved.device) == (C6, ("E6",), None)
+    assert f"2 devices ({M}, {N})" in moved.message
+    assert moved.message.index(f"removed from device {M}") < moved.message.index(
+        f"inserted into device {N}"
+    )
+    assert "(held by PC 7)" in moved.message and "(held by PC 8)" in moved.message
+
+
+def test_the_movement_is_named_only_from_a_device_of_the_signed_out_officer() -> None:
+    # C6 signed out to PC 9: the logs show it came from PC 7's device, not PC 9's.
+    issues = moved_issues(C6=[("PC 9", at(-40), None)])
+    result = run("A", "B", "M", "N", issues=issues, matches=[*BASE_MATCHES, match("E6", C6)])
+    other = next(f for f in result.findings if f.kind is LinkKind.OTHER_OFFICER)
+    assert other.severity is Severity.ERROR and "'PC 9'" in other.message
+    assert "the logs show" not in other.message
+    assert LinkKind.CARTRIDGE_MOVED in kinds(result)
+
+
+def test_without_the_giving_device_the_cartridge_is_not_moved() -> None:
+    result = run("A", "B", "N", issues=moved_issues(), matches=[*BASE_MATCHES, match("E6", C6)])
+    row = result.row(C6)
+    assert row is not None and row.devices_inserted() == (N,)
+    assert kinds(result) == {LinkKind.OTHER_OFFICER: [Severity.ERROR]}
+    assert "the logs show" not in result.findings[0].message
+
+
+def test_a_cartridge_never_moved_has_its_own_history_and_no_move_finding() -> None:
+    result = run()
+    for serial, device, officer in ((C1, A, "PC 1"), (C2, B, "PC 2")):
+        row = result.row(serial)
+        assert row is not None
+        assert [(e.event, e.device) for e in row.history] == [
+            (EventCode.CARTRIDGE_INSERT, device),
+            (EventCode.DEPLOY, device),
+        ]
+        assert {e.device_custody.officer for e in row.history} == {officer}
+    assert LinkKind.CARTRIDGE_MOVED not in kinds(result)
+
+
+def test_a_record_in_two_downloads_is_one_history_entry_naming_both() -> None:
+    result = run("M", "N", issues=moved_issues(), matches=[match("E6", C6)])
+    row = result.row(C6)
+    assert row is not None
+    on_m = [e for e in row.history if e.device == M]
+    assert [e.event for e in on_m] == [EventCode.CARTRIDGE_INSERT, EventCode.CARTRIDGE_REMOVE]
+    assert all(e.images == ("M1.tdi", "M2.tdi") and e.verified is True for e in on_m)
+    assert len({(e.device, e.seq) for e in row.history}) == len(row.history) == 4
+    # one download of M alone gives the same history entries, naming only it
+    alone = link(
+        {"M2.tdi": WORLD["M"].images[1], **images_of("N")},
+        moved_issues(),
+        [match("E6", C6)],
+        trust=TRUST,
+    ).row(C6)
+    assert alone is not None
+    assert [(e.device, e.seq) for e in alone.history] == [(e.device, e.seq) for e in row.history]
+    assert all(e.images == ("M2.tdi",) for e in alone.history if e.device == M)
+
+
+def test_records_whose_time_cannot_be_corrected_come_last() -> None:
+    matches = [*BASE_MATCHES, match("E7", C7)]
+    result = run("A", "B", "Q", "P", issues=moved_issues(), matches=matches)
+    row = result.row(C7)
+    assert row is not None
+    steps = [(e.event, e.device, e.time.utc_ms is None) for e in row.history]
+    assert steps == [
+        (EventCode.CARTRIDGE_INSERT, P, False),
+        (EventCode.DEPLOY, P, False),
+        (EventCode.CARTRIDGE_INSERT, Q, True),  # happened first, but cannot be placed
+        (EventCode.CARTRIDGE_REMOVE, Q, True),
+    ]
+    assert [e.seq for e in row.history[2:]] == sorted(e.seq for e in row.history[2:])
+    assert row.history[2].device_custody.state is CustodyState.UNPLACED
+    # the remove cannot be placed before the insert: the error names no movement
+    other = next(f for f in result.findings if f.kind is LinkKind.OTHER_OFFICER)
+    assert "the logs show" not in other.message
+    moved = next(f for f in result.findings if f.kind is LinkKind.CARTRIDGE_MOVED)
+    assert "(not corrected)" in moved.message
+    data = row.as_dict()["history"]
+    assert [d["event"] for d in data] == [e.event.name for e in row.history]
+    assert data[-1]["utc"] is None and data[0]["utc_ms"] == row.history[0].time.utc_ms
 
 
 # -- the issue list -----------------------------------------------------------------------

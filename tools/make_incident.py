@@ -1020,7 +1020,10 @@ taserlink link --images images --issues issues.csv --matches expected-matches.cs
 - **Linkage.** `{a1}` was fired by A's device, issued to A, inside the window. `{b1}` and
   `{c2}` were fired by B's device, inside the window once its clock is corrected — but
   **`{c2}` was signed out to C** (`{kits["C"].officer}`), not to B: the swap at the
-  rendezvous, and the one error `taserlink link` reports. B's bay-1 cartridge missed (its
+  rendezvous, and the one error `taserlink link` reports. The logs explain it: `{c2}`'s
+  history shows it removed from C's device `{kits["C"].device}` and inserted into B's
+  `{kits["B"].device}` at 19:37; the error's message says so and a `cartridge_moved` note
+  lists the movement (the issue list stays wrong). B's bay-1 cartridge missed (its
   `CONNECTION` says no circuit), yet its tags are in E2: the tags fly whether or not the
   probes connect. A's spare `{a2}`, C's `{c1}` and the cracked `{b2}` were returned unfired.
 

@@ -28,8 +28,10 @@ Output:
   one block per recovered cartridge — its match status (an ``ambiguous`` one marked as an
   UNCONFIRMED CANDIDATE), each ``DEPLOY`` with device, sequence, bay, device time,
   corrected UTC ± bound, the officer holding the device and the one the cartridge was
-  signed out to, and the images holding the record — then the findings by severity and a
-  line of counts;
+  signed out to, and the images holding the record — and its history: one line per
+  ``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE`` and ``DEPLOY`` record naming it in any device's
+  log (device, sequence, bay, corrected UTC ± bound, who held the device), by corrected UTC
+  — then the findings by severity and a line of counts;
 - ``--csv``: one row per cartridge deployment (a cartridge with none: one row with the
   deployment columns empty), columns :data:`CSV_COLUMNS`; list values are joined with
   ``"; "``; ``findings`` lists ``kind:severity`` of the findings about that cartridge and
@@ -66,6 +68,7 @@ from taserlink.errors import LinkError
 from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM
 from taserlink.forensics.issues import parse_utc, read_issues, utc_text
 from taserlink.forensics.link import (
+    CartridgeEvent,
     Deployment,
     Linkage,
     LinkFinding,
@@ -139,7 +142,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "does not fit: a cartridge never issued or not out, another officer, a device "
             "not in the issue list or not out, a cartridge deployed twice, a deployment "
             "outside the incident window or whose time cannot be corrected, a recovered "
-            "cartridge with no DEPLOY, images that fail verification. Ambiguous matches "
+            "cartridge with no DEPLOY, images that fail verification; and each cartridge's "
+            "history (every insert, remove and deploy naming it in the logs, noting a "
+            "cartridge moved between devices). Ambiguous matches "
             "link as unconfirmed candidates. Roots as for 'taserlink verify'. Exit 0 no "
             "error finding, 1 an error finding, 2 bad input or usage, 3 output failure."
         ),
@@ -300,6 +305,21 @@ def _deployment_lines(deployment: Deployment) -> list[str]:
     return lines
 
 
+def _history_lines(history: tuple[CartridgeEvent, ...]) -> list[str]:
+    """The ``history`` block of a cartridge: one line per record naming it."""
+    if not history:
+        return ["    history: no CARTRIDGE_INSERT, CARTRIDGE_REMOVE or DEPLOY record names it"]
+    devices = len({event.device for event in history})
+    lines = [f"    history ({len(history)} record(s) in {devices} device(s))"]
+    width = max(len(event.event.name) for event in history)
+    for event in history:
+        lines.append(
+            f"      {event.event.name:<{width}}  {event.device} seq {event.seq} bay "
+            f"{event.bay}  {event.time_text()}  held by: {event.device_custody}"
+        )
+    return lines
+
+
 def _finding_where(finding: LinkFinding) -> str:
     parts = []
     if finding.serial:
@@ -358,6 +378,7 @@ def text_lines(result: Linkage, matches_source: str) -> Iterator[str]:
             yield "    no DEPLOY in any image"
         for deployment in row.deployments:
             yield from _deployment_lines(deployment)
+        yield from _history_lines(row.history)
     for none in result.unmatched:
         yield f"  exhibit {none.exhibit}: no serial matches its {none.reads} read(s)"
     yield ""

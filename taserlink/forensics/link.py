@@ -17,7 +17,11 @@ that serial in any image (:class:`Deployment`: device, sequence, bay, device tim
 corrected by the device's :class:`~taserlink.forensics.clock.ClockModel` with its ± bound,
 the images holding the record and whether one of them verified), who held the device then
 and to whom the cartridge was signed out then (:class:`Custody`, judged over the whole
-± bound of the corrected time).
+± bound of the corrected time).  It also holds the cartridge's **history**: every
+``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE`` and ``DEPLOY`` record naming the serial in any
+device's merged log (:class:`CartridgeEvent`, each with its corrected time and the officer
+holding that device then), so a cartridge handed from one device to another can be
+followed through the logs.
 
 What does not fit is reported as :class:`LinkFinding` data (never raised), each with a
 :class:`LinkKind` (stable string values), a severity, the serial, exhibits, device,
@@ -57,6 +61,7 @@ from taserlink.serials import CARTRIDGE_SCHEME
 
 __all__ = [
     "IMAGE_SUFFIX",
+    "CartridgeEvent",
     "Custody",
     "CustodyState",
     "Deployment",
@@ -127,6 +132,8 @@ class LinkKind(enum.Enum):
     """No trust store was given: no image was verified."""
     CLOCK_MODEL = "clock_model"
     """A device's clock model has a warning (anchors that disagree, a time jump)."""
+    CARTRIDGE_MOVED = "cartridge_moved"
+    """The logs show the recovered cartridge inserted into more than one device."""
 
 
 _KIND_ORDER: Final = {kind: index for index, kind in enumerate(LinkKind)}
@@ -285,9 +292,7 @@ class Deployment:
     def span(self) -> tuple[int, int] | None:
         """The closed UTC interval ``(earliest, latest)`` the deployment lies in, or
         ``None`` when its time cannot be corrected."""
-        if self.time.utc_ms is None or self.time.bound_ms is None:
-            return None
-        return self.time.utc_ms - self.time.bound_ms, self.time.utc_ms + self.time.bound_ms
+        return _span_of(self.time)
 
     def time_text(self) -> str:
         """``UTC <iso> ± <n> ms (device time <iso>)``, or the device time and why it has no
@@ -324,6 +329,97 @@ class Deployment:
         }
 
 
+def _span_of(time: CorrectedTime) -> tuple[int, int] | None:
+    if time.utc_ms is None or time.bound_ms is None:
+        return None
+    return time.utc_ms - time.bound_ms, time.utc_ms + time.bound_ms
+
+
+def _short_time(time: CorrectedTime) -> str:
+    """``UTC <iso> ± <n> ms``, or ``device time <iso> (not corrected)``."""
+    if time.utc_ms is None:
+        return f"device time {device_time_text(time.device_ms)} (not corrected)"
+    return f"UTC {utc_text(time.utc_ms)} ± {time.bound_ms} ms"
+
+
+HISTORY_EVENTS: Final = (EventCode.CARTRIDGE_INSERT, EventCode.CARTRIDGE_REMOVE, EventCode.DEPLOY)
+"""The record kinds a cartridge's history is made of (each names the cartridge's serial)."""
+
+
+@dataclass(frozen=True)
+class CartridgeEvent:
+    """One record of a cartridge's history: inserted, removed or deployed.
+
+    Attributes:
+        event: ``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE`` or ``DEPLOY``.
+        device: the device serial whose log holds the record.
+        seq: the record's sequence number.
+        bay: the bay concerned.
+        serial: the cartridge serial as the device recorded it (canonical when valid).
+        time: the device time corrected to UTC by the device's clock model (``utc_ms`` /
+            ``bound_ms`` ``None`` when it cannot be; ``time.note`` says why).
+        images: the names of the images holding the record.
+        verified: as :attr:`Deployment.verified`.
+        device_custody: who held the device then, by the issue list (over the ± bound).
+    """
+
+    event: EventCode
+    device: str
+    seq: int
+    bay: int
+    serial: str
+    time: CorrectedTime
+    images: tuple[str, ...]
+    verified: bool | None
+    device_custody: Custody
+
+    @property
+    def device_ms(self) -> int:
+        """The device time of the record (ms since 2000-01-01 on the device clock)."""
+        return self.time.device_ms
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The closed UTC interval ``(earliest, latest)`` of the record, or ``None``."""
+        return _span_of(self.time)
+
+    def where(self) -> str:
+        """``device D… seq N``."""
+        return f"device {self.device} seq {self.seq}"
+
+    def time_text(self) -> str:
+        """``UTC <iso> ± <n> ms``, or the device time marked not corrected."""
+        return _short_time(self.time)
+
+    def sort_key(self) -> tuple[int, int, str, int]:
+        """History order: by corrected UTC; uncorrected records last, by device and seq."""
+        if self.time.utc_ms is None:
+            return 1, 0, self.device, self.seq
+        return 0, self.time.utc_ms, self.device, self.seq
+
+    def as_dict(self) -> dict[str, Any]:
+        span = self.span
+        return {
+            "event": self.event.name,
+            "device": self.device,
+            "seq": self.seq,
+            "bay": self.bay,
+            "serial": self.serial,
+            "device_time": device_time_text(self.device_ms),
+            "device_time_ms": self.device_ms,
+            "utc": None if self.time.utc_ms is None else utc_text(self.time.utc_ms),
+            "utc_ms": self.time.utc_ms,
+            "bound_ms": self.time.bound_ms,
+            "utc_earliest": None if span is None else utc_text(span[0]),
+            "utc_latest": None if span is None else utc_text(span[1]),
+            "epoch": self.time.epoch,
+            "time_note": self.time.note,
+            "images": list(self.images),
+            "verified": self.verified,
+            "device_custody": self.device_custody.as_dict(),
+        }
+
+
 @dataclass(frozen=True)
 class LinkRow:
     """One recovered cartridge and its chain.
@@ -338,6 +434,10 @@ class LinkRow:
         deployments: every ``DEPLOY`` record of the serial in the images, by device and
             sequence (more than one is a ``deployed_twice`` finding).
         cartridge_issues: the cartridge's issues in the issue list, earliest first.
+        history: every ``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE`` and ``DEPLOY`` record
+            naming the serial in any device's merged log (a record in two downloads of one
+            device once), by corrected UTC; records whose time cannot be corrected last, by
+            device and sequence.
     """
 
     serial: str
@@ -347,6 +447,7 @@ class LinkRow:
     matches: tuple[MatchRow, ...]
     deployments: tuple[Deployment, ...]
     cartridge_issues: tuple[Issue, ...]
+    history: tuple[CartridgeEvent, ...] = ()
 
     @property
     def confirmed(self) -> bool:
@@ -362,7 +463,14 @@ class LinkRow:
             "exhibits": list(self.exhibits),
             "deployments": [d.as_dict() for d in self.deployments],
             "cartridge_issues": [_issue_dict(i) for i in self.cartridge_issues],
+            "history": [e.as_dict() for e in self.history],
         }
+
+    def devices_inserted(self) -> tuple[str, ...]:
+        """The devices the history shows the cartridge inserted into, in history order."""
+        return tuple(
+            dict.fromkeys(e.device for e in self.history if e.event is EventCode.CARTRIDGE_INSERT)
+        )
 
 
 def _issue_dict(issue: Issue) -> dict[str, Any]:
@@ -550,16 +658,25 @@ def read_images(directory: str | os.PathLike[str]) -> dict[str, Image]:
 # -- linking ------------------------------------------------------------------------------
 
 
+_Raw = tuple[int, int, int, str, tuple[str, ...]]
+"""A merged record naming a cartridge: (seq, device_ms, bay, serial text, names of the
+images holding it)."""
+
+
 @dataclass
 class _DeviceLog:
-    """The merged ``DEPLOY`` records of one device, before custody is known."""
+    """The merged cartridge records of one device, before custody is known."""
 
     serial: str
     names: list[str]
     images: list[Image]
-    deploys: list[tuple[int, int, int, str, tuple[str, ...]]]
-    """(seq, device_ms, bay, serial text, names of the images holding it)."""
+    events: dict[EventCode, list[_Raw]]
+    """The ``DEPLOY``, ``CARTRIDGE_INSERT`` and ``CARTRIDGE_REMOVE`` records, by code."""
     first_seq: int | None
+
+    @property
+    def deploys(self) -> list[_Raw]:
+        return self.events[EventCode.DEPLOY]
 
 
 def _serial_text(raw: bytes) -> str:
@@ -570,7 +687,8 @@ def _serial_text(raw: bytes) -> str:
 
 
 def _device_log(serial: str, named: list[tuple[str, Image]]) -> _DeviceLog:
-    """Merge the records of one device's images by sequence; collect its DEPLOYs.
+    """Merge the records of one device's images by sequence; collect the records that
+    name a cartridge (``DEPLOY``, ``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE``).
 
     Raises:
         LinkError: two images hold different records under one sequence number.
@@ -581,7 +699,8 @@ def _device_log(serial: str, named: list[tuple[str, Image]]) -> _DeviceLog:
     )
     merged = np.concatenate(parts)
     if len(merged) == 0:
-        return _DeviceLog(serial, [n for n, _ in named], [i for _, i in named], [], None)
+        empty: dict[EventCode, list[_Raw]] = {code: [] for code in HISTORY_EVENTS}
+        return _DeviceLog(serial, [n for n, _ in named], [i for _, i in named], empty, None)
     order = np.argsort(merged["seq"], kind="stable")
     merged, owners = merged[order], owners[order]
     raw = np.ascontiguousarray(merged).view(np.uint8).reshape(-1, RECORD_SIZE)
@@ -596,33 +715,35 @@ def _device_log(serial: str, named: list[tuple[str, Image]]) -> _DeviceLog:
             "both and leave the bad one out"
         )
     holders: dict[int, list[str]] = {}
-    for index in np.flatnonzero(merged["code"] == EventCode.DEPLOY):
+    for index in np.flatnonzero(np.isin(merged["code"], HISTORY_EVENTS)):
         holders.setdefault(int(merged["seq"][index]), []).append(named[int(owners[index])][0])
     keep = np.concatenate([[True], ~same])
     unique = merged[keep]
-    is_deploy = unique["code"] == EventCode.DEPLOY
-    payloads = payload_view(unique, EventCode.DEPLOY)
-    deploys = [
-        (
-            int(seq),
-            int(time_ms),
-            int(bay),
-            _serial_text(bytes(text)),
-            tuple(dict.fromkeys(holders[int(seq)])),
-        )
-        for seq, time_ms, bay, text in zip(
-            unique["seq"][is_deploy],
-            unique["time_ms"][is_deploy],
-            payloads["bay"],
-            payloads["serial"],
-            strict=True,
-        )
-    ]
+    events: dict[EventCode, list[_Raw]] = {}
+    for code in HISTORY_EVENTS:
+        chosen = unique["code"] == code
+        payloads = payload_view(unique, code)
+        events[code] = [
+            (
+                int(seq),
+                int(time_ms),
+                int(bay),
+                _serial_text(bytes(text)),
+                tuple(dict.fromkeys(holders[int(seq)])),
+            )
+            for seq, time_ms, bay, text in zip(
+                unique["seq"][chosen],
+                unique["time_ms"][chosen],
+                payloads["bay"],
+                payloads["serial"],
+                strict=True,
+            )
+        ]
     return _DeviceLog(
         serial,
         [n for n, _ in named],
         [i for _, i in named],
-        deploys,
+        events,
         int(unique["seq"][0]),
     )
 
@@ -724,8 +845,18 @@ def link(
     summaries, verified = _verify(images, trust, found)
     logs = _device_logs(images)
     devices: list[DeviceSummary] = []
+    wanted = {
+        CARTRIDGE_SCHEME.normalize(m.serial) for m in matches if m.status is not MatchStatus.NONE
+    }
+    histories: dict[str, list[CartridgeEvent]] = {}
     for log in logs:
         clock = _clock(log, max_drift_ppm, host_clock_ms, host_sets)
+        for code, raws in log.events.items():
+            for raw in raws:
+                if raw[3] in wanted:
+                    histories.setdefault(raw[3], []).append(
+                        _cartridge_event(code, log.serial, raw, clock, issues, verified)
+                    )
         deployments = tuple(
             _deployment(log.serial, d, clock, issues, verified) for d in log.deploys
         )
@@ -743,7 +874,7 @@ def link(
     for device in devices:
         for deployment in device.deployments:
             by_serial.setdefault(deployment.serial, []).append(deployment)
-    rows = _rows(matches, by_serial, issues)
+    rows = _rows(matches, by_serial, histories, issues)
     for row in rows:
         _check_row(row, issues, window, devices, by_serial, found)
     unmatched = tuple(r for r in matches if r.status is MatchStatus.NONE)
@@ -842,9 +973,34 @@ def _clock(
         raise LinkError(f"device {log.serial}: no clock model: {error}") from error
 
 
+def _cartridge_event(
+    code: EventCode,
+    device: str,
+    raw: _Raw,
+    clock: ClockModel | None,
+    issues: IssueList,
+    verified: Mapping[str, bool | None],
+) -> CartridgeEvent:
+    seq, device_ms, bay, serial, names = raw
+    assert clock is not None  # a device with a record has records
+    time = clock.to_utc(device_ms, seq=seq)
+    states = [verified[n] for n in names]
+    return CartridgeEvent(
+        event=code,
+        device=device,
+        seq=seq,
+        bay=bay,
+        serial=serial,
+        time=time,
+        images=names,
+        verified=None if any(s is None for s in states) else any(states),
+        device_custody=_custody(issues, device, _span_of(time)),
+    )
+
+
 def _deployment(
     device: str,
-    deploy: tuple[int, int, int, str, tuple[str, ...]],
+    deploy: _Raw,
     clock: ClockModel | None,
     issues: IssueList,
     verified: Mapping[str, bool | None],
@@ -873,6 +1029,7 @@ def _deployment(
 def _rows(
     matches: Sequence[MatchRow],
     by_serial: Mapping[str, list[Deployment]],
+    histories: Mapping[str, list[CartridgeEvent]],
     issues: IssueList,
 ) -> tuple[LinkRow, ...]:
     grouped: dict[str, list[MatchRow]] = {}
@@ -892,6 +1049,7 @@ def _rows(
                 matches=tuple(group),
                 deployments=tuple(by_serial.get(serial, ())),
                 cartridge_issues=issues.of(serial),
+                history=tuple(sorted(histories.get(serial, ()), key=CartridgeEvent.sort_key)),
             )
         )
     return tuple(rows)
@@ -945,6 +1103,74 @@ def _check_row(
         )
     for deployment in row.deployments:
         _check_deployment(row, deployment, issues, window, found)
+    _check_moved(row, found)
+
+
+def _check_moved(row: LinkRow, found: _Findings) -> None:
+    """A ``cartridge_moved`` note when the history shows the cartridge in several devices."""
+    devices = row.devices_inserted()
+    if len(devices) < 2:
+        return
+    steps = []
+    for event in row.history:
+        if event.event is EventCode.CARTRIDGE_INSERT:
+            verb = "inserted into"
+        elif event.event is EventCode.CARTRIDGE_REMOVE:
+            verb = "removed from"
+        else:
+            continue
+        steps.append(
+            f"{verb} {event.where()} bay {event.bay} (held by {event.device_custody}) at "
+            f"{event.time_text()}"
+        )
+    candidate = "" if row.confirmed else " (an unconfirmed candidate)"
+    found.add(
+        LinkKind.CARTRIDGE_MOVED,
+        Severity.INFO,
+        f"cartridge {row.serial}{candidate} was inserted into {len(devices)} devices "
+        f"({', '.join(devices)}): " + "; ".join(steps),
+        serial=row.serial,
+        exhibits=row.exhibits,
+    )
+
+
+def _movement_text(row: LinkRow, deployment: Deployment, signed_officer: str) -> str:
+    """What the history shows of the cartridge reaching the deploying device from a device
+    held by ``signed_officer``: the last insert into the deploying device before the
+    ``DEPLOY`` and the latest remove, from another device held by that officer, that may
+    precede it; ``""`` when the logs show no such movement (or cannot place it in time)."""
+    inserts = [
+        e
+        for e in row.history
+        if e.event is EventCode.CARTRIDGE_INSERT
+        and e.device == deployment.device
+        and e.seq < deployment.seq
+    ]
+    if not inserts:
+        return ""
+    insert = max(inserts, key=lambda e: e.seq)
+    insert_span = insert.span
+    if insert_span is None:
+        return ""
+    key = officer_key(signed_officer)
+    removes = [
+        e
+        for e in row.history
+        if e.event is EventCode.CARTRIDGE_REMOVE
+        and e.device != deployment.device
+        and e.span is not None
+        and e.span[0] <= insert_span[1]
+        and e.device_custody.state in (CustodyState.HELD, CustodyState.UNCERTAIN)
+        and key in {officer_key(o) for o in e.device_custody.officers}
+    ]
+    if not removes:
+        return ""
+    remove = max(removes, key=CartridgeEvent.sort_key)
+    return (
+        f"; the logs show it removed from {remove.device} (held by {remove.device_custody}) "
+        f"at {remove.time_text()} and inserted into {insert.device} (held by "
+        f"{insert.device_custody}) at {insert.time_text()}"
+    )
 
 
 def _ambiguous_text(
@@ -1017,7 +1243,7 @@ def _check_deployment(
         return
     _check_out(serial, "cartridge", deployment.cartridge_custody, issues, span, at, where, found)
     _check_out(device, "device", deployment.device_custody, issues, span, at, where, found)
-    _check_officers(serial, device, issues, span, at, where, found)
+    _check_officers(row, deployment, issues, span, at, where, found)
     if window is not None:
         _check_window(f"the DEPLOY of {serial} ({at})", span, window, where, found)
 
@@ -1073,14 +1299,15 @@ def _outside_text(history: Sequence[Issue], span: tuple[int, int]) -> str:
 
 
 def _check_officers(
-    serial: str,
-    device: str,
+    row: LinkRow,
+    deployment: Deployment,
     issues: IssueList,
     span: tuple[int, int],
     at: str,
     where: dict[str, Any],
     found: _Findings,
 ) -> None:
+    serial, device = row.serial, deployment.device
     pairs = []
     for p in _points(issues, [serial, device], *span):
         held, signed = issues.holder_at(device, p), issues.holder_at(serial, p)
@@ -1098,7 +1325,8 @@ def _check_officers(
         LinkKind.OTHER_OFFICER,
         Severity.WARNING if partly else Severity.ERROR,
         f"cartridge {serial} was signed out to {signed.officer!r} ({signed.where()}) but "
-        f"device {device} was held by {held.officer!r} ({held.where()}) {when} ({at})",
+        f"device {device} was held by {held.officer!r} ({held.where()}) {when} ({at})"
+        + _movement_text(row, deployment, signed.officer),
         **where,
     )
 
