@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["fsync_directory", "write_atomic"]
+__all__ = ["fsync_directory", "update_files", "write_atomic"]
 
 _ATTEMPTS = 16
 
@@ -81,3 +82,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int | None 
         if temporary is not None:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def update_files(
+    directory: str | os.PathLike[str], files: Mapping[str, bytes], *, check: bool = False
+) -> list[str]:
+    """Bring ``directory`` to hold ``files`` (relative name → bytes): the names whose file is
+    missing or holds other bytes, in ``files``' order; each is written atomically (its
+    folders made) unless ``check``.  What regenerating a folder of sample files needs.
+
+    Raises:
+        OSError: a file cannot be read or written.
+    """
+    changed = []
+    for name, data in files.items():
+        path = Path(directory) / name
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        changed.append(name)
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
+    return changed

@@ -62,3 +62,18 @@ def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
             tmp_path.chmod(0o700)
     assert target.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
+
+
+def test_update_files_writes_only_what_differs(tmp_path: Path) -> None:
+    from taserlink.atomic import update_files
+
+    (tmp_path / "same.bin").write_bytes(b"same")
+    (tmp_path / "old.bin").write_bytes(b"old")
+    files = {"same.bin": b"same", "old.bin": b"new", "sub/new.bin": b"made"}
+    assert update_files(tmp_path, files, check=True) == ["old.bin", "sub/new.bin"]
+    assert (tmp_path / "old.bin").read_bytes() == b"old"
+    assert not (tmp_path / "sub").exists()
+    assert update_files(tmp_path, files) == ["old.bin", "sub/new.bin"]
+    assert (tmp_path / "old.bin").read_bytes() == b"new"
+    assert (tmp_path / "sub/new.bin").read_bytes() == b"made"
+    assert update_files(tmp_path, files) == []

@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from taserlink.atomic import update_files
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.scenarios import run_scenario
 
@@ -43,17 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     parser.add_argument("--out", type=Path, default=CAPTURES, help="folder (default captures/)")
     args = parser.parse_args(argv)
-    changed = []
-    for name, data in expected_files().items():
-        path = args.out / name
-        if path.exists() and path.read_bytes() == data:
-            continue
-        changed.append(name)
-        if not args.check:
-            args.out.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+    changed = update_files(args.out, expected_files(), check=args.check)
     verb = "differ" if args.check else "written"
     print(f"{len(changed)} file(s) {verb}: {', '.join(changed) or '-'}")
     return 1 if args.check and changed else 0

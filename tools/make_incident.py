@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from taserlink.atomic import update_files
 from taserlink.emulator.firmware import HostInfo, SimulatedDevice
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.scenarios import new_device
@@ -788,14 +789,6 @@ verify and the report is about linkage (without roots every image is ``untrusted
 and so that the output does not depend on ``$TASERLINK_ROOTS``."""
 
 
-def commands_missing() -> list[str]:
-    """The commands the expected outputs need that ``taserlink`` does not have yet."""
-    from taserlink.cli import COMMANDS
-
-    names = {command.NAME for command in COMMANDS}
-    return [name for name in ("match", "link") if name not in names]
-
-
 def run_taserlink(folder: Path, argv: Sequence[str]) -> tuple[int, bytes]:
     """``taserlink argv`` run in-process in ``folder``: its exit code and stdout.
 
@@ -813,20 +806,16 @@ def run_taserlink(folder: Path, argv: Sequence[str]) -> tuple[int, bytes]:
 
 
 def expected_outputs(folder: Path) -> tuple[dict[str, bytes], dict[str, int]]:
-    """Run ``match`` and then ``link`` — those that exist — on the scene written in
-    ``folder``: the expected outputs by name, and each run's exit code."""
+    """Run ``match`` and then ``link`` on the scene written in ``folder``: the expected
+    outputs by name, and each run's exit code."""
     files: dict[str, bytes] = {}
     codes: dict[str, int] = {}
-    missing = commands_missing()
-    if "match" in missing:
-        return files, codes
     codes["match"], files["expected-matches.csv"] = run_taserlink(folder, MATCH_ARGS)
     (folder / "expected-matches.csv").write_bytes(files["expected-matches.csv"])
-    if "link" not in missing:
-        codes["link"], files["expected-link.txt"] = run_taserlink(folder, LINK_ARGS)
-        codes["link --json"], files["expected-link.json"] = run_taserlink(
-            folder, (*LINK_ARGS, "--json")
-        )
+    codes["link"], files["expected-link.txt"] = run_taserlink(folder, LINK_ARGS)
+    codes["link --json"], files["expected-link.json"] = run_taserlink(
+        folder, (*LINK_ARGS, "--json")
+    )
     return files, codes
 
 
@@ -890,24 +879,11 @@ def readme(scene: Scene, files: dict[str, bytes], codes: dict[str, int]) -> str:
     )
     n_issues = len(scene.issue_rows)
     n_reads = len(scene.reads)
-    made = []
-    if "match" in codes:
-        made.append(
-            f"`expected-matches.csv` is what `taserlink match` printed (exit {codes['match']})"
-        )
-    if "link" in codes:
-        made.append(
-            "`expected-link.txt` and `expected-link.json` are what `taserlink link` printed "
-            f"(exit {codes['link']}), as text and with `--json`"
-        )
-    missing = [f"`taserlink {name}`" for name in ("match", "link") if name not in codes]
-    if missing:
-        made.append(
-            f"**not made yet**: {' and '.join(missing)} "
-            f"{'does' if len(missing) == 1 else 'do'} not exist in this version; "
-            "`python tools/make_incident.py` makes the rest of the expected outputs as soon as "
-            "they do"
-        )
+    made = [
+        f"`expected-matches.csv` is what `taserlink match` printed (exit {codes['match']})",
+        "`expected-link.txt` and `expected-link.json` are what `taserlink link` printed "
+        f"(exit {codes['link']}), as text and with `--json`",
+    ]
     expected = "; ".join(made) + "."
     expected = textwrap.fill(expected[0].upper() + expected[1:], width=92)
     window = f"{WINDOW[0]} {WINDOW[1]}"
@@ -1054,25 +1030,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="folder (default captures/incident/)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed (default {SEED})")
     args = parser.parse_args(argv)
-    missing = commands_missing()
-    if missing:
-        print(
-            f"note: taserlink has no {' / '.join(missing)} command yet: its expected outputs "
-            "are not made",
-            file=sys.stderr,
-        )
     files = expected_files(args.seed)
-    changed = []
-    for name, data in files.items():
-        path = args.out / name
-        if path.exists() and path.read_bytes() == data:
-            continue
-        changed.append(name)
-        if not args.check:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+    changed = update_files(args.out, files, check=args.check)
     stale = (
         sorted(
             str(p.relative_to(args.out))

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from taserlink.atomic import update_files
 from taserlink.emulator.firmware import DeviceSpec, HostInfo
 from taserlink.emulator.pki import (
     TEST_ROOT_LABEL,
@@ -447,13 +448,6 @@ def golden_text(value: Mapping[str, Any]) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -464,20 +458,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=TAMPERED, help="folder (default %(default)s)")
     args = parser.parse_args(argv)
     trust = TrustStore.from_paths([TRUSTED_ROOT])
-    images_changed: list[str] = []
-    golden_changed: list[str] = []
-    for name, data in make_images().items():
-        path = args.out / name
-        if not (path.exists() and path.read_bytes() == data):
-            images_changed.append(name)
-            if not args.check:
-                _write(path, data)
-        expected = golden_text(golden(name, data, trust)).encode()
-        json_path = path.with_suffix(".json")
-        if not (json_path.exists() and json_path.read_bytes() == expected):
-            golden_changed.append(json_path.name)
-            if args.update_golden:
-                _write(json_path, expected)
+    images = make_images()
+    images_changed = update_files(args.out, images, check=args.check)
+    goldens = {
+        str(Path(name).with_suffix(".json")): golden_text(golden(name, data, trust)).encode()
+        for name, data in images.items()
+    }
+    golden_changed = update_files(args.out, goldens, check=not args.update_golden)
     verb = "differ" if args.check else "written"
     print(f"{len(images_changed)} image(s) {verb}: {', '.join(images_changed) or '-'}")
     if args.update_golden:
