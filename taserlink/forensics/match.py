@@ -60,29 +60,6 @@ BATCH_READS = 16_384
 """Most reads matched at once (whole exhibits; a larger input is matched in batches)."""
 
 
-def _codes(
-    texts: Sequence[str], characters: str, width: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Strings of ``width`` characters → ``(n, width)`` indices into ``characters`` (-1 for a
-    character not in it) and a per-string flag of having exactly ``width`` characters."""
-    array = np.asarray(texts, dtype=str)
-    n = len(array)
-    if n == 0:
-        return np.zeros((0, width), np.int64), np.zeros(0, bool)
-    size = array.dtype.itemsize // 4
-    if size < width:
-        array = array.astype(f"<U{width}")
-        size = width
-    points = array.view(np.uint32).reshape(n, size)
-    right_length = np.char.str_len(array) == width
-    points = points[:, :width]
-    order = np.argsort(np.array([ord(c) for c in characters], np.uint32))
-    sorted_points = np.array([ord(c) for c in characters], np.uint32)[order]
-    where = np.searchsorted(sorted_points, points).clip(0, len(characters) - 1)
-    found = sorted_points[where] == points
-    return np.where(found, order[where], -1), right_length
-
-
 class SerialIndex:
     """An index over a list of serials, built once, queried by :class:`Matcher`.
 
@@ -215,6 +192,16 @@ class Matcher:
             self._allowed[position, [scheme.alphabet.index(c) for c in chars]] = True
         self._log_allowed = np.log(self._allowed.sum(axis=1))
         self._unreadable = columns.index(UNREADABLE)
+        # Complete reads are encoded as "serials" over the read characters: length and
+        # characters checked, each turned into its model column, all at once.
+        self._read_characters = SerialScheme(
+            "read",
+            alphabet=columns,
+            length=scheme.length,
+            type_letters={},
+            check=False,
+            aliases={},
+        )
         sets = [expansion(self.model, c) for c in columns]
         size = np.array([len(s) for s in sets] + [0], np.int64)
         widest = int(size.max())
@@ -236,16 +223,10 @@ class Matcher:
         ordered = [reads[i] for i in order]
         cleaned = [r.text.translate(_SEPARATORS).upper() for r in ordered]
         torn = np.array([TORN in t for t in cleaned], bool)
-        columns = self.model.read_characters
-        codes, right_length = _codes(
-            [t if not k else "" for t, k in zip(cleaned, torn, strict=True)], columns, length
+        codes, encoded = self._read_characters.encode(
+            [t if not k else "" for t, k in zip(cleaned, torn, strict=True)]
         )
-        good = (
-            ~torn
-            & right_length
-            & (codes >= 0).all(axis=1)
-            & (codes != self._unreadable).any(axis=1)
-        )
+        good = ~torn & encoded & (codes != self._unreadable).any(axis=1)
         for i in np.flatnonzero(~torn & ~good):
             self._reject(ordered[int(i)])
         counts = np.ones(len(ordered), np.int64)
