@@ -41,6 +41,7 @@ the time-dependent checks are not made and a warning says so.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import os
@@ -256,97 +257,6 @@ class Custody:
 
 
 @dataclass(frozen=True)
-class Deployment:
-    """One ``DEPLOY`` record, its corrected time and who had device and cartridge then.
-
-    Attributes:
-        device: the device serial.
-        seq: the record's sequence number.
-        bay: the bay it fired from.
-        serial: the cartridge serial as the device recorded it (canonical when valid).
-        time: the device time corrected to UTC (``time.utc_ms`` / ``time.bound_ms``
-            ``None`` when it cannot be; ``time.note`` says why).
-        images: the names of the images holding the record.
-        verified: ``True`` when one of those images passed verification, ``False`` when
-            none did, ``None`` when images were not verified.
-        device_custody: who held the device then.
-        cartridge_custody: to whom the cartridge was signed out then.
-    """
-
-    device: str
-    seq: int
-    bay: int
-    serial: str
-    time: CorrectedTime
-    images: tuple[str, ...]
-    verified: bool | None
-    device_custody: Custody
-    cartridge_custody: Custody
-
-    @property
-    def device_ms(self) -> int:
-        """The device time of the record (ms since 2000-01-01 on the device clock)."""
-        return self.time.device_ms
-
-    @property
-    def span(self) -> tuple[int, int] | None:
-        """The closed UTC interval ``(earliest, latest)`` the deployment lies in, or
-        ``None`` when its time cannot be corrected."""
-        return _span_of(self.time)
-
-    def time_text(self) -> str:
-        """``UTC <iso> ± <n> ms (device time <iso>)``, or the device time and why it has no
-        correction."""
-        device = f"device time {device_time_text(self.device_ms)}"
-        if self.time.utc_ms is None:
-            return f"{device}, not corrected ({self.time.note})"
-        return f"UTC {utc_text(self.time.utc_ms)} ± {self.time.bound_ms} ms ({device})"
-
-    def where(self) -> str:
-        """``device D… seq N``."""
-        return f"device {self.device} seq {self.seq}"
-
-    def as_dict(self) -> dict[str, Any]:
-        span = self.span
-        return {
-            "device": self.device,
-            "seq": self.seq,
-            "bay": self.bay,
-            "serial": self.serial,
-            "device_time": device_time_text(self.device_ms),
-            "device_time_ms": self.device_ms,
-            "utc": None if self.time.utc_ms is None else utc_text(self.time.utc_ms),
-            "utc_ms": self.time.utc_ms,
-            "bound_ms": self.time.bound_ms,
-            "utc_earliest": None if span is None else utc_text(span[0]),
-            "utc_latest": None if span is None else utc_text(span[1]),
-            "epoch": self.time.epoch,
-            "time_note": self.time.note,
-            "images": list(self.images),
-            "verified": self.verified,
-            "device_custody": self.device_custody.as_dict(),
-            "cartridge_custody": self.cartridge_custody.as_dict(),
-        }
-
-
-def _span_of(time: CorrectedTime) -> tuple[int, int] | None:
-    if time.utc_ms is None or time.bound_ms is None:
-        return None
-    return time.utc_ms - time.bound_ms, time.utc_ms + time.bound_ms
-
-
-def _short_time(time: CorrectedTime) -> str:
-    """``UTC <iso> ± <n> ms``, or ``device time <iso> (not corrected)``."""
-    if time.utc_ms is None:
-        return f"device time {device_time_text(time.device_ms)} (not corrected)"
-    return f"UTC {utc_text(time.utc_ms)} ± {time.bound_ms} ms"
-
-
-HISTORY_EVENTS: Final = (EventCode.CARTRIDGE_INSERT, EventCode.CARTRIDGE_REMOVE, EventCode.DEPLOY)
-"""The record kinds a cartridge's history is made of (each names the cartridge's serial)."""
-
-
-@dataclass(frozen=True)
 class CartridgeEvent:
     """One record of a cartridge's history: inserted, removed or deployed.
 
@@ -359,7 +269,8 @@ class CartridgeEvent:
         time: the device time corrected to UTC by the device's clock model (``utc_ms`` /
             ``bound_ms`` ``None`` when it cannot be; ``time.note`` says why).
         images: the names of the images holding the record.
-        verified: as :attr:`Deployment.verified`.
+        verified: ``True`` when one of those images passed verification, ``False`` when
+            none did, ``None`` when images were not verified.
         device_custody: who held the device then, by the issue list (over the ± bound).
     """
 
@@ -391,6 +302,14 @@ class CartridgeEvent:
         """``UTC <iso> ± <n> ms``, or the device time marked not corrected."""
         return _short_time(self.time)
 
+    def full_time_text(self) -> str:
+        """``UTC <iso> ± <n> ms (device time <iso>)``, or the device time and why it has no
+        correction."""
+        device = f"device time {device_time_text(self.device_ms)}"
+        if self.time.utc_ms is None:
+            return f"{device}, not corrected ({self.time.note})"
+        return f"UTC {utc_text(self.time.utc_ms)} ± {self.time.bound_ms} ms ({device})"
+
     def sort_key(self) -> tuple[int, int, str, int]:
         """History order: by corrected UTC; uncorrected records last, by device and seq."""
         if self.time.utc_ms is None:
@@ -418,6 +337,41 @@ class CartridgeEvent:
             "verified": self.verified,
             "device_custody": self.device_custody.as_dict(),
         }
+
+
+@dataclass(frozen=True)
+class Deployment(CartridgeEvent):
+    """One ``DEPLOY`` record (``event`` is ``DEPLOY``), its corrected time and who had the
+    device and the cartridge then.
+
+    Attributes:
+        cartridge_custody: to whom the cartridge was signed out then (the other attributes
+            are :class:`CartridgeEvent`'s).
+    """
+
+    cartridge_custody: Custody
+
+    def as_dict(self) -> dict[str, Any]:
+        fields = super().as_dict()
+        del fields["event"]
+        return {**fields, "cartridge_custody": self.cartridge_custody.as_dict()}
+
+
+def _span_of(time: CorrectedTime) -> tuple[int, int] | None:
+    if time.utc_ms is None or time.bound_ms is None:
+        return None
+    return time.utc_ms - time.bound_ms, time.utc_ms + time.bound_ms
+
+
+def _short_time(time: CorrectedTime) -> str:
+    """``UTC <iso> ± <n> ms``, or ``device time <iso> (not corrected)``."""
+    if time.utc_ms is None:
+        return f"device time {device_time_text(time.device_ms)} (not corrected)"
+    return f"UTC {utc_text(time.utc_ms)} ± {time.bound_ms} ms"
+
+
+HISTORY_EVENTS: Final = (EventCode.CARTRIDGE_INSERT, EventCode.CARTRIDGE_REMOVE, EventCode.DEPLOY)
+"""The record kinds a cartridge's history is made of (each names the cartridge's serial)."""
 
 
 @dataclass(frozen=True)
@@ -463,7 +417,7 @@ class LinkRow:
             "exhibits": list(self.exhibits),
             "deployments": [d.as_dict() for d in self.deployments],
             "cartridge_issues": [_issue_dict(i) for i in self.cartridge_issues],
-            "history": [e.as_dict() for e in self.history],
+            "history": [CartridgeEvent.as_dict(e) for e in self.history],
         }
 
     def devices_inserted(self) -> tuple[str, ...]:
@@ -851,15 +805,23 @@ def link(
     histories: dict[str, list[CartridgeEvent]] = {}
     for log in logs:
         clock = _clock(log, max_drift_ppm, host_clock_ms, host_sets)
-        for code, raws in log.events.items():
-            for raw in raws:
-                if raw[3] in wanted:
-                    histories.setdefault(raw[3], []).append(
-                        _cartridge_event(code, log.serial, raw, clock, issues, verified)
-                    )
         deployments = tuple(
-            _deployment(log.serial, d, clock, issues, verified) for d in log.deploys
+            _deployment(
+                _cartridge_event(EventCode.DEPLOY, log.serial, d, clock, issues, verified), issues
+            )
+            for d in log.deploys
         )
+        for code, raws in log.events.items():
+            if code is EventCode.DEPLOY:
+                events: Iterable[CartridgeEvent] = (d for d in deployments if d.serial in wanted)
+            else:
+                events = (
+                    _cartridge_event(code, log.serial, raw, clock, issues, verified)
+                    for raw in raws
+                    if raw[3] in wanted
+                )
+            for event in events:
+                histories.setdefault(event.serial, []).append(event)
         devices.append(
             DeviceSummary(log.serial, tuple(log.names), clock, deployments, log.first_seq)
         )
@@ -998,32 +960,10 @@ def _cartridge_event(
     )
 
 
-def _deployment(
-    device: str,
-    deploy: _Raw,
-    clock: ClockModel | None,
-    issues: IssueList,
-    verified: Mapping[str, bool | None],
-) -> Deployment:
-    seq, device_ms, bay, serial, names = deploy
-    assert clock is not None  # a device with a DEPLOY record has records
-    time = clock.to_utc(device_ms, seq=seq)
-    span = None
-    if time.utc_ms is not None and time.bound_ms is not None:
-        span = (time.utc_ms - time.bound_ms, time.utc_ms + time.bound_ms)
-    states = [verified[n] for n in names]
-    ok = None if any(s is None for s in states) else any(states)
-    return Deployment(
-        device=device,
-        seq=seq,
-        bay=bay,
-        serial=serial,
-        time=time,
-        images=names,
-        verified=ok,
-        device_custody=_custody(issues, device, span),
-        cartridge_custody=_custody(issues, serial, span),
-    )
+def _deployment(event: CartridgeEvent, issues: IssueList) -> Deployment:
+    """``event`` (a ``DEPLOY``) with the cartridge's custody over its time."""
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    return Deployment(**fields, cartridge_custody=_custody(issues, event.serial, event.span))
 
 
 def _rows(
@@ -1092,7 +1032,7 @@ def _check_row(
             exhibits=exhibits,
         )
     if len(row.deployments) > 1:
-        listed = "; ".join(f"{d.where()} at {d.time_text()}" for d in row.deployments)
+        listed = "; ".join(f"{d.where()} at {d.full_time_text()}" for d in row.deployments)
         found.add(
             LinkKind.DEPLOYED_TWICE,
             Severity.ERROR,
@@ -1222,7 +1162,7 @@ def _check_deployment(
         "device": device,
         "seq": deployment.seq,
     }
-    at = f"{deployment.where()} at {deployment.time_text()}"
+    at = f"{deployment.where()} at {deployment.full_time_text()}"
     if device not in issues:
         found.add(
             LinkKind.DEVICE_NOT_LISTED,
@@ -1357,7 +1297,7 @@ def _check_window(
 
 def _check_unrecovered(deployment: Deployment, window: Window, found: _Findings) -> None:
     span = deployment.span
-    at = f"{deployment.where()} at {deployment.time_text()}"
+    at = f"{deployment.where()} at {deployment.full_time_text()}"
     where: dict[str, Any] = {
         "serial": deployment.serial,
         "device": deployment.device,
