@@ -43,6 +43,7 @@ __all__ = [
     "InputError",
     "ParserExit",
     "ArgumentParser",
+    "add_output_options",
     "exit_code_for",
     "open_image",
     "device_time_iso",
@@ -242,3 +243,15 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [plain_value(v) for v in value]
     return value
+
+
+def add_output_options(parser: argparse.ArgumentParser, csv_help: str) -> None:
+    """``--csv`` / ``--json`` (one of them; text by default) as ``args.output``: ``"text"``,
+    ``"csv"`` or ``"json"``."""
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--csv", dest="output", action="store_const", const="csv", default="text", help=csv_help
+    )
+    output.add_argument(
+        "--json", dest="output", action="store_const", const="json", help="one JSON object"
+    )

@@ -61,6 +61,7 @@ from taserlink.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     UsageError,
+    add_output_options,
     open_image,
     printable,
 )
@@ -194,18 +195,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "anchor"
         ),
     )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument(
-        "--csv",
-        dest="output",
-        action="store_const",
-        const="csv",
-        default="text",
-        help="one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS),
-    )
-    output.add_argument(
-        "--json", dest="output", action="store_const", const="json", help="one JSON object"
-    )
+    add_output_options(parser, "one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS))
     return parser
 
 

@@ -75,6 +75,7 @@ import numpy.typing as npt
 from taserlink.cli.common import (
     EXIT_OK,
     InputError,
+    add_output_options,
     device_time_iso,
     device_times_iso,
     open_image,
@@ -171,18 +172,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "output says the option was used). Off by default; menu sets never anchor"
         ),
     )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument(
-        "--csv",
-        dest="output",
-        action="store_const",
-        const="csv",
-        default="text",
-        help="one CSV row per event: " + ",".join(CSV_COLUMNS),
-    )
-    output.add_argument(
-        "--json", dest="output", action="store_const", const="json", help="one JSON object"
-    )
+    add_output_options(parser, "one CSV row per event: " + ",".join(CSV_COLUMNS))
     return parser
 
 
