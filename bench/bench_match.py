@@ -41,10 +41,12 @@ import argparse
 import importlib.metadata
 import random
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,7 @@ from common import machine_info as shared_machine_info
 
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex
+from taserlink.forensics.matchfiles import read_serials
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
 from taserlink.forensics.simulate import simulate_reads
 from taserlink.serials import CARTRIDGE_SCHEME
@@ -378,10 +381,25 @@ def print_size(built: IndexFigures, mixes: list[MixFigures]) -> None:
     )
 
 
+def read_list_seconds(serials: Sequence[str]) -> float:
+    """Seconds :func:`read_serials` takes to read ``serials`` from a text file (one run)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "serials.txt"
+        path.write_text("\n".join(serials) + "\n", encoding="ascii")
+        start = time.perf_counter()
+        read = read_serials(path)
+        seconds = time.perf_counter() - start
+    assert len(read) == len(serials)
+    return seconds
+
+
 def run_size(args: argparse.Namespace, n: int) -> tuple[IndexFigures, list[MixFigures]]:
     start = time.perf_counter()
     serials = make_serials(n, args.seed)
     print(f"\n{n:,} serials generated in {time.perf_counter() - start:.1f} s", flush=True)
+    print(
+        f"serial list read back by read_serials in {read_list_seconds(serials):.2f} s", flush=True
+    )
     index, built = build_index(serials, args.repeat)
     print(f"index built in {built.seconds:.2f} s (best of {args.repeat})", flush=True)
     mixes = []

@@ -15,15 +15,25 @@ another scene.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
+from taserlink.forensics.match import Matcher, SerialIndex
+from taserlink.forensics.results import MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import TORN, UNREADABLE
-from taserlink.serials import SerialScheme
+from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
-__all__ = ["confusable_neighbour", "simulate_read", "simulate_reads"]
+__all__ = [
+    "Validation",
+    "confusable_neighbour",
+    "simulate_read",
+    "simulate_reads",
+    "simulated_register",
+    "validate",
+]
 
 
 def _cumulative(model: ConfusionModel) -> npt.NDArray[np.float64]:
@@ -120,3 +130,86 @@ def confusable_neighbour(serial: str, scheme: SerialScheme, rng: random.Random) 
             prefix = serial[:position] + rng.choice(options) + serial[position + 1 : body_end]
             return prefix + scheme.check_character(prefix) if scheme.check else prefix
     return None
+
+
+def simulated_register(
+    size: int,
+    rng: random.Random,
+    scheme: SerialScheme = CARTRIDGE_SCHEME,
+    *,
+    look_alikes: float = 0.0,
+) -> list[str]:
+    """``size`` distinct serials of ``scheme``; with probability ``look_alikes`` each is a
+    :func:`confusable_neighbour` of an earlier one (a register with near-twins)."""
+    serials: list[str] = []
+    seen: set[str] = set()
+    while len(serials) < size:
+        serial = (
+            confusable_neighbour(rng.choice(serials), scheme, rng)
+            if serials and rng.random() < look_alikes
+            else scheme.generate(rng)
+        )
+        if serial is not None and serial not in seen:
+            seen.add(serial)
+            serials.append(serial)
+    return serials
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What the matcher answered on a simulated scene (:func:`validate`).
+
+    Attributes:
+        exhibits: exhibits simulated.
+        listed: those whose cartridge is in the serial list.
+        matched_right: ``match`` rows naming the exhibit's cartridge.
+        matched_wrong: ``match`` rows naming another serial.
+        unlisted_matched: ``match`` rows for exhibits whose cartridge is not listed.
+    """
+
+    exhibits: int
+    listed: int
+    matched_right: int
+    matched_wrong: int
+    unlisted_matched: int
+
+
+def validate(
+    truth_model: ConfusionModel,
+    seed: int,
+    *,
+    model: ConfusionModel | None = None,
+    serials: int = 5000,
+    exhibits: int = 2000,
+    look_alikes: float = 0.1,
+    p_unlisted: float = 0.05,
+    p_torn: float = 0.2,
+) -> Validation:
+    """Match a simulated scene and count the answers: ``exhibits`` exhibits of 1–5 reads of
+    one cartridge each, drawn from ``truth_model`` (a share ``p_torn`` torn to fragments of
+    5 or more characters), against ``serials`` cartridge serials (``look_alikes`` of them
+    near-twins of others), a share ``p_unlisted`` of cartridges not in the list; matched
+    under ``model`` (the default model when ``None``) and the default settings.  A
+    laboratory can run it with its fitted model as ``truth_model`` to see what the default
+    model makes of its examiners' reads.  Deterministic for a ``seed``."""
+    register = simulated_register(serials, random.Random(seed), look_alikes=look_alikes)
+    rng = random.Random(f"scene {seed}")  # a stream unrelated to the register's
+    truth: dict[str, tuple[str, bool]] = {}
+    reads: list[TagRead] = []
+    for e in range(exhibits):
+        listed = rng.random() >= p_unlisted
+        serial = rng.choice(register) if listed else CARTRIDGE_SCHEME.generate(rng)
+        truth[str(e)] = (serial, listed)
+        texts = simulate_reads(
+            [serial] * rng.randint(1, 5), truth_model, rng, p_torn=p_torn, min_fragment=5
+        )
+        reads.extend(TagRead(str(e), f"{e}-{i}", text) for i, text in enumerate(texts))
+    rows = Matcher(SerialIndex(register), model, MatchSettings()).match(reads)
+    right = wrong = unlisted = 0
+    for row in rows:
+        serial, listed = truth[row.exhibit]
+        if row.status is MatchStatus.MATCH:
+            right += row.serial == serial
+            wrong += row.serial != serial
+            unlisted += not listed
+    return Validation(exhibits, sum(listed for _, listed in truth.values()), right, wrong, unlisted)
