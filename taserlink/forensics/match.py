@@ -1,20 +1,23 @@
 """The fast matcher: AFID reads → cartridge serials, with posterior scores.
 
 It computes exactly what the plain reference (:mod:`taserlink.forensics.reference`) defines
-— read that module's docstring, or ``docs/matching.md``, for the model — but with numpy
-and an index, and with no Python loop over the serial list or over the reads' candidates:
+— read that module's docstring, or ``docs/matching.md`` §5, for the model — with numpy and
+an index, and with no Python loop over the serial list:
 
 - :class:`SerialIndex` — built once over ``N`` serials: the serials as an ``(N, L)`` array
-  of alphabet codes, and for every window start ``w`` the keys of the window's characters
-  from ``w`` (base ``len(alphabet)``), sorted, with the serials' positions in that order.
-  About ``L + 8·(L - W + 1)`` bytes per serial for windows of ``W`` characters (58 for the
-  cartridge scheme at a million serials, ``W`` = 5).
-- :class:`Matcher` — queries the index with a batch of reads: every placement of every
-  read, every usable window, every combination its characters stand for, looked up with
-  one ``searchsorted`` per window start; the (exhibit, candidate) pairs made unique; every
-  read of an exhibit scored against every candidate of it with one gather from the
-  log-likelihood table; grouping, posteriors and statuses computed for all exhibits at once
-  in rounds (one round per group an exhibit forms).
+  of alphabet codes, and for every start ``w`` the keys of the characters from ``w``
+  (up to :func:`~taserlink.forensics.scoring.index_window` of them, the first the most
+  significant), sorted, with the serials' positions in that order.  A window of any
+  length from ``w`` is then one range of keys: ``L + 8·L`` bytes per serial (90 for the
+  cartridge scheme).
+- :class:`Matcher` — takes a batch of reads through the definition's steps: every
+  alignment of every read as a row of output columns; the search, stage by stage, for
+  the reads it has not yet settled (each window's keys looked up as ranges with one
+  ``searchsorted`` per start, what is found costed with one gather); each read's
+  candidates scored over all its alignments; the groups of every exhibit formed in
+  rounds, one per connected part of the read–candidate graph, so an exhibit of thousands
+  of cartridges takes a handful of rounds; each group's serials, totals and background;
+  posteriors and rows.
 
 :func:`match_reads` is the one-call form.  The fast path is not the verifying path: the
 reference is, and ``tests/test_match_differential.py`` holds the two together.
@@ -32,32 +35,45 @@ import numpy as np
 import numpy.typing as npt
 
 from taserlink.errors import MatchError, ReadError
-from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
-    BACKGROUND_COMBINATIONS,
-    MAX_VARIANTS,
+    MASS_QUANTUM,
+    MAX_ALIGNMENTS,
+    MAX_CANDIDATES,
+    MAX_EXTRA,
+    MIX_EXACT,
+    MIX_KEEP,
+    MIX_SPAN,
+    READ_HITS,
+    SPAN_NATS,
+    STAGE_HITS,
+    STAGE_KEYS,
     TIE_TOLERANCE,
-    Placement,
-    allowed_characters,
+    Alignment,
+    PositionTables,
+    ReadState,
+    ReadSummary,
     build_row,
     check_exhibit_sizes,
-    expansion,
-    window_length,
+    index_window,
+    stage_lengths,
 )
-from taserlink.forensics.serials import TORN, UNREADABLE, parse_read
+from taserlink.forensics.serials import TORN, UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 _SEPARATORS = str.maketrans("", "", "- \t")
-_CHUNK_ROWS = 1 << 18
-"""Placement-candidate rows scored at once (bounds the gather's memory)."""
+_CHUNK = 1 << 18
+"""(row, serial) pairs costed at once (bounds the gather's memory)."""
 _NO = np.iinfo(np.int64).max
 BATCH_READS = 16_384
-"""Most reads matched at once (whole exhibits; a larger input is matched in batches)."""
+"""Most reads matched at once (whole exhibits; a larger input is matched in batches, an
+exhibit larger than this alone)."""
 
 
 class SerialIndex:
@@ -99,63 +115,182 @@ class SerialIndex:
         )
         del codes
         self.base = base
-        self.window = window_length(scheme, n)
-        key_type = np.uint32 if base**self.window < 2**32 else np.uint64
+        self.window = index_window(scheme)
         position_bits = max(1, (n - 1).bit_length())
-        # Window key and position packed in one word: one plain sort gives the keys in
-        # order and, among equal keys, the positions in list order (a stable order).
-        packed = (base**self.window - 1).bit_length() + position_bits <= 64
         positions = np.arange(n, dtype=np.uint64)
-        self.window_keys: list[npt.NDArray[np.unsignedinteger]] = []
-        self.window_ids: list[npt.NDArray[np.uint32]] = []
-        for start in range(length - self.window + 1):
-            keys = self._keys(self.codes[:, start : start + self.window])
-            if packed:
-                keys <<= np.uint64(position_bits)
-                keys |= positions
-                keys.sort()
-                self.window_ids.append(
-                    (keys & np.uint64((1 << position_bits) - 1)).astype(np.uint32)
-                )
-                keys >>= np.uint64(position_bits)
-                self.window_keys.append(keys.astype(key_type))
-            else:  # pragma: no cover - alphabets and lists too large to pack
-                order = np.argsort(keys, kind="stable")
-                self.window_keys.append(keys[order].astype(key_type))
-                self.window_ids.append(order.astype(np.uint32))
-
-    def _keys(self, window_codes: npt.NDArray[np.integer]) -> npt.NDArray[np.uint64]:
-        keys = np.zeros(len(window_codes), np.uint64)
-        for j in range(window_codes.shape[1]):
-            keys += window_codes[:, j].astype(np.uint64) * np.uint64(self.base**j)
-        return keys
+        # Every window's sorted keys (and the serials' positions in that order) one after
+        # another: window w holds [w·N, (w+1)·N).  Keys fit 32 bits (index_window).
+        self.keys = np.empty(length * n, np.uint32)
+        self.ids = np.empty(length * n, np.uint32)
+        # A directory over each window's first `depth` characters: where the keys of every
+        # such prefix begin, so a short prefix is two lookups, not two searches.
+        depth = 1
+        while depth < self.window and base ** (depth + 1) <= max(2 * n, base):
+            depth += 1
+        self.widths = np.array([min(self.window, length - w) for w in range(length)], np.int64)
+        self.depths = np.minimum(self.widths, depth)
+        sizes = np.array([base**d + 1 for d in self.depths.tolist()], np.int64)
+        self.directory_at = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        self.directory = np.zeros(int(sizes.sum()), np.uint32)
+        for start in range(length):
+            width = int(self.widths[start])
+            keys = np.zeros(n, np.uint64)
+            for j in range(width):
+                keys *= np.uint64(base)
+                keys += self.codes[:, start + j].astype(np.uint64)
+            # Key and position packed in one word: one plain sort gives the keys in order
+            # and, among equal keys, the positions in list order.
+            keys <<= np.uint64(position_bits)
+            keys |= positions
+            keys.sort()
+            block = slice(start * n, (start + 1) * n)
+            self.ids[block] = keys & np.uint64((1 << position_bits) - 1)
+            keys >>= np.uint64(position_bits)
+            self.keys[block] = keys
+            d = int(self.depths[start])
+            heads = (keys // np.uint64(base ** (width - d))).astype(np.int64)
+            at = int(self.directory_at[start])
+            np.cumsum(np.bincount(heads, minlength=base**d), out=self.directory[at + 1 : at + base**d + 1])
+            del keys, heads
+        self.powers = np.array([base**k for k in range(self.window + 1)], np.int64)
 
     def __len__(self) -> int:
         return len(self.codes)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the index's arrays (codes and window tables; not the serial strings)."""
-        return int(
-            self.codes.nbytes
-            + sum(k.nbytes for k in self.window_keys)
-            + sum(i.nbytes for i in self.window_ids)
-        )
+        """Bytes of the index's arrays (codes, window tables and directories; not the serial
+        strings)."""
+        return int(self.codes.nbytes + self.keys.nbytes + self.ids.nbytes + self.directory.nbytes)
+
+    def ranges(
+        self,
+        start: npt.NDArray[np.int64],
+        prefix: npt.NDArray[np.int64],
+        enumerated: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Where the keys beginning with ``prefix`` — the first ``enumerated`` characters
+        of the window at ``start``, the first the most significant — lie in :attr:`keys`:
+        ``[left, right)`` per prefix."""
+        n = len(self)
+        depth = self.depths[start]
+        width = self.widths[start]
+        base_at = start * n
+        short = enumerated <= depth
+        left = np.empty(len(prefix), np.int64)
+        right = np.empty(len(prefix), np.int64)
+        at = np.flatnonzero(short)
+        if at.size:
+            step = self.powers[depth[at] - enumerated[at]]
+            head = self.directory_at[start[at]] + prefix[at] * step
+            left[at] = self.directory[head].astype(np.int64) + base_at[at]
+            right[at] = self.directory[head + step].astype(np.int64) + base_at[at]
+        long = np.flatnonzero(~short)
+        if long.size:
+            # Longer prefixes: a search in the window's own table, the keys sorted first
+            # (neighbouring searches then share the cache).
+            span = self.powers[width[long] - enumerated[long]]
+            low = prefix[long] * span
+            for w in np.flatnonzero(np.bincount(start[long], minlength=len(self.widths))).tolist():
+                at = long[start[long] == w] if len(long) else long
+                mine = start[long] == w
+                order = np.argsort(low[mine], kind="stable")
+                table = self.keys[w * n : (w + 1) * n]
+                lo = low[mine][order]
+                hi = lo + span[mine][order]
+                top = np.iinfo(table.dtype).max
+                found_lo = np.searchsorted(table, lo.astype(table.dtype), "left")
+                found_hi = np.where(
+                    hi > top,
+                    n,
+                    np.searchsorted(table, np.minimum(hi, top).astype(table.dtype), "left"),
+                )
+                left[at[order]] = found_lo + w * n
+                right[at[order]] = found_hi + w * n
+        return left, right
 
 
-@dataclass(frozen=True)
+def _disjoint(used: BoolArray, size: int, cost: FloatArray) -> BoolArray:
+    """Per row, of the windows ``used`` (``size`` positions from each start marked), the
+    disjoint ones whose cheapest breaks add up most, chosen from the right with ties to
+    leaving a start out — the reference's rule, the same sums in the same order."""
+    rows, length = used.shape
+    pos = np.arange(length)
+    weight = np.full((rows, length), math.inf)
+    for w in range(length - size + 1):
+        weight[:, w] = cost[:, w : w + size].min(axis=1)
+    best = np.zeros((rows, length + size + 1))
+    for w in range(length - 1, -1, -1):
+        take = weight[:, w] + best[:, w + size]
+        best[:, w] = np.where(used[:, w] & (take > best[:, w + 1]), take, best[:, w + 1])
+    chosen = np.zeros((rows, length), bool)
+    at = np.zeros(rows, np.int64)
+    for w in range(length):
+        here = at == w
+        take = weight[:, w] + best[:, w + size]
+        pick = here & used[:, w] & (take > best[:, w + 1])
+        chosen[pick, w] = True
+        at = np.where(pick, w + size, np.where(here, w + 1, at))
+    del pos
+    return chosen
+
+
+def _hitting_cost(used: BoolArray, size: int, cost: FloatArray) -> FloatArray:
+    """Per row, the least total ``cost`` of a set of positions that meets every window
+    (``used[row, start]``: a window of ``size`` positions from ``start``); 0 without
+    windows, inf when a window cannot be met — the reference's ``hitting_cost``, by the
+    same recurrence over the last position chosen."""
+    rows, length = cost.shape
+    pos = np.arange(length)
+    end = np.where(used, pos + size - 1, length + 1)
+    # after[:, q + 1]: the least end of a window starting after q (q = -1: any window).
+    after = np.full((rows, length + 1), length + 1, np.int64)
+    for q in range(length - 2, -2, -1):
+        after[:, q + 1] = np.minimum(after[:, q + 2], end[:, q + 1])
+    best = np.full((rows, length), math.inf)
+    for p in range(length):
+        choice = np.where(after[:, 0] >= p, 0.0, math.inf)
+        for q in range(p):
+            choice = np.where(after[:, q + 1] >= p, np.minimum(choice, best[:, q]), choice)
+        best[:, p] = cost[:, p] + choice
+    has = used.any(axis=1)
+    last_start = np.where(used, pos, -1).max(axis=1)
+    answer = np.where(pos[None, :] >= last_start[:, None], best, math.inf).min(axis=1)
+    result: FloatArray = np.where(has, answer, 0.0)
+    return result
+
+
+@dataclass
 class _Reads:
-    """The reads of one query, in internal order (grouped by exhibit)."""
+    """The reads of one batch, in internal order (grouped by exhibit), and their rows."""
 
-    reads: list[TagRead]  # internal order
-    exhibit: IntArray  # per read: exhibit number (first-appearance order)
+    reads: list[TagRead]
+    exhibit: IntArray  # per read
     exhibits: list[str]
-    complete: npt.NDArray[np.bool_]
-    texts: list[str]  # cleaned text of complete reads ('' for torn)
-    pl_read: IntArray  # per placement: its read
-    pl_cols: npt.NDArray[np.int16]  # (placements, L): read-character column, ABSENT if uncovered
-    pl_start: IntArray  # per read: its first placement
-    pl_count: IntArray  # per read: M
+    state: list[str]  # ReadState per read
+    torn: BoolArray  # per read
+    ways: list[tuple[Alignment, ...] | None]  # None: the read's text is its one alignment
+    texts: list[str]  # cleaned text of complete reads of the serial's length
+    row_read: IntArray  # per row: its read
+    row_cols: npt.NDArray[np.int16]  # (rows, L) output columns, ABSENT if uncovered
+    row_weight: FloatArray  # per row: log w_a
+    row_start: IntArray  # per read: its first row (rows of unscored reads: none)
+    row_count: IntArray  # per read
+    scored: BoolArray  # per read
+    top: FloatArray  # per read: ℓ̂ (-inf unscored)
+    row_top: FloatArray  # per row: ℓ̂_a
+    background: FloatArray  # per read: log L₀
+
+
+@dataclass
+class _Found:
+    """Each scored read's candidates: edges (read, serial) with exact log L, and the bound
+    on every other serial's log L."""
+
+    read: IntArray
+    serial: IntArray
+    ll: FloatArray
+    other_bound: FloatArray  # per read
 
 
 class Matcher:
@@ -176,42 +311,58 @@ class Matcher:
         self.model = model or ConfusionModel.default(scheme)
         self.model.check_scheme(scheme)
         self.settings = settings or MatchSettings()
-        columns = self.model.read_characters
-        self._absent = len(columns)
-        table = np.zeros((len(columns) + 1, index.base))
-        table[: len(columns)] = self.model.log_likelihood_table()
-        self._table = table.ravel()
-        allowed = allowed_characters(scheme)
-        background = np.zeros((len(columns) + 1, scheme.length))
-        for position, chars in enumerate(allowed):
-            rows = [scheme.alphabet.index(c) for c in chars]
-            background[: len(columns), position] = np.log(self.model.matrix[rows].mean(axis=0))
-        self._background = background
-        self._allowed = np.zeros((scheme.length, index.base), bool)
-        for position, chars in enumerate(allowed):
-            self._allowed[position, [scheme.alphabet.index(c) for c in chars]] = True
-        self._log_allowed = np.log(self._allowed.sum(axis=1))
-        self._unreadable = columns.index(UNREADABLE)
+        tables = PositionTables(self.model, scheme)
+        self.tables = tables
+        outputs = tables.outputs
+        self._absent = len(outputs)
+        self._unreadable = tables.output_index[UNREADABLE]
+        length, base = scheme.length, index.base
+        table = np.zeros((len(outputs) + 1, base))
+        table[: len(outputs)] = tables.log_table
+        self._table = table
+        self._flat = table.ravel()
+        self._flat32 = np.maximum(self._flat, -1e30).astype(np.float32)
+
+        def with_absent(values: npt.NDArray[np.generic], fill: float | bool | int) -> npt.NDArray:
+            out = np.empty((length, len(outputs) + 1), values.dtype)
+            out[:, : len(outputs)] = values
+            out[:, -1] = fill
+            return out
+
+        self._best = with_absent(tables.best, 0.0)
+        self._mean = with_absent(tables.mean, 0.0)
+        self._size = with_absent(tables.size, 0)
+        self._wild = with_absent(tables.wild, True)
+        self._break = with_absent(tables.break_cost, math.inf)
+        log_count = np.array(tables.log_count)
+        self._gain = log_count[self._size] - np.array(tables.log_allowed)[:, None]
+        widest = max(1, int(tables.size.max()))
+        self._expansion = np.zeros((length, len(outputs) + 1, widest), np.int64)
+        for p in range(length):
+            for o, codes in enumerate(tables.expansion[p]):
+                self._expansion[p, o, : len(codes)] = codes
+        self._allowed_count = np.array([len(a) for a in tables.allowed], np.int64)
+        self._lengths = stage_lengths(scheme, len(index))
+        self._prior = np.full((length, base), -math.inf)
+        for p, allowed in enumerate(tables.allowed):
+            self._prior[p, list(allowed)] = -tables.log_allowed[p]
+        self._output_of = {c: i for i, c in enumerate(outputs)}
         # Complete reads are encoded as "serials" over the read characters: length and
-        # characters checked, each turned into its model column, all at once.
+        # characters checked, each turned into its output column, all at once.
+        read_characters = self.model.read_characters
         self._read_characters = SerialScheme(
             "read",
-            alphabet=columns,
-            length=scheme.length,
+            alphabet=read_characters,
+            length=length,
             type_letters={},
             check=False,
             aliases={},
         )
-        sets = [expansion(self.model, c) for c in columns]
-        size = np.array([len(s) for s in sets] + [0], np.int64)
-        widest = int(size.max())
-        expand = np.zeros((len(columns) + 1, max(widest, 1)), np.int64)
-        for j, chars in enumerate(sets):
-            expand[j, : len(chars)] = [scheme.alphabet.index(c) for c in chars]
-        self._expansion_size = size
-        self._expansion = expand
+        self._read_column = np.array(
+            [self._output_of[c] for c in read_characters], np.int16
+        )
 
-    # -- reads ---------------------------------------------------------------------------
+    # -- reads and their alignments ----------------------------------------------------
     def _prepare(self, reads: Sequence[TagRead]) -> _Reads:
         scheme = self.index.scheme
         length = scheme.length
@@ -222,176 +373,345 @@ class Matcher:
         order = np.argsort(exhibit_of, kind="stable")
         ordered = [reads[i] for i in order]
         cleaned = [r.text.translate(_SEPARATORS).upper() for r in ordered]
-        torn = np.array([TORN in t for t in cleaned], bool)
+        n = len(ordered)
+        plain = np.array([TORN not in t and len(t) == length for t in cleaned], bool)
         codes, encoded = self._read_characters.encode(
-            [t if not k else "" for t, k in zip(cleaned, torn, strict=True)]
+            [t if k else "" for t, k in zip(cleaned, plain, strict=True)]
         )
-        good = ~torn & encoded & (codes != self._unreadable).any(axis=1)
-        for i in np.flatnonzero(~torn & ~good):
-            self._reject(ordered[int(i)])
-        counts = np.ones(len(ordered), np.int64)
-        torn_rows: list[npt.NDArray[np.int16]] = []
-        for i in np.flatnonzero(torn):
-            read = ordered[int(i)]
+        plain &= encoded
+        columns = self._read_column[codes] if n else np.zeros((0, length), np.int16)
+        state = [ReadState.SCORED] * n
+        plain &= (columns != self._unreadable).any(axis=1)
+        ways: list[tuple[Alignment, ...] | None] = [None] * n
+        torn = np.zeros(n, bool)
+        counts = np.zeros(n, np.int64)
+        counts[plain] = 1
+        for i in np.flatnonzero(~plain).tolist():
+            read = ordered[i]
             try:
                 parsed = parse_read(read.text, scheme)
-                rows = self._torn_placements(
-                    parsed.segments, parsed.starts_at_start, parsed.ends_at_end
-                )
+                for segment in parsed.segments:
+                    for c in segment:
+                        if c not in self._output_of:
+                            raise ReadError(
+                                f"read {read.text!r}: {c!r} is not a read character of the model"
+                            )
             except ReadError as error:
                 raise ReadError(f"exhibit {read.exhibit!r} tag {read.tag!r}: {error}") from None
-            counts[i] = len(rows)
-            torn_rows.append(rows)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        pl_cols = np.full((int(counts.sum()), length), self._absent, np.int16)
-        complete_at = np.flatnonzero(~torn)
-        pl_cols[starts[complete_at]] = codes[complete_at]
-        for i, rows in zip(np.flatnonzero(torn), torn_rows, strict=True):
-            pl_cols[starts[i] : starts[i] + len(rows)] = rows
+            torn[i] = not parsed.complete
+            if parsed.readable == 0:
+                state[i] = ReadState.UNREADABLE
+                continue
+            found = self._alignments(parsed)
+            if not found:
+                state[i] = ReadState.UNSCORABLE
+                continue
+            ways[i] = found
+            counts[i] = len(found)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        rows = int(counts.sum())
+        row_cols = np.full((rows, length), self._absent, np.int16)
+        row_weight = np.zeros(rows)
+        at = np.flatnonzero(plain)
+        row_cols[starts[at]] = columns[at]
+        for i, found in enumerate(ways):
+            if found is None:
+                continue
+            for k, alignment in enumerate(found):
+                for p, o in alignment.covered:
+                    row_cols[starts[i] + k, p] = self._output_of[o]
+                row_weight[starts[i] + k] = alignment.log_weight
+        row_read = np.repeat(np.arange(n), counts)
+        scored = counts > 0
+        # ℓ̂_a and the background, summed position by position as the reference does.
+        positions = np.arange(length)
+        best_sum = np.zeros(rows)
+        mean_sum = np.zeros(rows)
+        for p in range(length):
+            best_sum += self._best[p, row_cols[:, p]]
+            mean_sum += self._mean[p, row_cols[:, p]]
+        del positions
+        row_top = row_weight + best_sum
+        top = np.full(n, -math.inf)
+        background = np.full(n, -math.inf)
+        if rows:
+            first = starts[scored]
+            top[scored] = np.maximum.reduceat(row_top, first)
+            background[scored] = _segment_lse(row_weight + mean_sum, first, row_read, n)[scored]
         return _Reads(
             reads=ordered,
             exhibit=exhibit_of[order],
             exhibits=list(names),
-            complete=~torn,
-            texts=[t if not k else "" for t, k in zip(cleaned, torn, strict=True)],
-            pl_read=np.repeat(np.arange(len(ordered)), counts),
-            pl_cols=pl_cols,
-            pl_start=starts,
-            pl_count=counts,
+            state=state,
+            torn=torn,
+            ways=ways,
+            texts=[t if k else "" for t, k in zip(cleaned, plain, strict=True)],
+            row_read=row_read,
+            row_cols=row_cols,
+            row_weight=row_weight,
+            row_start=starts,
+            row_count=counts,
+            scored=scored,
+            top=top,
+            row_top=row_top,
+            background=background,
         )
 
-    def _reject(self, read: TagRead) -> None:
-        """Raise the error the notation gives for a read the fast encoding refused."""
-        try:
-            parsed = parse_read(read.text, self.index.scheme)
-            for segment in parsed.segments:
-                self.model.read_indices(segment)
-        except ReadError as error:
-            raise ReadError(f"exhibit {read.exhibit!r} tag {read.tag!r}: {error}") from None
-        raise ReadError(
-            f"exhibit {read.exhibit!r} tag {read.tag!r}: read {read.text!r} not understood"
-        )
-
-    def _torn_placements(
-        self, segments: tuple[str, ...], at_start: bool, at_end: bool
-    ) -> npt.NDArray[np.int16]:
-        """Every placement of a torn read as rows of read-character columns."""
+    def _alignments(self, read: AfidRead) -> tuple[Alignment, ...] | None:
+        """The read's alignments (step 1), impossible ones left out; None when unscorable."""
         length = self.index.scheme.length
-        starts = _segment_starts(tuple(len(s) for s in segments), at_start, at_end, length)
-        rows = np.full((len(starts), length), self._absent, np.int16)
-        every = np.arange(len(starts))[:, None]
-        for k, segment in enumerate(segments):
-            columns = [self.model.column(c) for c in segment]
-            rows[every, starts[:, k, None] + np.arange(len(segment))] = columns
-        return rows
+        known = read.length
+        extra = max(0, known - length)
+        skips = max(0, length - known) if read.complete else 0
+        if extra + skips > MAX_EXTRA:
+            return None
+        if extra or skips:
+            found = _event_alignments(read, length, self.model, skips, extra)
+        else:
+            found = _placements(read, length)
+        if found is None:
+            return None
+        best = self.tables.best
+        index = self._output_of
+        possible = tuple(
+            a for a in found if all(best[p, index[o]] > -math.inf for p, o in a.covered)
+        )
+        return possible or None
 
-    # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, prepared: _Reads) -> tuple[IntArray, IntArray]:
-        """Unique (exhibit, serial position) pairs of the candidate rule, sorted."""
+    # -- the search (step 4) -----------------------------------------------------------
+    def _search(self, prepared: _Reads) -> _Found:
         index = self.index
-        q = index.window
-        found: list[IntArray] = []
         n = len(index)
-        exhibit_of_placement = prepared.exhibit[prepared.pl_read]
-        for start in range(index.scheme.length - q + 1):
-            window = prepared.pl_cols[:, start : start + q]
-            sizes = self._expansion_size[window]
-            # Too many combinations: characters other than ? narrowed to their likeliest
-            # true character (expansions are stored likeliest first); still too many: skip.
-            wide = sizes.prod(axis=1) > MAX_VARIANTS
-            narrow = wide[:, None] & (window != self._unreadable)
-            sizes = np.where(narrow, np.minimum(sizes, 1), sizes)
-            use = np.flatnonzero(sizes.all(axis=1) & (sizes.prod(axis=1) <= MAX_VARIANTS))
-            if not use.size:
+        n_reads = len(prepared.reads)
+        top = prepared.top
+        limit = np.where(prepared.scored, top - np.where(prepared.scored, prepared.background, 0.0), 0.0)
+        active = prepared.scored.copy()
+        cand_read: list[IntArray] = []
+        cand_serial: list[IntArray] = []
+        settled = np.zeros(n_reads)  # per read: every non-candidate costs more than this
+        last_read = last_serial = np.zeros(0, np.int64)  # what the stage before would name
+        for stage in range(len(STAGE_HITS)):
+            last = stage == len(STAGE_HITS) - 1
+            if not active.any():
+                break
+            rows = np.flatnonzero(active[prepared.row_read])
+            cols = prepared.row_cols[rows]
+            w_row, w_left, w_right, guarantee = self._windows(cols, stage)
+            row_of_read = prepared.row_read[rows]
+            if stage:
+                # A read whose windows would reach too much of the list keeps what the
+                # stage before found.
+                reach = np.bincount(row_of_read[w_row], w_right - w_left, minlength=n_reads)
+                wide = active & (reach > READ_HITS)
+                active &= ~wide
+                keep = active[row_of_read[w_row]]
+                w_row, w_left, w_right = w_row[keep], w_left[keep], w_right[keep]
+                take = wide[last_read]
+                cand_read.append(last_read[take])
+                cand_serial.append(last_serial[take])
+
+            per_read = np.full(n_reads, math.inf)
+            np.minimum.at(per_read, row_of_read, guarantee + top[row_of_read] - prepared.row_top[rows])
+            local_row, pair_serial = self._hits(w_row, w_left, w_right)
+            pair_row = rows[local_row]
+            pair_read = prepared.row_read[pair_row]
+            # Only what explains the read better than chance can be a candidate or change
+            # the decision: the rest is dropped before anything is sorted — first by a
+            # float32 sum (its rounding is far below the margin), then exactly.
+            rough = prepared.row_weight[pair_row] + self._rough_scores(prepared, pair_row, pair_serial)
+            keep = top[pair_read] - rough <= limit[pair_read] + 1e-3
+            pair_row, pair_read, pair_serial = pair_row[keep], pair_read[keep], pair_serial[keep]
+            cost = top[pair_read] - self._row_scores(prepared, pair_row, pair_serial)
+            keep = cost <= limit[pair_read]
+            pair_read, pair_serial, cost = pair_read[keep], pair_serial[keep], cost[keep]
+            key = pair_read * n + pair_serial
+            order = np.lexsort((cost, key))
+            key, cost = key[order], cost[order]
+            first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+            key, cost = key[first], cost[first]
+            f_read, f_serial = key // n, key % n
+            # Each read's finds cheapest first (ties to the serial listed first), so that
+            # the first MAX_CANDIDATES within bound are its candidates.
+            order = np.lexsort((f_serial, cost, f_read))
+            f_read, f_serial, cost = f_read[order], f_serial[order], cost[order]
+            least = np.full(n_reads, math.inf)
+            np.minimum.at(least, f_read, cost)
+            certain = np.minimum(least, limit)
+            bound = np.minimum(least + SPAN_NATS, limit)
+            stands_out = least <= limit - (math.log(n) if stage == 0 else 0.0)
+            conclusive = active & ((certain < per_read) | stands_out)
+            done = conclusive | (active & last)
+            named = active[f_read] & (cost <= bound[f_read])
+            rank = np.cumsum(named) - 1
+            starts = np.searchsorted(f_read, f_read, "left")
+            before = np.concatenate(([0], np.cumsum(named)))[starts]
+            named &= (rank - before + 1) <= MAX_CANDIDATES
+            take = named & done[f_read]
+            cand_read.append(f_read[take])
+            cand_serial.append(f_serial[take])
+            last_read, last_serial = f_read[named & ~take], f_serial[named & ~take]
+            # What the search guarantees of the serials it did not name: their cost is
+            # above `certain` when certified, above 0 (nothing) when it stopped early.
+            certified = active & (certain < per_read)
+            settled[certified] = certain[certified]
+            active &= ~done
+        read = np.concatenate(cand_read) if cand_read else np.zeros(0, np.int64)
+        serial = np.concatenate(cand_serial) if cand_serial else np.zeros(0, np.int64)
+        order = np.lexsort((serial, read))
+        read, serial = read[order], serial[order]
+        ll = self._pair_log_likelihoods(prepared, read, serial)
+        # Bound on log L(read | s) for a serial that is not a candidate (step 6's pruning):
+        # every alignment falls more than `settled` short of ℓ̂ (0 when not conclusive).
+        cap = top[prepared.row_read] - settled[prepared.row_read]
+        capped = np.minimum(prepared.row_top, cap)
+        other_bound = np.full(n_reads, -math.inf)
+        if len(capped):
+            first_row = prepared.row_start[prepared.scored]
+            other_bound[prepared.scored] = _segment_lse(
+                capped, first_row, prepared.row_read, n_reads
+            )[prepared.scored]
+        return _Found(read, serial, ll, other_bound)
+
+    def _windows(
+        self, cols: npt.NDArray[np.int16], stage: int
+    ) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+        """Each row's windows at ``stage`` (step 4): at every start where the stage's
+        length of positions is covered, the window's keys (each position's expansion; wild
+        positions after the last constraint left to the range), used when they number at
+        most ``STAGE_KEYS`` and reach at most ``STAGE_HITS`` listed serials.  Returns, per
+        key of every window used, its row and ``[left, right)`` in the index's keys; and
+        per row the least cost that breaks every window used (the hitting set)."""
+        index = self.index
+        length = index.scheme.length
+        size = self._lengths[stage]
+        most, cap = STAGE_KEYS[stage], STAGE_HITS[stage]
+        rows = len(cols)
+        pos = np.arange(length)
+        covered = cols != self._absent
+        wild = self._wild[pos, cols]
+        sizes = self._size[pos, cols]
+        used = np.zeros((rows, length), bool)
+        parts: list[tuple[IntArray, IntArray, IntArray]] = []
+        for start in range(length - size + 1):
+            span = slice(start, start + size)
+            ok = covered[:, span].all(axis=1)
+            # Keys: every position up to the last constrained one.
+            constrained = ~wild[:, span]
+            last = np.where(
+                constrained.any(axis=1), size - 1 - np.argmax(constrained[:, ::-1], axis=1), -1
+            )
+            keys = np.ones(rows, np.int64)
+            for j in range(size):
+                keys = np.where(j <= last, np.minimum(keys * sizes[:, start + j], most + 1), keys)
+            live = np.flatnonzero(ok & (keys <= most))
+            if not live.size:
                 continue
-            # Keys grown one character at a time: each step repeats the keys so far once
-            # per true character the next read character stands for.
-            owner = use
-            keys = np.zeros(len(use), np.int64)
-            for j in range(q):
-                per = sizes[owner, j]
-                total = int(per.sum())
-                local = np.arange(total) - np.repeat(np.cumsum(per) - per, per)
+            owner = np.arange(len(live))
+            prefix = np.zeros(len(live), np.int64)
+            depth = last[live]
+            for j in range(int(depth.max()) + 1):
+                add = (j <= depth)[owner]
+                o = cols[live[owner], start + j].astype(np.int64)
+                per = np.where(add, self._size[start + j, o], 1)
+                local = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+                code = self._expansion[start + j, np.repeat(o, per), local]
+                prefix = np.repeat(prefix, per)
+                prefix = np.where(np.repeat(add, per), prefix * index.base + code, prefix)
                 owner = np.repeat(owner, per)
-                code = self._expansion[window[owner, j], local]
-                keys = np.repeat(keys, per) + code * index.base**j
-            table = index.window_keys[start]
-            # Sorted needles: each search starts where the previous ended (cache-friendly).
-            by_key = np.argsort(keys, kind="stable")
-            keys_sorted = keys[by_key].astype(table.dtype)
-            lo = np.searchsorted(table, keys_sorted, "left")
-            # Buckets are small (WINDOW_LOAD): walk forward instead of a second search.
-            hits = np.zeros(len(lo), np.int64)
-            probe = lo.copy()
-            live = np.flatnonzero(probe < len(table))
-            while live.size:
-                live = live[table[probe[live]] == keys_sorted[live]]
-                hits[live] += 1
-                probe[live] += 1
-                live = live[probe[live] < len(table)]
-            hit = np.flatnonzero(hits)
-            if not hit.size:
-                continue
-            lengths = hits[hit]
-            positions = np.repeat(lo[hit] - (np.cumsum(lengths) - lengths), lengths) + np.arange(
-                int(lengths.sum())
+            left, right = index.ranges(
+                np.full(len(owner), start, np.int64), prefix, depth[owner] + 1
             )
-            owner = owner[by_key]
-            serial = index.window_ids[start][positions].astype(np.int64)
-            exhibit = np.repeat(exhibit_of_placement[owner[hit]], lengths)
-            found.append(exhibit * n + serial)
-        if not found:
+            hits = np.bincount(owner, right - left, minlength=len(live))
+            good = hits <= cap
+            used[live[good], start] = True
+            pick = good[owner]
+            parts.append(
+                (live[owner[pick]], np.full(int(pick.sum()), start), left[pick], right[pick])
+            )
+        cost = np.where(covered, self._break[pos, cols], math.inf)
+        if stage > 0:
+            used = _disjoint(used, size, cost)
+        guarantee = _hitting_cost(used, size, cost)
+        if not parts:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, guarantee
+        row, start_of, left, right = (np.concatenate(x) for x in zip(*parts, strict=True))
+        keep = used[row, start_of]
+        return row[keep], left[keep], right[keep], guarantee
+
+    def _hits(
+        self, row: IntArray, left: IntArray, right: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """The (row, serial) pairs in the ranges of :meth:`_windows` (a serial found by two
+        windows of a row comes twice)."""
+        counts = right - left
+        keep = np.flatnonzero(counts)
+        if not keep.size:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pairs = np.sort(np.concatenate(found))
-        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
-        return pairs // n, pairs % n
+        row, left, counts = row[keep], left[keep], counts[keep]
+        positions = np.repeat(left - (np.cumsum(counts) - counts), counts) + np.arange(
+            int(counts.sum())
+        )
+        return np.repeat(row, counts), self.index.ids[positions].astype(np.int64)
 
-    # -- scoring ---------------------------------------------------------------------------
-    def _log_likelihoods(
-        self, prepared: _Reads, pair_read: IntArray, pair_serial: IntArray
-    ) -> FloatArray:
-        """log L(read | serial) for each pair (before the read's confidence weight)."""
-        counts = prepared.pl_count[pair_read]
-        rows = np.repeat(np.arange(len(pair_read)), counts)
-        local = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        placement = prepared.pl_start[pair_read][rows] + local
-        scores = np.empty(len(rows))
-        codes = self.index.codes
+    def _rough_scores(self, prepared: _Reads, rows: IntArray, serials: IntArray) -> FloatArray:
+        """Σ T[o, s_p] in float32, summed in any order: a filter (rounding below 1e-4 nats
+        for a serial of 16 characters), never a score."""
         base = self.index.base
-        for begin in range(0, len(rows), _CHUNK_ROWS):
-            end = min(begin + _CHUNK_ROWS, len(rows))
-            flat = (
-                prepared.pl_cols[placement[begin:end]].astype(np.int64) * base
-                + codes[pair_serial[rows[begin:end]]]
-            )
-            scores[begin:end] = self._table[flat].sum(axis=1)
+        out = np.empty(len(rows))
+        for begin in range(0, len(rows), _CHUNK):
+            end = min(begin + _CHUNK, len(rows))
+            index = prepared.row_cols[rows[begin:end]].astype(np.int32)
+            index *= base
+            index += self.index.codes[serials[begin:end]]
+            out[begin:end] = self._flat32[index].sum(axis=1)
+        return out
+
+    def _row_scores(self, prepared: _Reads, rows: IntArray, serials: IntArray) -> FloatArray:
+        """ℓ_a(s) = log w_a + Σ T[o, s_p], position by position as the reference sums."""
+        base = self.index.base
+        length = self.index.scheme.length
+        out = np.empty(len(rows))
+        for begin in range(0, len(rows), _CHUNK):
+            end = min(begin + _CHUNK, len(rows))
+            r, s = rows[begin:end], serials[begin:end]
+            index = prepared.row_cols[r].astype(np.int32)
+            index *= base
+            index += self.index.codes[s]
+            values = self._flat[index]
+            acc = np.zeros(end - begin)
+            for p in range(length):
+                acc += values[:, p]
+            out[begin:end] = prepared.row_weight[r] + acc
+        return out
+
+    def _pair_log_likelihoods(
+        self, prepared: _Reads, read: IntArray, serial: IntArray
+    ) -> FloatArray:
+        """log L(read | serial) for each pair: the sum over the read's alignments."""
+        if not len(read):
+            return np.zeros(0)
+        counts = prepared.row_count[read]
+        owner = np.repeat(np.arange(len(read)), counts)
+        local = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = prepared.row_start[read][owner] + local
+        scores = self._row_scores(prepared, rows, serial[owner])
         starts = np.cumsum(counts) - counts
-        top = np.maximum.reduceat(scores, starts) if len(scores) else scores
-        summed = np.add.reduceat(np.exp(scores - top[rows]), starts) if len(scores) else scores
-        ll: FloatArray = top + np.log(summed) - np.log(counts)
-        return ll
+        return _segment_lse(scores, starts, owner, len(read))
 
-    def _read_backgrounds(self, prepared: _Reads) -> FloatArray:
-        """log L₀(read) for every read."""
-        cols = prepared.pl_cols
-        per_placement = self._background[cols, np.arange(cols.shape[1])].sum(axis=1)
-        starts = prepared.pl_start
-        top = np.maximum.reduceat(per_placement, starts)
-        summed = np.add.reduceat(np.exp(per_placement - top[prepared.pl_read]), starts)
-        result: FloatArray = top + np.log(summed) - np.log(prepared.pl_count)
-        return result
-
-    # -- the query -------------------------------------------------------------------------
+    # -- the query -----------------------------------------------------------------------
     def match(self, reads: Sequence[TagRead]) -> list[MatchRow]:
         """Match ``reads`` (any number of exhibits): rows exhibit by exhibit in order of
         first appearance, groups in the order formed, the reads nothing explains last —
         exactly as :func:`taserlink.forensics.reference.reference_match_reads`.
 
         Exhibits are independent, so they are matched in batches of at most
-        :data:`BATCH_READS` reads: memory stays bounded however many reads are given.
+        :data:`BATCH_READS` reads (an exhibit larger than that alone): memory stays
+        bounded however many reads are given.
 
         Raises:
-            ReadError: a read not in the notation (naming its exhibit and tag).
+            ReadError: a read not in the notation, or with a character the model has no
+                column for (naming its exhibit and tag).
             MatchError: an exhibit of more than
                 :data:`~taserlink.forensics.scoring.MAX_EXHIBIT_READS` reads.
         """
@@ -411,196 +731,106 @@ class Matcher:
         return rows
 
     def _match_batch(self, reads: Sequence[TagRead]) -> list[MatchRow]:
-        """:meth:`match` for whole exhibits, all at once."""
         prepared = self._prepare(reads)
-        n_reads = len(prepared.reads)
-        n_exhibits = len(prepared.exhibits)
-        n = len(self.index)
-        settings = self.settings
-        ll0 = self._read_backgrounds(prepared)
+        found = self._search(prepared)
+        grouping = _Grouping(self, prepared, found)
+        return grouping.rows()
 
-        ec_exhibit, ec_serial = self._candidates(prepared)
-        n_ec = len(ec_exhibit)
-        cands_per_exhibit = np.bincount(ec_exhibit, minlength=n_exhibits)
-        ec_start_of_exhibit = np.cumsum(cands_per_exhibit) - cands_per_exhibit
-        reads_per_exhibit = np.bincount(prepared.exhibit, minlength=n_exhibits)
-        read_start_of_exhibit = np.cumsum(reads_per_exhibit) - reads_per_exhibit
-
-        # Pairs ordered (exhibit, candidate, read): every read with every candidate of its exhibit.
-        per_exhibit = cands_per_exhibit * reads_per_exhibit
-        pair_exhibit = np.repeat(np.arange(n_exhibits), per_exhibit)
-        local = np.arange(int(per_exhibit.sum())) - np.repeat(
-            np.cumsum(per_exhibit) - per_exhibit, per_exhibit
-        )
-        nr = reads_per_exhibit[pair_exhibit]
-        pair_ec = ec_start_of_exhibit[pair_exhibit] + local // np.maximum(nr, 1)
-        pair_read = read_start_of_exhibit[pair_exhibit] + local % np.maximum(nr, 1)
-        pair_serial = ec_serial[pair_ec] if n_ec else np.zeros(0, np.int64)
-        ll = self._log_likelihoods(prepared, pair_read, pair_serial)
-        weight = np.array([r.confidence for r in prepared.reads])
-        weighted = weight[pair_read] * ll
-
-        # Step 5: grouping, all exhibits at once, one round per group formed.
-        best = np.full(n_reads, -np.inf)
-        np.maximum.at(best, pair_read, ll)
-        delta = math.log(settings.grouping_factor)
-        gain_term = weight[pair_read] * (ll - ll0[pair_read])
-        near_best = ll >= best[pair_read] - delta - TIE_TOLERANCE
-        joins = ll >= best[pair_read] - max(delta, math.log(n)) - TIE_TOLERANCE
-        better = gain_term > TIE_TOLERANCE
-        group_of = np.full(n_reads, -1, np.int64)
-        group_exhibit: list[int] = []
-        if n_ec:
-            ec_starts = np.flatnonzero(np.r_[True, pair_ec[1:] != pair_ec[:-1]])
-            exhibits_with = np.flatnonzero(cands_per_exhibit)
-            while True:
-                eligible = (group_of[pair_read] < 0) & near_best & better
-                gain = np.add.reduceat(np.where(eligible, gain_term, 0.0), ec_starts)
-                top_gain = np.maximum.reduceat(gain, ec_start_of_exhibit[exhibits_with])
-                top_of_ec = np.repeat(top_gain, cands_per_exhibit[exhibits_with])
-                choose = (gain >= top_of_ec - TIE_TOLERANCE) & (top_of_ec > TIE_TOLERANCE)
-                first = np.minimum.reduceat(
-                    np.where(choose, np.arange(n_ec), _NO), ec_start_of_exhibit[exhibits_with]
-                )
-                chosen = first[first != _NO]
-                if not chosen.size:
-                    break
-                new_ids = len(group_exhibit) + np.arange(len(chosen))
-                group_exhibit.extend(int(e) for e in ec_exhibit[chosen])
-                id_of_ec = np.full(n_ec, -1, np.int64)
-                id_of_ec[chosen] = new_ids
-                take = (group_of[pair_read] < 0) & joins & better & (id_of_ec[pair_ec] >= 0)
-                group_of[pair_read[take]] = id_of_ec[pair_ec[take]]
-        n_formed = len(group_exhibit)
-        # The reads nothing explains: one group per exhibit that has any.
-        leftover_exhibits = np.unique(prepared.exhibit[group_of < 0])
-        leftover_id = np.full(n_exhibits, -1, np.int64)
-        leftover_id[leftover_exhibits] = n_formed + np.arange(len(leftover_exhibits))
-        group_of = np.where(group_of < 0, leftover_id[prepared.exhibit], group_of)
-        group_exhibit.extend(int(e) for e in leftover_exhibits)
-        group_exhibit_arr = np.array(group_exhibit, np.int64)
-
-        # Step 7 (end): merge formed groups of one exhibit that name the same serial.
-        while True:
-            ranking = _Ranking(group_of, pair_read, pair_ec, weighted, len(group_exhibit))
-            formed = np.flatnonzero(ranking.first[:n_formed] >= 0)
-            formed = formed[np.isin(formed, group_of)]
-            keys = group_exhibit_arr[formed] * max(n_ec, 1) + ranking.first[formed]
-            _, first_seen = np.unique(keys, return_index=True)
-            repeated = np.setdiff1d(np.arange(len(formed)), first_seen)
-            if not repeated.size:
-                break
-            for e in np.unique(group_exhibit_arr[formed[repeated]]):
-                # One merge per exhibit per pass: the first group repeating an earlier one.
-                here = formed[group_exhibit_arr[formed] == e]
-                firsts: dict[int, int] = {}
-                for g in here:
-                    b = int(ranking.first[g])
-                    if b in firsts:
-                        group_of[group_of == g] = firsts[b]
-                        break
-                    firsts[b] = int(g)
-
-        # Steps 6 and 7: posteriors and status, for every group at once.
-        groups = len(group_exhibit)
-        members_of: dict[int, list[int]] = {}
-        for r, g in enumerate(group_of.tolist()):
-            members_of.setdefault(g, []).append(r)
-        # B(G): a lone read of full weight has its own background; others are enumerated.
-        background = np.zeros(groups)
-        for g, members in members_of.items():
-            if len(members) == 1 and weight[members[0]] == 1.0:
-                background[g] = ll0[members[0]]
-            else:
-                background[g] = self._group_background(prepared, members, weight)
-        log_other = (
-            np.log(
-                settings.p_outside
-                + (1 - settings.p_outside) * (n - cands_per_exhibit[group_exhibit_arr]) / n
-            )
-            + background
-        )
-        log_prior = math.log((1 - settings.p_outside) / n)
-        has = ranking.start >= 0
-        z = np.where(has, np.logaddexp(ranking.log_sum + log_prior, log_other), log_other)
-        other = np.exp(log_other - z)
-        first_score = np.exp(ranking.total(ranking.first) + log_prior - z)
-        second_score = np.exp(ranking.total(ranking.second) + log_prior - z)
-        serials = self.index.serials
-        rows: list[MatchRow] = []
-        for g in sorted(members_of, key=lambda g: (int(group_exhibit_arr[g]), g)):
-            top: list[tuple[str, float]] = []
-            for choice, score in ((ranking.first, first_score), (ranking.second, second_score)):
-                if choice[g] >= 0:
-                    top.append((str(serials[int(ec_serial[choice[g]])]), float(score[g])))
-            rows.append(
-                build_row(
-                    prepared.exhibits[int(group_exhibit_arr[g])],
-                    [self._read_summary(prepared, r) for r in members_of[g]],
-                    top,
-                    float(other[g]),
-                    g >= n_formed,
-                    settings,
-                )
-            )
-        return rows
-
-    def _group_background(self, prepared: _Reads, members: list[int], weight: FloatArray) -> float:
-        """log B(G) (step 6 of the definition): E over a random serial of the product of
-        the group's weighted read likelihoods, every combination of the torn reads'
-        placements enumerated up to BACKGROUND_COMBINATIONS, the rest bounded."""
+    # -- step 7 ----------------------------------------------------------------------------
+    def _background(self, prepared: _Reads, members: list[int]) -> float:
+        """log B(G) for the scored, weighed ``members`` (reads), by the combination sum of
+        step 7 (exact while small; beyond, bounded from above)."""
         length, base = self.index.scheme.length, self.index.base
-        table = self._table.reshape(-1, base)
-        counts = prepared.pl_count
-        fixed = [r for r in members if counts[r] == 1]
-        torn = sorted((r for r in members if counts[r] > 1), key=lambda r: int(counts[r]))
-        enumerated: list[int] = []
-        bounded: list[int] = []
-        combinations = 1
-        for r in torn:
-            if combinations * int(counts[r]) <= BACKGROUND_COMBINATIONS:
-                enumerated.append(r)
-                combinations *= int(counts[r])
-            else:
-                bounded.append(r)
-        base_logs = np.zeros((length, base))
-        for r in fixed:
-            base_logs += weight[r] * table[prepared.pl_cols[prepared.pl_start[r]]]
-        logs = np.broadcast_to(base_logs, (combinations, length, base)).copy()
-        if enumerated:
-            choice = np.indices([int(counts[r]) for r in enumerated]).reshape(len(enumerated), -1)
-            for k, r in enumerate(enumerated):
-                rows = prepared.pl_cols[prepared.pl_start[r] + choice[k]]
-                logs += weight[r] * table[rows]
-        logs = np.where(self._allowed, logs, -np.inf)
-        top = logs.max(axis=2, keepdims=True)
-        per_position = top[..., 0] + np.log(np.exp(logs - top).sum(axis=2)) - self._log_allowed
-        values = per_position.sum(axis=1) - sum(
-            weight[r] * math.log(int(counts[r])) for r in enumerated
+        table = self._table
+        weight = [prepared.reads[r].confidence for r in members]
+        single = [k for k, r in enumerate(members) if prepared.row_count[r] == 1]
+        several = sorted(
+            (k for k, r in enumerate(members) if prepared.row_count[r] > 1),
+            key=lambda k: int(prepared.row_count[members[k]]),
         )
-        total = _log_sum_exp(values)
-        for r in bounded:
-            cols = prepared.pl_cols[prepared.pl_start[r] : prepared.pl_start[r] + counts[r]]
-            best = np.where(self._allowed, table[cols], -np.inf).max(axis=2).sum(axis=1)
-            total += float(weight[r]) * (_log_sum_exp(best) - math.log(int(counts[r])))
-        return total
+        profile = self._prior.copy()[None]  # (combinations, L, base)
+        log_w = np.zeros(1)
+        pos = np.arange(length)
+        for k in single:
+            row = int(prepared.row_start[members[k]])
+            cols = prepared.row_cols[row]
+            profile = profile + weight[k] * table[cols][None]
+            log_w = log_w + weight[k] * prepared.row_weight[row]
+        del pos
+        for k in several:
+            r = members[k]
+            m = int(prepared.row_count[r])
+            if len(log_w) * m > MIX_EXACT:
+                log_w, profile = _reduce(log_w, profile, max(1, min(MIX_KEEP, MIX_EXACT // m - 1)))
+            rows = np.arange(prepared.row_start[r], prepared.row_start[r] + m)
+            add = weight[k] * table[prepared.row_cols[rows]]  # (m, L, base)
+            profile = (profile[:, None] + add[None]).reshape(-1, length, base)
+            log_w = (log_w[:, None] + weight[k] * prepared.row_weight[rows][None]).ravel()
+        return _log_sum_exp(_masses(log_w, profile))
 
-    def _read_summary(self, prepared: _Reads, r: int) -> tuple[str, list[Placement], bool]:
-        read = prepared.reads[r]
-        if prepared.complete[r]:
-            return read.tag, [tuple(enumerate(prepared.texts[r]))], True
-        columns = self.model.read_characters
-        start, count = int(prepared.pl_start[r]), int(prepared.pl_count[r])
-        placements = [
-            tuple((int(i), columns[int(c)]) for i, c in enumerate(row) if c != self._absent)
-            for row in prepared.pl_cols[start : start + count]
-        ]
-        return read.tag, placements, False
+
+def _masses(log_w: FloatArray, profile: FloatArray) -> FloatArray:
+    top = profile.max(axis=2, keepdims=True)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        per = np.log(np.exp(profile - safe).sum(axis=2)) + safe[..., 0]
+    result: FloatArray = log_w + per.sum(axis=1)
+    return result
+
+
+def _reduce(log_w: FloatArray, profile: FloatArray, keep: int) -> tuple[FloatArray, FloatArray]:
+    """Keep the ``keep`` largest combinations within MIX_SPAN of the largest; bound the rest
+    by one (their total mass; at each position the largest normalised profile)."""
+    masses = _masses(log_w, profile)
+    top = float(masses.max())
+    ranked = np.lexsort((np.arange(len(masses)), -np.round(masses / MASS_QUANTUM)))
+    chosen = ranked[:keep]
+    chosen = chosen[masses[chosen] >= top - MIX_SPAN]
+    mask = np.ones(len(masses), bool)
+    mask[chosen] = False
+    mask &= masses > -math.inf
+    rest = np.flatnonzero(mask)
+    new_w = [log_w[chosen]]
+    new_p = [profile[chosen]]
+    if rest.size:
+        part = profile[rest]
+        peak = part.max(axis=2, keepdims=True)
+        safe = np.where(np.isfinite(peak), peak, 0.0)
+        with np.errstate(divide="ignore"):
+            norm = np.log(np.exp(part - safe).sum(axis=2, keepdims=True)) + safe
+        bound = (part - norm).max(axis=0)
+        new_w.append(np.array([_log_sum_exp(masses[rest])]))
+        new_p.append(bound[None])
+    return np.concatenate(new_w), np.concatenate(new_p)
 
 
 def _log_sum_exp(values: FloatArray) -> float:
-    top = float(values.max())
-    return top + math.log(float(np.exp(values - top).sum()))
+    finite = values[values > -math.inf]
+    if not finite.size:
+        return -math.inf
+    top = float(finite.max())
+    return top + math.log(float(np.exp(finite - top).sum()))
+
+
+def _segment_lse(values: FloatArray, starts: IntArray, owner: IntArray, n: int) -> FloatArray:
+    """log Σ exp over consecutive segments (``starts`` of each segment; ``owner`` of each
+    value, a segment number ``< n``); -inf for empty and all -inf segments."""
+    out = np.full(n, -math.inf)
+    if not len(values):
+        return out
+    seg = np.zeros(len(values), np.int64)
+    seg[starts[1:]] = 1 if len(starts) > 1 else 0
+    seg = np.cumsum(seg) if len(starts) > 1 else seg
+    top = np.maximum.reduceat(values, starts)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        total = np.log(np.add.reduceat(np.exp(values - safe[seg]), starts)) + safe
+    total = np.where(np.isfinite(top), total, -math.inf)
+    out[owner[starts]] = total
+    return out
+
+
+# -- alignments, the fast path's own enumeration --------------------------------------------
 
 
 @functools.lru_cache(maxsize=1024)
@@ -609,19 +839,23 @@ def _segment_starts(
 ) -> npt.NDArray[np.int64]:
     """Where each segment starts in every placement, ``(placements, segments)``: the free
     characters shared out among the gaps that may hold some (stars and bars), in
-    lexicographic order of the positions — the order the reference enumerates them in."""
+    lexicographic order of the positions — the canonical order."""
     free = length - sum(lengths)
     gaps = len(lengths) + 1
     fixed = ({0} if at_start else set()) | ({gaps - 1} if at_end else set())
     open_gaps = [g for g in range(gaps) if g not in fixed]
-    if not open_gaps:
-        shares: list[tuple[int, ...]] = [()] if free == 0 else []
+    if free < 0:
+        shares: list[tuple[int, ...]] = []
+    elif not open_gaps:
+        shares = [()] if free == 0 else []
     else:
         k = len(open_gaps)
         shares = []
         for bars in itertools.combinations(range(free + k - 1), k - 1):
             edges = (-1, *bars, free + k - 1)
             shares.append(tuple(edges[i + 1] - edges[i] - 1 for i in range(k)))
+            if len(shares) > MAX_ALIGNMENTS:
+                break
     starts = np.zeros((len(shares), len(lengths)), np.int64)
     for row, share in enumerate(shares):
         gap = [0] * gaps
@@ -635,75 +869,430 @@ def _segment_starts(
     return starts
 
 
-class _Ranking:
-    """Per group: Σ log L over its reads for each candidate of its exhibit, and the best and
-    runner-up candidate (global candidate numbers; ties within TIE_TOLERANCE go to the
-    serial listed first, i.e. the lower candidate number; -1 when there is none).
-
-    Attributes:
-        sums: the totals, group by group, candidates in order within a group.
-        start: per group, where its totals begin in ``sums`` (-1: its exhibit has no
-            candidate); ``ec_start``: the candidate number of its first total.
-        log_sum: per group, log Σ exp(totals) (-inf without candidates).
-        first, second: per group, the best and the runner-up candidate number.
-    """
-
-    def __init__(
-        self,
-        group_of: IntArray,
-        pair_read: IntArray,
-        pair_ec: IntArray,
-        ll: FloatArray,
-        groups: int,
-    ) -> None:
-        self.first = np.full(groups, -1, np.int64)
-        self.second = np.full(groups, -1, np.int64)
-        self.start = np.full(groups, -1, np.int64)
-        self.ec_start = np.zeros(groups, np.int64)
-        self.log_sum = np.full(groups, -np.inf)
-        self.sums = np.zeros(0)
-        if not len(pair_ec):
-            return
-        pair_group = group_of[pair_read]
-        order = np.lexsort((pair_ec, pair_group))
-        g_sorted, ec_sorted = pair_group[order], pair_ec[order]
-        boundary = np.flatnonzero(
-            np.r_[True, (g_sorted[1:] != g_sorted[:-1]) | (ec_sorted[1:] != ec_sorted[:-1])]
+def _placements(read: AfidRead, length: int) -> tuple[Alignment, ...] | None:
+    """A torn read's placements (or a complete read's one), equally likely."""
+    lengths = tuple(len(s) for s in read.segments)
+    starts = _segment_starts(lengths, read.starts_at_start, read.ends_at_end, length)
+    if len(starts) > MAX_ALIGNMENTS:
+        return None
+    if not len(starts):
+        return ()
+    weight = -math.log(len(starts)) if not read.complete else 0.0
+    result = []
+    for row in starts.tolist():
+        covered = tuple(
+            (start + i, c)
+            for start, segment in zip(row, read.segments, strict=True)
+            for i, c in enumerate(segment)
         )
-        sums = np.add.reduceat(ll[order], boundary)
-        run_group, run_ec = g_sorted[boundary], ec_sorted[boundary]
-        splits = np.flatnonzero(np.r_[True, run_group[1:] != run_group[:-1]])
-        ends = np.r_[splits[1:], len(sums)]
-        self.sums = sums
-        owner = np.repeat(np.arange(len(splits)), ends - splits)
-        here = run_group[splits]
-        self.start[here] = splits
-        self.ec_start[here] = run_ec[splits]
-        top = np.maximum.reduceat(sums, splits)
-        self.log_sum[here] = top + np.log(np.add.reduceat(np.exp(sums - top[owner]), splits))
-        best = self._pick(sums, run_ec, owner, splits, np.ones(len(sums), bool))
-        self.first[here] = best
-        self.second[here] = self._pick(sums, run_ec, owner, splits, run_ec != best[owner])
+        result.append(Alignment(covered, (), weight))
+    return tuple(result)
 
-    def total(self, choice: IntArray) -> FloatArray:
-        """Per group, the total of candidate ``choice[group]`` (-inf where it is -1)."""
-        valid = choice >= 0
-        at = np.where(valid, self.start + choice - self.ec_start, 0)
-        return np.where(valid, self.sums[at] if len(self.sums) else -np.inf, -np.inf)
 
-    @staticmethod
-    def _pick(
-        sums: FloatArray,
-        run_ec: IntArray,
-        owner: IntArray,
-        splits: IntArray,
-        allowed: npt.NDArray[np.bool_],
-    ) -> IntArray:
-        masked = np.where(allowed, sums, -np.inf)
-        top = np.maximum.reduceat(masked, splits)
-        tied = allowed & (masked >= top[owner] - TIE_TOLERANCE)
-        pick = np.minimum.reduceat(np.where(tied, run_ec, _NO), splits)
-        return np.where(pick == _NO, -1, pick)
+def _event_alignments(
+    read: AfidRead, length: int, model: ConfusionModel, skips: int, extra: int
+) -> tuple[Alignment, ...] | None:
+    """Alignments with ``skips`` skipped serial positions (a complete read, too short) or
+    ``extra`` characters too many (each inserted, or the second of a pair), by choosing
+    which positions or characters they are."""
+    found: list[Alignment] = []
+    if skips:
+        text = read.segments[0]
+        for skipped in itertools.combinations(range(length), skips):
+            chars = iter(text)
+            covered = tuple(
+                (p, SKIPPED if p in skipped else next(chars)) for p in range(length)
+            )
+            found.append(Alignment(covered, (), 0.0))
+            if len(found) > MAX_ALIGNMENTS:
+                return None
+        return tuple(sorted(found, key=lambda a: a.key))
+    pairs = {written for _, written, _ in model.pairs}
+    chars: list[str] = []
+    segment_of: list[int] = []
+    for k, segment in enumerate(read.segments):
+        chars.extend(segment)
+        segment_of.extend([k] * len(segment))
+    weight = model.insertion_log_weight
+    for chosen in itertools.combinations(range(len(chars)), extra):
+        # Each chosen character is inserted, or (when it can be) the second of a pair.
+        options = []
+        for j in chosen:
+            kinds = ["insert"]
+            if (
+                j > 0
+                and j - 1 not in chosen
+                and segment_of[j - 1] == segment_of[j]
+                and chars[j - 1] + chars[j] in pairs
+            ):
+                kinds.append("pair")
+            options.append(kinds)
+        for kinds in itertools.product(*options):
+            role = dict(zip(chosen, kinds, strict=True))
+            covered: list[tuple[int, str]] = []
+            inserted: list[tuple[int, str]] = []
+            p = 0
+            for j, c in enumerate(chars):
+                if role.get(j) == "insert":
+                    inserted.append((p, c))
+                elif role.get(j) == "pair":
+                    continue
+                elif role.get(j + 1) == "pair":
+                    covered.append((p, c + chars[j + 1]))
+                    p += 1
+                else:
+                    covered.append((p, c))
+                    p += 1
+            found.append(Alignment(tuple(covered), tuple(inserted), len(inserted) * weight))
+            if len(found) > MAX_ALIGNMENTS:
+                return None
+    return tuple(sorted(found, key=lambda a: a.key))
+
+
+# -- steps 5 to 8 --------------------------------------------------------------------------
+
+
+@dataclass
+class _Stats:
+    """Per group (step 6 and 7's parts that numpy does for all groups at once)."""
+
+    kept: IntArray  # number of kept serials
+    log_sum: FloatArray  # log Σ exp T over the kept serials
+    first: IntArray  # best serial (-1: none)
+    first_total: FloatArray
+    second: IntArray  # runner-up (-1: none)
+    second_total: FloatArray
+
+
+class _Grouping:
+    """Grouping, the groups' serials and backgrounds, posteriors and rows for one batch."""
+
+    def __init__(self, matcher: Matcher, prepared: _Reads, found: _Found) -> None:
+        self.m = matcher
+        self.p = prepared
+        self.f = found
+        self.weight = np.array([r.confidence for r in prepared.reads])
+        self.weighed = prepared.scored & (self.weight > 0)
+
+    def rows(self) -> list[MatchRow]:
+        m, p, f = self.m, self.p, self.f
+        settings = m.settings
+        n = len(m.index)
+        n_reads = len(p.reads)
+        weight = self.weight
+        e_read, e_serial, e_ll = f.read, f.serial, f.ll
+        best = np.full(n_reads, -math.inf)
+        np.maximum.at(best, e_read, e_ll)
+        delta = math.log(settings.grouping_factor)
+        term = weight[e_read] * (e_ll - p.background[e_read])
+        near = e_ll >= best[e_read] - delta - TIE_TOLERANCE
+        joins = e_ll >= best[e_read] - max(delta, math.log(n)) - TIE_TOLERANCE
+        better = term > TIE_TOLERANCE
+        # (exhibit, serial) nodes of the read–candidate graph, and its connected parts.
+        ec_keys, e_ec = np.unique(p.exhibit[e_read] * n + e_serial, return_inverse=True)
+        e_ec = e_ec.astype(np.int64)
+        n_ec = len(ec_keys)
+        ec_serial = ec_keys % n
+        ec_exhibit = ec_keys // n
+        component = _components(e_read, e_ec, n_reads, n_ec)
+        ec_comp = np.zeros(n_ec, np.int64)
+        ec_comp[e_ec] = component[e_read]
+        group_of = np.full(n_reads, -1, np.int64)
+        formed_ec: list[int] = []
+        formed_gain: list[float] = []
+        while n_ec:
+            eligible = (group_of[e_read] < 0) & near & better
+            gain = np.bincount(e_ec, np.where(eligible, term, 0.0), minlength=n_ec)
+            top = np.full(n_reads, -math.inf)
+            np.maximum.at(top, ec_comp, gain)
+            choose = (gain >= top[ec_comp] - TIE_TOLERANCE) & (top[ec_comp] > TIE_TOLERANCE)
+            if not choose.any():
+                break
+            pick = np.full(n_reads, _NO, np.int64)
+            np.minimum.at(pick, ec_comp[choose], ec_serial[choose])
+            chosen = np.flatnonzero(choose & (ec_serial == pick[ec_comp]))
+            ids = len(formed_ec) + np.arange(len(chosen))
+            formed_ec.extend(chosen.tolist())
+            formed_gain.extend(gain[chosen].tolist())
+            id_of_ec = np.full(n_ec, -1, np.int64)
+            id_of_ec[chosen] = ids
+            take = (group_of[e_read] < 0) & joins & better & (id_of_ec[e_ec] >= 0)
+            group_of[e_read[take]] = id_of_ec[e_ec[take]]
+        formed = np.array(formed_ec, np.int64)
+        sequence = _merge_order(
+            ec_exhibit[formed], ec_comp[formed], np.array(formed_gain), ec_serial[formed]
+        )
+        # Renumber the formed groups in formation order, then one group per exhibit for the
+        # reads nothing explains.
+        rank = np.empty(len(formed), np.int64)
+        rank[np.array(sequence, np.int64)] = np.arange(len(formed))
+        group_of = np.where(group_of >= 0, rank[np.maximum(group_of, 0)] if len(formed) else -1, -1)
+        group_exhibit = list(ec_exhibit[formed][np.array(sequence, np.int64)].tolist()) if len(formed) else []
+        n_formed = len(group_exhibit)
+        left = np.unique(p.exhibit[group_of < 0])
+        leftover_id = np.full(len(p.exhibits), -1, np.int64)
+        leftover_id[left] = n_formed + np.arange(len(left))
+        group_of = np.where(group_of < 0, leftover_id[p.exhibit], group_of)
+        group_exhibit.extend(left.tolist())
+        # Groups of one exhibit naming the same serial are merged, the later into the earlier.
+        while True:
+            stats = self._stats(group_of, len(group_exhibit))
+            alive = np.zeros(len(group_exhibit), bool)
+            alive[group_of] = True
+            seen: dict[tuple[int, int], int] = {}
+            merge: tuple[int, int] | None = None
+            for g in range(n_formed):
+                if not alive[g] or stats.first[g] < 0:
+                    continue
+                key = (group_exhibit[g], int(stats.first[g]))
+                if key in seen:
+                    merge = (seen[key], g)
+                    break
+                seen[key] = g
+            if merge is None:
+                break
+            group_of[group_of == merge[1]] = merge[0]
+        members_of: dict[int, list[int]] = {}
+        for r, g in enumerate(group_of.tolist()):
+            members_of.setdefault(g, []).append(r)
+        background = self._backgrounds(group_of, members_of, stats)
+        log_prior = math.log((1 - settings.p_outside) / n)
+        log_other = (
+            np.log(settings.p_outside + (1 - settings.p_outside) * (n - stats.kept) / n)
+            + background
+        )
+        has = stats.first >= 0
+        z = np.where(has, np.logaddexp(stats.log_sum + log_prior, log_other), log_other)
+        other = np.exp(log_other - z)
+        p1 = np.exp(stats.first_total + log_prior - z)
+        p2 = np.exp(stats.second_total + log_prior - z)
+        serials = m.index.serials
+        length = m.index.scheme.length
+        rows: list[MatchRow] = []
+        order = sorted(members_of, key=lambda g: (group_exhibit[g], g))
+        for g in order:
+            top: list[tuple[str, float]] = []
+            if stats.first[g] >= 0:
+                top.append((str(serials[int(stats.first[g])]), float(p1[g])))
+            if stats.second[g] >= 0:
+                top.append((str(serials[int(stats.second[g])]), float(p2[g])))
+            rows.append(
+                build_row(
+                    p.exhibits[group_exhibit[g]],
+                    [self._summary(r) for r in members_of[g]],
+                    top,
+                    float(other[g]),
+                    g >= n_formed,
+                    settings,
+                    length,
+                )
+            )
+        return rows
+
+    def _stats(self, group_of: IntArray, n_groups: int) -> _Stats:
+        """Step 6 for every group: the serials kept, their totals, best and runner-up."""
+        m, p, f = self.m, self.p, self.f
+        n = len(m.index)
+        keep_span = m.tables.keep_span
+        weight = self.weight
+        members = np.flatnonzero(self.weighed)
+        size = np.bincount(group_of[members], minlength=n_groups)
+        bound_total = np.bincount(
+            group_of[members], weight[members] * f.other_bound[members], minlength=n_groups
+        )
+        use = self.weighed[f.read]
+        e_read, e_serial, e_ll = f.read[use], f.serial[use], f.ll[use]
+        e_group = group_of[e_read]
+        gs_key, gs_of = np.unique(e_group * n + e_serial, return_inverse=True)
+        gs_of = gs_of.astype(np.int64)
+        gs_group, gs_serial = gs_key // n, gs_key % n
+        n_gs = len(gs_key)
+        count = np.bincount(gs_of, minlength=n_gs)
+        w = weight[e_read]
+        upper = bound_total[gs_group] + np.bincount(
+            gs_of, w * (e_ll - f.other_bound[e_read]), minlength=n_gs
+        )
+        exact = np.where(
+            count == size[gs_group], np.bincount(gs_of, w * e_ll, minlength=n_gs), np.nan
+        )
+        # The exact total of each group's largest upper bound, then of every contender.
+        if n_gs:
+            top_upper = np.full(n_groups, -math.inf)
+            np.maximum.at(top_upper, gs_group, upper)
+            first_top = np.full(n_groups, _NO, np.int64)
+            at_top = np.flatnonzero(upper >= top_upper[gs_group])
+            np.minimum.at(first_top, gs_group[at_top], at_top)
+            self._fill(exact, first_top[first_top != _NO], gs_group, gs_serial, group_of, e_read, e_serial)
+            best_exact = np.full(n_groups, -math.inf)
+            known = ~np.isnan(exact)
+            np.maximum.at(best_exact, gs_group[known], exact[known])
+            contenders = np.flatnonzero(
+                np.isnan(exact) & (upper >= best_exact[gs_group] - keep_span)
+            )
+            self._fill(exact, contenders, gs_group, gs_serial, group_of, e_read, e_serial)
+        known = ~np.isnan(exact)
+        best_exact = np.full(n_groups, -math.inf)
+        np.maximum.at(best_exact, gs_group[known], exact[known])
+        kept = known & (exact >= best_exact[gs_group] - keep_span)
+        k_group, k_serial, k_total = gs_group[kept], gs_serial[kept], exact[kept]
+        n_kept = np.bincount(k_group, minlength=n_groups)
+        log_sum = np.full(n_groups, -math.inf)
+        if len(k_group):
+            starts = np.flatnonzero(np.r_[True, k_group[1:] != k_group[:-1]])
+            log_sum = _segment_lse(k_total, starts, k_group, n_groups)
+        first, first_total = _pick(k_group, k_serial, k_total, n_groups, None)
+        second, second_total = _pick(k_group, k_serial, k_total, n_groups, first)
+        return _Stats(n_kept, log_sum, first, first_total, second, second_total)
+
+    def _fill(
+        self,
+        exact: FloatArray,
+        which: IntArray,
+        gs_group: IntArray,
+        gs_serial: IntArray,
+        group_of: IntArray,
+        e_read: IntArray,
+        e_serial: IntArray,
+    ) -> None:
+        """Exact totals for the (group, serial) pairs ``which`` that lack them: log L of every
+        weighed member, from its edge where it has one, computed otherwise."""
+        which = which[np.isnan(exact[which])]
+        if not which.size:
+            return
+        n = len(self.m.index)
+        members = np.flatnonzero(self.weighed)
+        by_group = members[np.argsort(group_of[members], kind="stable")]
+        g_sorted = group_of[by_group]
+        lo = np.searchsorted(g_sorted, gs_group[which], "left")
+        hi = np.searchsorted(g_sorted, gs_group[which], "right")
+        counts = hi - lo
+        owner = np.repeat(np.arange(len(which)), counts)
+        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        reads = by_group[lo[owner] + local]
+        serials = gs_serial[which][owner]
+        edge_key = e_read * n + e_serial  # sorted: edges are by (read, serial)
+        want = reads * n + serials
+        at = np.searchsorted(edge_key, want)
+        have = (at < len(edge_key)) & (edge_key[np.minimum(at, len(edge_key) - 1)] == want)
+        lls = np.empty(len(reads))
+        f = self.f
+        f_key = f.read * n + f.serial
+        f_at = np.searchsorted(f_key, want)
+        lls[have] = f.ll[np.minimum(f_at, len(f_key) - 1)][have]
+        missing = np.flatnonzero(~have)
+        if missing.size:
+            lls[missing] = self.m._pair_log_likelihoods(self.p, reads[missing], serials[missing])
+        exact[which] = np.bincount(owner, self.weight[reads] * lls, minlength=len(which))
+
+    def _backgrounds(
+        self, group_of: IntArray, members_of: dict[int, list[int]], stats: _Stats
+    ) -> FloatArray:
+        """log B(G) for every group that has a kept serial."""
+        p, m = self.p, self.m
+        n_groups = len(stats.kept)
+        out = np.zeros(n_groups)
+        simple: list[int] = []
+        for g, members in members_of.items():
+            if stats.first[g] < 0:
+                continue
+            weighed = [r for r in members if self.weighed[r]]
+            if len(weighed) == 1 and self.weight[weighed[0]] == 1.0:
+                out[g] = p.background[weighed[0]]
+            elif all(p.row_count[r] == 1 for r in weighed):
+                simple.append(g)
+            else:
+                out[g] = m._background(p, weighed)
+        if simple:
+            # Every read has one alignment: the sum factorises by position.
+            index = np.full(n_groups, -1, np.int64)
+            index[simple] = np.arange(len(simple))
+            reads = np.flatnonzero(self.weighed & (index[group_of] >= 0))
+            rows = p.row_start[reads]
+            length, base = m.index.scheme.length, m.index.base
+            profile = np.broadcast_to(m._prior, (len(simple), length, base)).copy()
+            np.add.at(profile, index[group_of[reads]], self.weight[reads, None, None] * m._table[p.row_cols[rows]])
+            log_w = np.bincount(
+                index[group_of[reads]], self.weight[reads] * p.row_weight[rows], minlength=len(simple)
+            )
+            out[simple] = _masses(log_w, profile)
+        return out
+
+    def _summary(self, r: int) -> ReadSummary:
+        p = self.p
+        tag = p.reads[r].tag
+        if p.state[r] != ReadState.SCORED:
+            return ReadSummary(tag, (), bool(p.torn[r]), p.state[r])
+        ways = p.ways[r]
+        if ways is None:
+            ways = (Alignment(tuple(enumerate(p.texts[r])), (), 0.0),)
+        return ReadSummary(tag, ways, bool(p.torn[r]), ReadState.SCORED)
+
+
+def _pick(
+    group: IntArray, serial: IntArray, total: FloatArray, n_groups: int, exclude: IntArray | None
+) -> tuple[IntArray, FloatArray]:
+    """Per group, the serial of largest total (totals within TIE_TOLERANCE equal, then the
+    serial listed first), leaving out ``exclude[group]``; -1 and -inf where none."""
+    allowed = np.ones(len(group), bool) if exclude is None else serial != exclude[group]
+    top = np.full(n_groups, -math.inf)
+    np.maximum.at(top, group[allowed], total[allowed])
+    tied = allowed & (total >= top[group] - TIE_TOLERANCE)
+    pick = np.full(n_groups, _NO, np.int64)
+    np.minimum.at(pick, group[tied], serial[tied])
+    chosen = np.where(pick == _NO, -1, pick)
+    value = np.full(n_groups, -math.inf)
+    mark = tied & (serial == pick[group])
+    value[group[mark]] = total[mark]
+    return chosen, value
+
+
+def _components(e_read: IntArray, e_ec: IntArray, n_reads: int, n_ec: int) -> IntArray:
+    """Connected parts of the read–candidate graph: a label per read (the least read of
+    its part)."""
+    label = np.arange(n_reads, dtype=np.int64)
+    if not len(e_read):
+        return label
+    while True:
+        ec_label = np.full(n_ec, _NO, np.int64)
+        np.minimum.at(ec_label, e_ec, label[e_read])
+        new = label.copy()
+        np.minimum.at(new, e_read, ec_label[e_ec])
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def _merge_order(
+    exhibit: IntArray, component: IntArray, gain: FloatArray, serial: IntArray
+) -> list[int]:
+    """The order groups form in over a whole exhibit: the per-component sequences (each in
+    formation order) merged, at each step the largest gain first, gains within
+    TIE_TOLERANCE equal and then the serial listed first."""
+    result: list[int] = []
+    n = len(exhibit)
+    if not n:
+        return result
+    for e in np.unique(exhibit).tolist():
+        ids = np.flatnonzero(exhibit == e)  # formation order within each component
+        comps = component[ids]
+        heads: dict[int, list[int]] = {}
+        for g, c in zip(ids.tolist(), comps.tolist(), strict=True):
+            heads.setdefault(c, []).append(g)
+        queues = list(heads.values())
+        pointer = [0] * len(queues)
+        while True:
+            live = [k for k in range(len(queues)) if pointer[k] < len(queues[k])]
+            if not live:
+                break
+            current = [queues[k][pointer[k]] for k in live]
+            top = max(gain[g] for g in current)
+            k_best = min(
+                (k for k, g in zip(live, current, strict=True) if gain[g] >= top - TIE_TOLERANCE),
+                key=lambda k: int(serial[queues[k][pointer[k]]]),
+            )
+            result.append(queues[k_best][pointer[k_best]])
+            pointer[k_best] += 1
+    return result
 
 
 def match_reads(

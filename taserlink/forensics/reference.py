@@ -1,124 +1,591 @@
 """The plain reference matcher: the definition of a match, written the obvious way.
 
-Brute force over every serial, plain Python, no index and no numpy: slow on purpose, so
-that it can be read against ``docs/matching.md`` line by line and so that the fast matcher
-(:mod:`taserlink.forensics.match`) can be tested against it.  Use it for a handful of
-serials; for a register use :func:`taserlink.forensics.match.match_reads`.
+Brute force over every serial, plain Python, no index and no numpy arithmetic: slow on
+purpose, so that it can be read against ``docs/matching.md`` line by line and so that the
+fast matcher (:mod:`taserlink.forensics.match`) can be tested against it.  Use it for a
+handful of serials; for a register use :func:`taserlink.forensics.match.match_reads`.
 
-The definition, for one exhibit (its reads ``R``, the list of ``N`` serials):
+The model's numbers by position (:class:`~taserlink.forensics.scoring.PositionTables`:
+``T[o, t]`` = log P(output ``o`` | true ``t``), ``best``, ``mean``, expansions and break
+costs) and the constants come from :mod:`taserlink.forensics.scoring`.  The definition,
+for one exhibit (its reads, the list of ``N`` serials of length ``L``):
 
-1. **Placements.**  A read's segments are placed in the serial in order, without overlap,
-   the first at position 0 when the read does not begin with ``*``, the last at the end
-   when it does not end with ``*``; a torn part (``*``) may stand for zero or more
-   characters.  ``M`` placements are possible, each equally likely a priori.
-2. **Likelihood.**  ``L(read | s) = (1/M) Σ_placements Π_covered P(read char | s char)``
-   under the confusion model; uncovered positions contribute 1.  A read with the
-   examiner's confidence ``c`` counts as ``c`` of a read: its likelihood is raised to the
-   power ``c`` (1 when not given; 0 ignores the read).
-3. **Background.**  ``L₀(read) = E_t[L(read | t)]`` for a random serial ``t`` of the
-   scheme (type letter uniform over the type letters, other characters uniform over the
-   alphabet — the check character taken as uniform too).
-4. **Candidates.**  A serial is a candidate of the exhibit when, for some read, placement
-   and window (:func:`~taserlink.forensics.scoring.window_length` consecutive covered
-   positions), each of its characters in the window is among those the read character
-   there stands for: its :func:`~taserlink.forensics.scoring.expansion` (``?`` stands for
-   any), narrowed by :func:`~taserlink.forensics.scoring.window_sets` when the window
-   stands for too many combinations.
-5. **Grouping.**  Repeatedly: a read is *eligible* for candidate ``s`` when it is still
-   unassigned, ``log L(read|s) ≥ best(read) - log(grouping_factor)`` (``best`` over all
-   candidates) and its evidence ``c·log(L(read|s)/L₀(read))`` is positive; the candidate
-   with the largest total evidence over its eligible reads (ties to the serial listed
-   first) forms a group: every unassigned read with positive evidence for it whose
-   ``log L(read|s) ≥ best(read) - max(log(grouping_factor), log N)`` — a cartridge
-   already found in the exhibit is a priori about ``N`` times likelier to have shed a
-   tag than any one other listed serial, so a read that fits it a little worse than a
-   look-alike joins it rather than naming the look-alike.  Reads left when no candidate
-   gains form one group that nothing explains.
-6. **Posterior** of a group ``G``: each candidate ``s`` has prior ``(1-p_outside)/N`` and
-   likelihood ``Π_G L(read|s)^c``; the other ``N - |C|`` serials and a serial outside
-   the list together ("other") have prior ``p_outside + (1-p_outside)(N-|C|)/N`` and
-   likelihood ``B(G) = E_t[Π_G L(read|t)^c]`` over a random serial ``t`` — *one* serial
-   for all the reads, so reads that agree with each other make "other" likelier too.
-   ``B`` is computed exactly over every combination of the torn reads' placements (torn
-   reads taken fewest placements first while the combinations number at most
-   ``BACKGROUND_COMBINATIONS``); a torn read beyond that, or with ``c < 1``, enters by an
-   upper bound (``max_t L(read|t)^c``, resp. ``(Σ_p x_p)^c ≤ Σ_p x_p^c``), so "other" is
-   never understated.
-7. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
-   ``none`` when it is below "other"'s; else ``ambiguous``.  Groups whose best serial
-   coincides are merged (and re-scored) until every row names a different serial.
+1. **Alignments.**  A read is written from a serial one true character at a time — each
+   skipped, read as one character (``?`` included) or read as two — with extra characters
+   inserted between; torn parts (``*``) hide stretches of the serial.  A read's
+   *alignments* are the ways it fits a serial with the fewest such events its length
+   allows: none for a read of ``L`` characters or a torn read of at most ``L``; ``L − n``
+   skips for a complete read of ``n < L``; ``n − L`` insertions or pairs for a read of
+   ``n > L``.  A torn read's pieces may sit anywhere consistent with its tears, each
+   placement equally likely (weight ``1/M``).  More than ``MAX_EXTRA`` events or more than
+   ``MAX_ALIGNMENTS`` alignments: the read is kept, not scored.  A read with no character
+   other than ``?`` is kept as an unreadable tag, not scored.
+2. **Likelihood.**  ``ℓ_a(s) = log w_a + Σ_(p,o)∈a T[o, s_p]``;
+   ``L(read | s) = Σ_a exp ℓ_a(s)``.  A read with the examiner's ``confidence`` ``c``
+   counts as ``c`` of a read: ``L^c`` (0 ignores it).
+3. **Background.**  ``L₀(read) = Σ_a w_a Π exp mean[p, o]``: the likelihood under a random
+   serial (type letter uniform over the type letters, the rest uniform — the check
+   character too, an approximation).
+4. **Candidates.**  ``ℓ̂ = max_a (log w_a + Σ best[p, o])`` is the most any serial could
+   score; ``cost_a(s) = ℓ̂ − ℓ_a(s)`` ≥ 0.  The search runs in stages: at stage ``k`` an
+   alignment has a *window* at every start where ``stage_lengths(...)[k]`` consecutive
+   positions are covered, of at most ``STAGE_KEYS[k]`` keys (each character standing for
+   its expansion, ``?`` and skips for any) and matched by at most ``STAGE_HITS[k]`` listed
+   serials — every such window at the first stage; at the later ones, of these, the
+   disjoint windows that make ``λ`` (below) largest (ties to leaving a start out).  A
+   serial is *found* by an alignment when one of its windows matches it, and
+   costed as the least ``cost_a`` over the alignments that find it.  ``c`` is the least
+   cost found; ``D = ℓ̂ − log L₀`` (a serial beyond explains the read worse than a random
+   one); ``λ`` the least cost a serial can have and be found by no window (the cheapest way
+   to break every window, over the alignments).  The stage is *conclusive* when
+   ``min(c, D) < λ`` (no serial it missed can beat what it found), or when what it found
+   is notable: ``c ≤ D − log N`` at the first stage (it stands out from a list of ``N``),
+   ``c ≤ D`` at a later one (it explains the read better than chance); otherwise the next
+   stage runs —
+   unless its windows, over all the read's alignments, would reach more than
+   ``READ_HITS`` listed serials: then the search ends with the stage before.
+   The candidates are the serials the last stage run found with cost ≤
+   ``min(c + SPAN_NATS, D)``, the ``MAX_CANDIDATES`` cheapest (ties to the serial listed
+   first).
+5. **Grouping** (an exhibit's reads may come from several cartridges).  A read *may
+   join* the serials of its candidates only.  Repeatedly, the serial with the most
+   evidence — ``Σ c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have
+   it within a factor ``grouping_factor`` of their best candidate — forms a group of
+   every unassigned read with positive evidence for it within a factor ``N`` of its best
+   (a cartridge already found is a priori about ``N`` times likelier to have shed a tag
+   than any one other listed serial).  Ties go to the serial listed first.  Reads left
+   when no serial gains, and the unreadable and unscored ones, form one group nothing
+   explains.  Groups whose best serial coincides are merged.
+6. **The group's serials**: the candidates of its reads; each one's total
+   ``T_s = Σ_G c·log L(read|s)``; serials more than ``Θ = Σ_p log|allowed_p| + 1`` nats
+   below the best total are counted with "another serial" (a random serial is at least
+   that likely), the rest kept.
+7. **Posterior.**  Each kept serial ``s``: prior ``(1 − p_outside)/N``, likelihood
+   ``exp T_s``.  "Another serial" — one of the ``N − K`` not kept, or one outside the
+   list: prior ``p_outside + (1 − p_outside)(N − K)/N``, likelihood
+   ``B(G) = E_t[Π_G L(read|t)^c]`` for *one* random serial ``t``.  ``B`` is a sum over
+   the combinations of the reads' alignments of products over positions; it is summed
+   exactly while the combinations number at most ``MIX_EXACT``; beyond, before a read
+   with ``M`` alignments is taken in, the combinations are cut to the largest (at most
+   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` of the largest) and the
+   rest replaced by one that bounds them from above (their total mass, and at each
+   position the largest of their normalised profiles), so "another serial" is never
+   understated.  A read with ``c < 1`` and several alignments enters by
+   ``Σ_a (w_a x_a)^c ≥ (Σ_a w_a x_a)^c``, again an upper bound.
+8. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
+   ``none`` when it is below "another serial"'s; else ``ambiguous``.
 
-Ties between log-likelihoods closer than :data:`~taserlink.forensics.scoring.TIE_TOLERANCE`
-go to the serial listed first.
+Ties between log-likelihoods closer than ``TIE_TOLERANCE`` go to the serial listed first.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taserlink.errors import MatchError
-from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
-    BACKGROUND_COMBINATIONS,
+    MASS_QUANTUM,
+    MAX_ALIGNMENTS,
+    MAX_CANDIDATES,
+    MAX_EXTRA,
+    MIX_EXACT,
+    MIX_KEEP,
+    MIX_SPAN,
+    READ_HITS,
+    SPAN_NATS,
+    STAGE_HITS,
+    STAGE_KEYS,
     TIE_TOLERANCE,
-    Placement,
-    allowed_characters,
+    Alignment,
+    PositionTables,
+    ReadState,
+    ReadSummary,
     build_row,
     check_exhibit_sizes,
-    expansion,
-    window_length,
-    window_sets,
+    stage_lengths,
 )
+from taserlink.errors import ReadError
 from taserlink.forensics.serials import AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
-__all__ = ["reference_match_reads", "placements"]
+__all__ = ["alignments", "hitting_cost", "reference_match_reads"]
 
 
-def placements(read: AfidRead, length: int) -> list[Placement]:
-    """Every way to place ``read``'s segments in a serial of ``length`` characters."""
+def alignments(read: AfidRead, length: int, model: ConfusionModel) -> list[Alignment] | None:
+    """Every way ``read`` fits a serial of ``length`` characters (step 1), in canonical
+    order; ``None`` when it needs more than ``MAX_EXTRA`` events or fits more than
+    ``MAX_ALIGNMENTS`` ways."""
     segments = read.segments
-    found: list[Placement] = []
+    known = sum(len(s) for s in segments)
+    skips = max(0, length - known) if read.complete else 0
+    extra = max(0, known - length)
+    if skips + extra > MAX_EXTRA:
+        return None
+    pairs = {written for _, written, _ in model.pairs}
+    found: list[tuple[tuple[tuple[int, str], ...], tuple[tuple[int, str], ...]]] = []
+    too_many = False
 
-    def place(k: int, start: int, covered: tuple[tuple[int, str], ...]) -> None:
-        if k == len(segments):
-            found.append(covered)
+    def walk(
+        k: int,
+        j: int,
+        p: int,
+        skips_left: int,
+        extra_left: int,
+        covered: tuple[tuple[int, str], ...],
+        inserted: tuple[tuple[int, str], ...],
+    ) -> None:
+        nonlocal too_many
+        if too_many:
             return
         segment = segments[k]
-        first = k == 0 and read.starts_at_start
-        last = k == len(segments) - 1 and read.ends_at_end
-        for position in range(start, length - len(segment) + 1):
-            if first and position != 0:
-                break
-            if last and position + len(segment) != length:
-                continue
-            place(
-                k + 1,
-                position + len(segment),
-                covered + tuple((position + i, c) for i, c in enumerate(segment)),
-            )
+        if skips_left and p < length:
+            walk(k, j, p + 1, skips_left - 1, extra_left, (*covered, (p, SKIPPED)), inserted)
+        if j == len(segment):
+            if k == len(segments) - 1:
+                if skips_left or extra_left or (read.ends_at_end and p != length):
+                    return
+                found.append((covered, inserted))
+                too_many = len(found) > MAX_ALIGNMENTS
+                return
+            for start in range(p, length + 1):  # a torn part of zero or more characters
+                walk(k + 1, 0, start, skips_left, extra_left, covered, inserted)
+            return
+        char = segment[j]
+        if p < length:
+            walk(k, j + 1, p + 1, skips_left, extra_left, (*covered, (p, char)), inserted)
+        if extra_left:
+            walk(k, j + 1, p, skips_left, extra_left - 1, covered, (*inserted, (p, char)))
+            if p < length and segment[j : j + 2] in pairs:
+                pair = segment[j : j + 2]
+                walk(k, j + 2, p + 1, skips_left, extra_left - 1, (*covered, (p, pair)), inserted)
 
-    place(0, 0, ())
-    return found
+    starts = [0] if read.starts_at_start else list(range(length + 1))
+    for start in starts:
+        walk(0, 0, start, skips, extra, (), ())
+    if too_many:
+        return None
+    torn_only = not read.complete and extra == 0
+    result = []
+    for covered, inserted in found:
+        weight = -math.log(len(found)) if torn_only else 0.0
+        weight += len(inserted) * model.insertion_log_weight
+        result.append(Alignment(covered, inserted, weight))
+    result.sort(key=lambda a: a.key)
+    return result
 
 
 def _log_sum_exp(values: Sequence[float]) -> float:
-    top = max(values)
-    if top == -math.inf:
+    finite = [v for v in values if v > -math.inf]
+    if not finite:
         return -math.inf
-    return top + math.log(sum(math.exp(v - top) for v in values))
+    top = max(finite)
+    return top + math.log(sum(math.exp(v - top) for v in finite))
+
+
+def hitting_cost(windows: Sequence[tuple[int, int]], cost: Sequence[float]) -> float:
+    """The least total ``cost`` of a set of positions that meets every window
+    (``(start, length)``); 0 without windows, ``inf`` when some window cannot be met."""
+    if not windows:
+        return 0.0
+    spans = [(w, w + n - 1) for w, n in windows]
+    best: list[float] = []
+    for p in range(len(cost)):
+        choices = [0.0] if not any(end < p for _, end in spans) else []
+        for q in range(p):
+            if not any(q < start and end < p for start, end in spans):
+                choices.append(best[q])
+        best.append(cost[p] + min(choices) if choices else math.inf)
+    answers = [best[p] for p in range(len(cost)) if not any(start > p for start, _ in spans)]
+    return min(answers) if answers else math.inf
 
 
 @dataclass
 class _Read:
     tag: TagRead
     parsed: AfidRead
-    placements: list[Placement]
-    log_background: float
+    state: str
+    ways: list[Alignment]
+    best_possible: float = -math.inf  # ℓ̂
+    log_background: float = -math.inf  # log L₀
+    candidates: dict[int, float] | None = None  # serial index -> log L(read | s)
+
+
+class _Reference:
+    def __init__(
+        self,
+        serials: Sequence[str],
+        scheme: SerialScheme,
+        model: ConfusionModel,
+        settings: MatchSettings,
+    ) -> None:
+        self.serials = serials
+        self.scheme = scheme
+        self.model = model
+        self.settings = settings
+        self.tables = PositionTables(model, scheme)
+        self.n = len(serials)
+        self.lengths = stage_lengths(scheme, len(serials))
+        alphabet = scheme.alphabet
+        self.codes = [[alphabet.index(c) for c in s] for s in serials]
+
+    # -- one read ---------------------------------------------------------------------
+    def T(self, output: str, code: int) -> float:
+        return float(self.tables.log_table[self.tables.output_index[output], code])
+
+    def best_at(self, p: int, output: str) -> float:
+        return float(self.tables.best[p, self.tables.output_index[output]])
+
+    def prepare(self, tag: TagRead) -> _Read:
+        try:
+            parsed = parse_read(tag.text, self.scheme)
+        except ReadError as error:
+            raise ReadError(f"exhibit {tag.exhibit!r} tag {tag.tag!r}: {error}") from None
+        if parsed.readable == 0:
+            return _Read(tag, parsed, ReadState.UNREADABLE, [])
+        unknown = sorted({c for s in parsed.segments for c in s} - set(self.tables.outputs))
+        if unknown:
+            raise ReadError(
+                f"exhibit {tag.exhibit!r} tag {tag.tag!r}: read {tag.text!r}: {unknown[0]!r} is "
+                "not a read character of the model"
+            )
+        ways = alignments(parsed, self.scheme.length, self.model)
+        possible = [
+            a for a in ways or [] if all(self.best_at(p, o) > -math.inf for p, o in a.covered)
+        ]
+        if not possible:
+            return _Read(tag, parsed, ReadState.UNSCORABLE, [])
+        read = _Read(tag, parsed, ReadState.SCORED, possible)
+        read.best_possible = max(self.best_possible(a) for a in possible)
+        read.log_background = _log_sum_exp(
+            [
+                a.log_weight
+                + sum(float(self.tables.mean[p, self.tables.output_index[o]]) for p, o in a.covered)
+                for a in possible
+            ]
+        )
+        return read
+
+    def best_possible(self, a: Alignment) -> float:
+        return a.log_weight + sum(self.best_at(p, o) for p, o in a.covered)
+
+    def score(self, a: Alignment, s: int) -> float:
+        codes = self.codes[s]
+        return a.log_weight + sum(self.T(o, codes[p]) for p, o in a.covered)
+
+    def log_likelihood(self, read: _Read, s: int) -> float:
+        return _log_sum_exp([self.score(a, s) for a in read.ways])
+
+    def plan(self, a: Alignment, stage: int) -> list[tuple[int, int]]:
+        """The windows of alignment ``a`` at ``stage``, ``(start, length)``: at every start,
+        the stage's length of covered positions, of at most ``STAGE_KEYS`` keys (wild
+        positions after the last constraint are a range, not keys) and matched by at most
+        ``STAGE_HITS`` listed serials."""
+        tables = self.tables
+        length = self.scheme.length
+        size = self.lengths[stage]
+        outputs = dict(a.covered)
+        windows = []
+        for start in range(length - size + 1):
+            window = range(start, start + size)
+            if any(p not in outputs for p in window):
+                continue
+            keys = 1
+            pending = 1  # keys of wild positions, counted once a constraint follows
+            for p in window:
+                o = tables.output_index[outputs[p]]
+                count = int(tables.size[p, o])
+                if tables.wild[p, o]:
+                    pending *= count
+                else:
+                    keys *= pending * count
+                    pending = 1
+            if keys > STAGE_KEYS[stage]:
+                continue
+            matched = sum(
+                1
+                for codes in self.codes
+                if all(
+                    codes[q] in tables.expansion[q][tables.output_index[outputs[q]]]
+                    for q in window
+                )
+            )
+            if matched <= STAGE_HITS[stage]:
+                windows.append((start, size))
+        if stage == 0:
+            return windows
+        # Later stages: the disjoint windows that make the guarantee largest.
+        at = dict(windows)
+        weight = {
+            w: min(
+                float(tables.break_cost[q, tables.output_index[outputs[q]]])
+                for q in range(w, w + size)
+            )
+            for w in at
+        }
+        best = [0.0] * (length + 2)
+        for w in range(length - 1, -1, -1):
+            best[w] = best[w + 1]
+            if w in at and weight[w] + best[w + size] > best[w + 1]:
+                best[w] = weight[w] + best[w + size]
+        chosen = []
+        w = 0
+        while w < length:
+            if w in at and weight[w] + best[w + size] > best[w + 1]:
+                chosen.append((w, size))
+                w += size
+            else:
+                w += 1
+        return chosen
+
+    def reach(self, read: _Read, plans: list[list[tuple[int, int]]]) -> int:
+        """How many listed serials the windows reach, counted per window and alignment."""
+        total = 0
+        for a, windows in zip(read.ways, plans, strict=True):
+            for start, size in windows:
+                total += sum(1 for s in range(self.n) if self.found_by(a, [(start, size)], s))
+        return total
+
+    def found_by(self, a: Alignment, windows: list[tuple[int, int]], s: int) -> bool:
+        outputs = dict(a.covered)
+        codes = self.codes[s]
+        tables = self.tables
+        for start, size in windows:
+            if all(
+                codes[p] in tables.expansion[p][tables.output_index[outputs[p]]]
+                for p in range(start, start + size)
+            ):
+                return True
+        return False
+
+    def breaking(self, a: Alignment, windows: list[tuple[int, int]]) -> float:
+        outputs = dict(a.covered)
+        tables = self.tables
+        cost = [
+            float(tables.break_cost[p, tables.output_index[outputs[p]]]) if p in outputs else math.inf
+            for p in range(self.scheme.length)
+        ]
+        return hitting_cost(windows, cost)
+
+    def candidates(self, read: _Read) -> dict[int, float]:
+        """Step 4: candidate serial index → log L(read | s)."""
+        top = read.best_possible
+        limit = top - read.log_background
+        costs = {
+            id(a): [top - self.score(a, s) for s in range(self.n)] for a in read.ways
+        }
+        chosen: list[int] = []
+        for stage in range(len(STAGE_HITS)):
+            plans = [self.plan(a, stage) for a in read.ways]
+            if stage and self.reach(read, plans) > READ_HITS:
+                break  # too wide for this read: the previous stage's finds stand
+            found: dict[int, float] = {}
+            guarantee = math.inf
+            for a, windows in zip(read.ways, plans, strict=True):
+                guarantee = min(
+                    guarantee, self.breaking(a, windows) + (top - self.best_possible(a))
+                )
+                for s in range(self.n):
+                    if self.found_by(a, windows, s):
+                        c = costs[id(a)][s]
+                        found[s] = min(found.get(s, math.inf), c)
+            least = min(found.values(), default=math.inf)
+            bound = min(least + SPAN_NATS, limit)
+            chosen = [s for c, s in sorted((c, s) for s, c in found.items() if c <= bound)]
+            chosen = chosen[:MAX_CANDIDATES]
+            notable = limit - (math.log(self.n) if stage == 0 else 0.0)
+            if min(least, limit) < guarantee or least <= notable:
+                break
+        return {s: self.log_likelihood(read, s) for s in sorted(chosen)}
+
+    # -- one exhibit ------------------------------------------------------------------
+    def match_exhibit(self, exhibit: str, members: list[_Read]) -> list[MatchRow]:
+        settings = self.settings
+        n = self.n
+        scored = [r for r in members if r.state == ReadState.SCORED]
+        for read in scored:
+            read.candidates = self.candidates(read)
+        ll0 = {id(r): r.log_background for r in scored}
+
+        def cands(r: _Read) -> dict[int, float]:
+            return r.candidates or {}
+
+        best = {id(r): max(cands(r).values(), default=-math.inf) for r in scored}
+        delta = math.log(settings.grouping_factor)
+        join = max(delta, math.log(n))
+        unassigned = list(scored)
+        groups: list[list[_Read]] = []
+        serial_set = sorted({s for r in scored for s in cands(r)})
+        while True:
+            gains: dict[int, float] = {}
+            for s in serial_set:
+                total = 0.0
+                for r in unassigned:
+                    if s not in cands(r):
+                        continue
+                    ll = cands(r)[s]
+                    term = r.tag.confidence * (ll - ll0[id(r)])
+                    if ll >= best[id(r)] - delta - TIE_TOLERANCE and term > TIE_TOLERANCE:
+                        total += term
+                gains[s] = total
+            top = max(gains.values(), default=0.0)
+            if top <= TIE_TOLERANCE:
+                break
+            chosen = min(s for s, g in gains.items() if g >= top - TIE_TOLERANCE)
+            group = [
+                r
+                for r in unassigned
+                if chosen in cands(r)
+                and cands(r)[chosen] >= best[id(r)] - join - TIE_TOLERANCE
+                and r.tag.confidence * (cands(r)[chosen] - ll0[id(r)]) > TIE_TOLERANCE
+            ]
+            groups.append(group)
+            unassigned = [r for r in unassigned if all(r is not g for g in group)]
+
+        # Groups naming the same serial are merged, the later into the earlier.
+        merged = True
+        while merged:
+            merged = False
+            seen: dict[int, int] = {}
+            for g, group in enumerate(groups):
+                kept = self.kept(group)
+                if not kept:
+                    continue
+                b = kept[0][0]
+                if b in seen:
+                    groups[seen[b]] = groups[seen[b]] + group
+                    del groups[g]
+                    merged = True
+                    break
+                seen[b] = g
+
+        order = {id(r): i for i, r in enumerate(members)}
+        rows = [self.row(exhibit, sorted(g, key=lambda r: order[id(r)]), False) for g in groups]
+        assigned = {id(r) for g in groups for r in g}
+        rest = [r for r in members if id(r) not in assigned]
+        if rest:
+            rows.append(self.row(exhibit, rest, True))
+        return rows
+
+    def kept(self, group: list[_Read]) -> list[tuple[int, float]]:
+        """Step 6: the group's kept serials with their totals, best first."""
+        weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
+        serials = sorted({s for r in weighed for s in (r.candidates or {})})
+        totals = []
+        for s in serials:
+            total = 0.0
+            for r in weighed:
+                ll = (r.candidates or {}).get(s)
+                if ll is None:
+                    ll = self.log_likelihood(r, s)
+                total += r.tag.confidence * ll
+            totals.append((s, total))
+        if not totals:
+            return []
+        top = max(t for _, t in totals)
+        kept = [(s, t) for s, t in totals if t >= top - self.tables.keep_span]
+        return _tie_sorted(kept)
+
+    def row(self, exhibit: str, group: list[_Read], nothing_explains: bool) -> MatchRow:
+        settings = self.settings
+        n = self.n
+        kept = self.kept(group)
+        summaries = [
+            ReadSummary(r.tag.tag, tuple(r.ways), not r.parsed.complete, r.state) for r in group
+        ]
+        if not kept:
+            return build_row(exhibit, summaries, [], 1.0, nothing_explains, settings, self.scheme.length)
+        weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
+        log_serial_prior = math.log((1 - settings.p_outside) / n)
+        log_other = math.log(
+            settings.p_outside + (1 - settings.p_outside) * (n - len(kept)) / n
+        ) + self.background(weighed)
+        z = _log_sum_exp([*(log_serial_prior + t for _, t in kept), log_other])
+        top = [(self.serials[s], math.exp(log_serial_prior + t - z)) for s, t in kept[:2]]
+        return build_row(
+            exhibit, summaries, top, math.exp(log_other - z), nothing_explains, settings,
+            self.scheme.length,
+        )
+
+    # -- step 7: the background of a group ----------------------------------------------
+    def background(self, reads: list[_Read]) -> float:
+        """log B(G), by the combination sum of step 7."""
+        tables = self.tables
+        allowed = tables.allowed
+        length = self.scheme.length
+        # A combination: [log weight, profile per position over the allowed characters].
+        prior = [[-tables.log_allowed[p]] * len(allowed[p]) for p in range(length)]
+        combos: list[tuple[float, list[list[float]]]] = [(0.0, prior)]
+        single = [r for r in reads if len(r.ways) == 1]
+        several = sorted(
+            (r for r in reads if len(r.ways) > 1), key=lambda r: len(r.ways)
+        )  # stable: input order among equals
+        for read in single:
+            c = read.tag.confidence
+            a = read.ways[0]
+            combos = [(w + c * a.log_weight, self._add(profile, a, c)) for w, profile in combos]
+        for read in several:
+            c = read.tag.confidence
+            m = len(read.ways)
+            if len(combos) * m > MIX_EXACT:
+                combos = self._reduce(combos, max(1, min(MIX_KEEP, MIX_EXACT // m - 1)))
+            combos = [
+                (w + c * a.log_weight, self._add(profile, a, c))
+                for w, profile in combos
+                for a in read.ways
+            ]
+        return _log_sum_exp([self._mass(w, profile) for w, profile in combos])
+
+    def _add(self, profile: list[list[float]], a: Alignment, c: float) -> list[list[float]]:
+        allowed = self.tables.allowed
+        result = [list(row) for row in profile]
+        for p, o in a.covered:
+            result[p] = [v + c * self.T(o, t) for v, t in zip(result[p], allowed[p], strict=True)]
+        return result
+
+    @staticmethod
+    def _mass(w: float, profile: list[list[float]]) -> float:
+        return w + sum(_log_sum_exp(row) for row in profile)
+
+    def _reduce(
+        self, combos: list[tuple[float, list[list[float]]]], keep: int
+    ) -> list[tuple[float, list[list[float]]]]:
+        masses = [self._mass(w, profile) for w, profile in combos]
+        top = max(masses)
+        ranked = sorted(
+            range(len(combos)), key=lambda i: (-round(masses[i] / MASS_QUANTUM), i)
+        )
+        kept = [i for i in ranked[:keep] if masses[i] >= top - MIX_SPAN]
+        rest = [i for i in range(len(combos)) if i not in kept and masses[i] > -math.inf]
+        result = [combos[i] for i in sorted(kept, key=ranked.index)]
+        if rest:
+            length = len(combos[0][1])
+            bound: list[list[float]] = []
+            for p in range(length):
+                rows = []
+                for i in rest:
+                    row = combos[i][1][p]
+                    norm = _log_sum_exp(row)
+                    rows.append([v - norm for v in row])
+                bound.append([max(column) for column in zip(*rows, strict=True)])
+            result.append((_log_sum_exp([masses[i] for i in rest]), bound))
+        return result
+
+
+def _tie_sorted(totals: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Serials by total, totals within TIE_TOLERANCE of the leader counted equal and
+    ordered by list position."""
+    result: list[tuple[int, float]] = []
+    rest = list(totals)
+    while rest:
+        top = max(t for _, t in rest)
+        pick = min((item for item in rest if item[1] >= top - TIE_TOLERANCE), key=lambda x: x[0])
+        result.append(pick)
+        rest.remove(pick)
+    return result
 
 
 def reference_match_reads(
@@ -135,8 +602,8 @@ def reference_match_reads(
     were formed, the group nothing explains last.
 
     Raises:
-        MatchError: an empty or duplicated serial list, or a serial that is not canonical
-            and valid in ``scheme``.
+        MatchError: an empty or duplicated serial list, a serial that is not canonical
+            and valid in ``scheme``, or an exhibit of more than ``MAX_EXHIBIT_READS`` reads.
         ReadError: a read not in the notation.
         ConfusionModelError: a model for another alphabet.
     """
@@ -153,222 +620,14 @@ def reference_match_reads(
             )
     if len(set(serials)) != len(serials):
         raise MatchError("the serial list holds a duplicate")
-    n = len(serials)
-    index = {s: i for i, s in enumerate(serials)}
-    allowed = allowed_characters(scheme)
-    q = window_length(scheme, len(serials))
-
-    def p(read_char: str, true_char: str) -> float:
-        return model.probability(read_char, true_char)
-
-    def background(placement: Placement) -> float:
-        total = 0.0
-        for position, c in placement:
-            chars = allowed[position]
-            total += math.log(sum(p(c, t) for t in chars) / len(chars))
-        return total
-
-    def model_log_likelihood(read: _Read, serial: str) -> float:
-        terms = [sum(math.log(p(c, serial[i])) for i, c in pl) for pl in read.placements]
-        return _log_sum_exp(terms) - math.log(len(read.placements))
-
-    expansions = {c: expansion(model, c) for c in model.read_characters}
-
-    def is_candidate(read: _Read, serial: str) -> bool:
-        for pl in read.placements:
-            covered = dict(pl)
-            for start in range(scheme.length - q + 1):
-                window = range(start, start + q)
-                chars = [covered.get(i) for i in window]
-                if any(c is None for c in chars):
-                    continue
-                read_chars = [c for c in chars if c is not None]
-                sets = window_sets([expansions[c] for c in read_chars], read_chars)
-                if sets is None:
-                    continue
-                if all(serial[i] in e for i, e in zip(window, sets, strict=True)):
-                    return True
-        return False
-
-    parsed: list[_Read] = []
-    for tag in reads:
-        afid = parse_read(tag.text, scheme)
-        pls = placements(afid, scheme.length)
-        log_bg = _log_sum_exp([background(pl) for pl in pls]) - math.log(len(pls))
-        parsed.append(_Read(tag, afid, pls, log_bg))
-
+    engine = _Reference(serials, scheme, model, settings)
+    prepared = [engine.prepare(tag) for tag in reads]
     exhibits: dict[str, list[_Read]] = {}
-    for read in parsed:
+    for read in prepared:
         exhibits.setdefault(read.tag.exhibit, []).append(read)
     check_exhibit_sizes({e: [r.tag for r in members] for e, members in exhibits.items()})
-
     rows: list[MatchRow] = []
     for exhibit, members in exhibits.items():
-        candidates = [s for s in serials if any(is_candidate(r, s) for r in members)]
-        ll = [[model_log_likelihood(r, s) for s in candidates] for r in members]
-        rows.extend(
-            _match_exhibit(
-                exhibit,
-                members,
-                candidates,
-                [index[c] for c in candidates],
-                ll,
-                n,
-                settings,
-                lambda reads: group_background(reads, allowed, p),
-            )
-        )
+        rows.extend(engine.match_exhibit(exhibit, members))
     return rows
 
-
-def _match_exhibit(
-    exhibit: str,
-    members: list[_Read],
-    candidates: list[str],
-    ranks: list[int],
-    ll: list[list[float]],
-    n: int,
-    settings: MatchSettings,
-    background: Callable[[list[_Read]], float],
-) -> list[MatchRow]:
-    """Steps 5–7 of the definition for one exhibit: ``ll[r][j]`` is the log-likelihood of
-    read ``r`` under candidate ``j``; ``ranks`` the candidates' positions in the list;
-    ``background`` gives log B(G) for a group's reads."""
-    ll0 = [r.log_background for r in members]
-    weight = [r.tag.confidence for r in members]
-    log_other_prior = math.log(
-        settings.p_outside + (1 - settings.p_outside) * (n - len(candidates)) / n
-    )
-    log_serial_prior = math.log((1 - settings.p_outside) / n)
-
-    def totals(group: list[int]) -> list[float]:
-        return [sum(weight[r] * ll[r][j] for r in group) for j in range(len(candidates))]
-
-    # Step 5: grouping.
-    best = [max(row, default=-math.inf) for row in ll]
-    delta = math.log(settings.grouping_factor)
-    join = max(delta, math.log(n))
-    remaining = list(range(len(members)))
-    groups: list[list[int]] = []
-    while remaining:
-        gains: list[float] = []
-        eligible: list[list[int]] = []
-        for j in range(len(candidates)):
-            chosen = [
-                r
-                for r in remaining
-                if ll[r][j] >= best[r] - delta - TIE_TOLERANCE
-                and weight[r] * (ll[r][j] - ll0[r]) > TIE_TOLERANCE
-            ]
-            eligible.append(chosen)
-            gains.append(sum(weight[r] * (ll[r][j] - ll0[r]) for r in chosen))
-        top = max(gains, default=0.0)
-        if top <= TIE_TOLERANCE:
-            break
-        j_star = min(
-            (j for j, g in enumerate(gains) if g >= top - TIE_TOLERANCE), key=lambda j: ranks[j]
-        )
-        # The chosen serial takes every read it explains within the joining factor.
-        group = [
-            r
-            for r in remaining
-            if ll[r][j_star] >= best[r] - join - TIE_TOLERANCE
-            and weight[r] * (ll[r][j_star] - ll0[r]) > TIE_TOLERANCE
-        ]
-        groups.append(group)
-        remaining = [r for r in remaining if r not in group]
-
-    # Step 7 (end): groups naming the same serial are merged.
-    merged = True
-    while merged:
-        merged = False
-        seen: dict[int, int] = {}
-        for g, group in enumerate(groups):
-            b = _tie_sorted(totals(group), ranks)[0]
-            if b in seen:
-                groups[seen[b]] = sorted(groups[seen[b]] + group)
-                del groups[g]
-                merged = True
-                break
-            seen[b] = g
-
-    # Steps 6 and 7: posteriors and status.
-    def row_for(group: list[int], nothing_explains: bool) -> MatchRow:
-        logs = totals(group)
-        serial_logs = [log_serial_prior + v for v in logs]
-        other = log_other_prior + background([members[r] for r in group])
-        z = _log_sum_exp([*serial_logs, other])
-        order = _tie_sorted(logs, ranks)
-        return build_row(
-            exhibit,
-            [
-                (members[r].tag.tag, members[r].placements, members[r].parsed.complete)
-                for r in group
-            ],
-            [(candidates[j], math.exp(serial_logs[j] - z)) for j in order[:2]],
-            math.exp(other - z),
-            nothing_explains,
-            settings,
-        )
-
-    rows = [row_for(sorted(group), nothing_explains=False) for group in groups]
-    if remaining:
-        rows.append(row_for(sorted(remaining), nothing_explains=True))
-    return rows
-
-
-def group_background(
-    reads: list[_Read], allowed: list[str], p: Callable[[str, str], float]
-) -> float:
-    """log B(G): step 6 of the definition, by plain enumeration."""
-    fixed = [r for r in reads if len(r.placements) == 1]
-    torn = sorted((r for r in reads if len(r.placements) > 1), key=lambda r: len(r.placements))
-    enumerated: list[_Read] = []
-    bounded: list[_Read] = []
-    combinations = 1
-    for read in torn:
-        if combinations * len(read.placements) <= BACKGROUND_COMBINATIONS:
-            enumerated.append(read)
-            combinations *= len(read.placements)
-        else:
-            bounded.append(read)
-    log_p = {
-        (c, t): math.log(p(c, t)) for chars in allowed for t in chars for c in _read_chars(reads)
-    }
-    values: list[float] = []
-    for combo in itertools.product(*(r.placements for r in enumerated)):
-        chosen = [(r, r.placements[0]) for r in fixed] + list(zip(enumerated, combo, strict=True))
-        covered: list[list[tuple[float, str]]] = [[] for _ in allowed]
-        for read, placement in chosen:
-            for i, c in placement:
-                covered[i].append((read.tag.confidence, c))
-        value = -sum(r.tag.confidence * math.log(len(r.placements)) for r in enumerated)
-        for position, chars in enumerate(allowed):
-            terms = [sum(w * log_p[c, t] for w, c in covered[position]) for t in chars]
-            value += _log_sum_exp(terms) - math.log(len(chars))
-        values.append(value)
-    total = _log_sum_exp(values)
-    for read in bounded:
-        best = [
-            sum(math.log(max(p(c, t) for t in allowed[i])) for i, c in placement)
-            for placement in read.placements
-        ]
-        total += read.tag.confidence * (_log_sum_exp(best) - math.log(len(read.placements)))
-    return total
-
-
-def _read_chars(reads: list[_Read]) -> set[str]:
-    return {c for r in reads for placement in r.placements for _, c in placement}
-
-
-def _tie_sorted(logs: list[float], ranks: list[int]) -> list[int]:
-    """Indices by log-likelihood, values within TIE_TOLERANCE of the leader counted equal
-    and ordered by list position."""
-    result: list[int] = []
-    rest = list(range(len(logs)))
-    while rest:
-        top = max(logs[j] for j in rest)
-        pick = min((j for j in rest if logs[j] >= top - TIE_TOLERANCE), key=lambda j: ranks[j])
-        result.append(pick)
-        rest.remove(pick)
-    return result

@@ -1,11 +1,13 @@
-"""The stated model behind every match score: the facts both matchers share.
+"""The stated model behind every match score: the facts and small rules both matchers share.
 
 The fast matcher (:mod:`taserlink.forensics.match`) and its plain reference
 (:mod:`taserlink.forensics.reference`) implement the same definition, written out in
-``docs/matching.md``; this module holds the constants and small rules of it so neither can
-drift from the other: which true characters a read character stands for
-(:func:`expansion`), the window length of the candidate rule, the background (a random
-serial of the scheme), the tolerance of comparisons and how an answer is explained.
+``docs/matching.md`` §5 and in the reference's docstring.  This module holds what neither
+may compute its own way: the constants of the definition, what one read of a serial may be
+(:class:`Alignment`), the model's numbers arranged by serial position
+(:class:`PositionTables`: each output's log-probability under every allowed true
+character, the best of them, the background, which true characters a read character
+stands for and what it costs to be none of them), and how an answer is explained.
 """
 
 from __future__ import annotations
@@ -13,138 +15,343 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 from taserlink.errors import MatchError
-from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import UNREADABLE
 from taserlink.serials import SerialScheme
 
 __all__ = [
-    "BACKGROUND_COMBINATIONS",
     "EXPANSION_NATS",
+    "MAX_ALIGNMENTS",
+    "MAX_CANDIDATES",
     "MAX_EXHIBIT_READS",
-    "MAX_VARIANTS",
+    "MAX_EXTRA",
+    "MIX_EXACT",
+    "MIX_KEEP",
+    "MIX_SPAN",
+    "READ_HITS",
+    "SPAN_NATS",
+    "STAGE_HITS",
+    "STAGE_SHORTER",
+    "STAGE_KEYS",
     "TIE_TOLERANCE",
-    "WINDOW",
-    "WINDOW_LOAD",
+    "Alignment",
     "Edit",
-    "Placement",
+    "PositionTables",
+    "ReadState",
+    "ReadSummary",
     "build_row",
     "check_exhibit_sizes",
     "edits_of",
-    "allowed_characters",
-    "expansion",
     "explain",
-    "window_length",
-    "window_sets",
+    "index_window",
+    "stage_lengths",
 ]
 
-EXPANSION_NATS = 5.0
-"""A read character stands for every true character whose log-probability of being read
-so is within this many nats of the likeliest one (with the default model: itself and its
-confusables, not arbitrary substitutions — ln(0.855/0.0253) ≈ 3.5 < 5 < ln(0.855/0.00059))."""
-WINDOW = 4
-"""Fewest characters in a window of the candidate rule (fewer only for schemes shorter than
-this); see :func:`window_length`."""
-WINDOW_LOAD = 2
-"""A window has room for at least this many keys per serial of the list (see
-:func:`window_length`)."""
-MAX_VARIANTS = 64
-"""A window whose characters stand for more combinations than this is narrowed (see
-:func:`window_sets`)."""
-BACKGROUND_COMBINATIONS = 1024
-"""Most combinations of torn reads' placements enumerated for a group's background; torn
-reads beyond enter by an upper bound."""
-MAX_EXHIBIT_READS = 2_000
-"""Most reads one exhibit may hold: a cartridge sheds a few dozen tags, and every read of an
-exhibit is scored against every candidate of it, so the work grows with the square of an
-exhibit's size."""
-TIE_TOLERANCE = 1e-9
+EXPANSION_NATS: Final = 4.0
+"""A read character stands for every allowed true character whose log-probability of being
+read so is within this many nats of the higher of the likeliest one and of the model's
+typical correct reading (the mean log P(c | c) over the alphabet) — with the default model
+itself (0.85) and its look-alikes (0.025, 3.5 nats below), an alias such as ``O`` for its
+look-alikes only, never an arbitrary substitution (0.0027, 5.8 nats below); where no
+character is that close, those within this many nats of the likeliest.  ``?`` and a skip,
+equally likely under every character, stand for any."""
+SPAN_NATS: Final = 10.0
+"""Δ: a read's candidates are the listed serials within this many nats of its best listed
+serial (a factor e⁸ ≈ 3,000): serials further behind are counted with "another serial"."""
+STAGE_SHORTER: Final = (0, 1, 2)
+"""The search's stages: at stage ``k`` a window is this many characters shorter than the
+first stage's (see :func:`stage_lengths`), so it survives more misreads and reaches more
+serials."""
+STAGE_HITS: Final = (64, 1024, 2048)
+"""Most listed serials one window may reach at each stage; a window beyond (a list far from
+random there, e.g. serials issued in sequence) is not looked up."""
+MAX_CANDIDATES: Final = 64
+"""Most candidates one read names (the cheapest, ties to the serial listed first): a read
+that fits more serials than this within :data:`SPAN_NATS` cannot single one out, and the
+rest are counted with "another serial"."""
+READ_HITS: Final = 8192
+"""A stage after the first is run for a read only if its windows, over all the read's
+alignments, reach at most this many listed serials; otherwise the search ends with the
+stage before (a torn read fits many ways, and short windows in every one of them would
+reach much of the list)."""
+STAGE_KEYS: Final = (64, 1024, 1024)
+"""Most keys one window may stand for at each stage (its characters' expansions multiplied,
+wild positions after the last constraint not counted: they are a range); a window beyond is
+not looked up.  The first stage's few keys keep its windows clear of ``?`` and skips."""
+MAX_EXTRA: Final = 3
+"""Most characters a complete read may have too many or too few (each a skip, an inserted
+character or a character read as two); a read beyond is kept but not scored."""
+MAX_ALIGNMENTS: Final = 512
+"""Most ways one read may be written from a serial (placements of a torn read, skips and
+insertions); a read beyond says too little to score and is kept but not scored (no
+cartridge read comes near: the worst torn read of ten characters fits 252 ways)."""
+MIX_EXACT: Final = 1024
+"""The background of a group is summed exactly over the combinations of its reads' ways
+while they number at most this many (see ``docs/matching.md`` §5 step 7)."""
+MIX_KEEP: Final = 64
+"""Beyond :data:`MIX_EXACT`, the combinations kept one by one: the largest, within
+:data:`MIX_SPAN` of the largest; the rest are bounded together."""
+MIX_SPAN: Final = 40.0
+"""Combinations more than this many nats below the largest are bounded together."""
+MAX_EXHIBIT_READS: Final = 100_000
+"""Most reads one exhibit may hold (the most a reads file holds): grouping is near-linear
+in an exhibit's reads, so this bounds memory, not time."""
+TIE_TOLERANCE: Final = 1e-9
 """Log-likelihoods (nats) closer than this are equal: ties go to the serial listed first."""
+MASS_QUANTUM: Final = 1e-9
+"""Combinations of the background are ranked by mass rounded to this many nats (then by
+the order they were made), so rounding noise cannot reorder equals."""
+_KEY_BITS: Final = 32
 
 
-def window_length(scheme: SerialScheme, serials: int) -> int:
-    """Window length of the candidate rule for a list of ``serials`` serials of ``scheme``:
-    the shortest of at least :data:`WINDOW` characters whose number of possible keys is at
-    least :data:`WINDOW_LOAD` times the list's length (so a window looked up returns few
-    serials by chance), never more than the serial's length.  For the cartridge scheme:
-    4 up to 524,288 serials, 5 up to 16.7 million, 6 beyond."""
-    q = min(WINDOW, scheme.length)
-    while q < scheme.length and len(scheme.alphabet) ** q < WINDOW_LOAD * serials:
+def index_window(scheme: SerialScheme) -> int:
+    """Characters in each window of the serial index: the most whose keys fit in 32 bits,
+    never more than a serial has (6 for the cartridge scheme)."""
+    base = len(scheme.alphabet)
+    q = 1
+    while q < scheme.length and base ** (q + 1) <= 1 << _KEY_BITS:
         q += 1
     return q
 
 
-def allowed_characters(scheme: SerialScheme) -> list[str]:
-    """For each position, the characters a random serial of ``scheme`` holds there (the
-    background): the type letters first, the alphabet elsewhere (the check character is
-    taken as uniform, an approximation)."""
-    first = "".join(scheme.type_letters) if scheme.type_letters else scheme.alphabet
-    return [first] + [scheme.alphabet] * (scheme.length - 1)
+def stage_lengths(scheme: SerialScheme, serials: int) -> tuple[int, ...]:
+    """Window length at each stage of the search for a list of ``serials`` serials: the
+    first the shortest whose possible keys number at least half the list (4 for the
+    cartridge scheme from 32,769 to 2,097,152 serials: about one serial a key), never more than
+    :func:`index_window`; the others :data:`STAGE_SHORTER` characters shorter, at least 1."""
+    base = len(scheme.alphabet)
+    first = 1
+    while first < index_window(scheme) and 2 * base**first < serials:
+        first += 1
+    return tuple(max(1, first - k) for k in STAGE_SHORTER)
 
 
-def expansion(model: ConfusionModel, read_char: str) -> str:
-    """The true characters ``read_char`` stands for in the candidate rule: those whose
-    probability of being read as ``read_char`` is within :data:`EXPANSION_NATS` of the
-    likeliest, likeliest first (alphabet order among equals)."""
-    column = model.column(read_char)
-    logs = [math.log(float(model.matrix[i, column])) for i in range(len(model.alphabet))]
-    top = max(logs)
-    chosen = [i for i, v in enumerate(logs) if v >= top - EXPANSION_NATS]
-    return "".join(model.alphabet[i] for i in sorted(chosen, key=lambda i: (-logs[i], i)))
+@dataclass(frozen=True)
+class Alignment:
+    """One way a read may have been written from a serial.
 
+    Attributes:
+        covered: ``(position, output)`` for each serial position the read accounts for, in
+            position order: ``output`` is the read character written for it (``?``
+            included), ``""`` when it was skipped, or two characters when it was read as
+            two.  Positions under a torn part are not covered.
+        inserted: ``(gap, character)`` for each character written that stands for no
+            serial position; gap ``g`` is just before position ``g`` (``g`` = the serial's
+            length: after the last).
+        log_weight: log of the alignment's prior weight: ``-log M`` for one of the ``M``
+            equally likely placements of a torn read's pieces, plus each insertion's
+            :attr:`~taserlink.forensics.confusion.ConfusionModel.insertion_log_weight`
+            (skips and pairs are weighed by the model's table).
+    """
 
-def window_sets(sets: Sequence[str], read_chars: Sequence[str]) -> list[str] | None:
-    """The true characters each position of a window is looked up with, given the
-    :func:`expansion` of each of its read characters: all of them when the window stands
-    for at most :data:`MAX_VARIANTS` combinations; otherwise each read character other
-    than ``?`` only as its likeliest true character; ``None`` (the window is not looked
-    up) when even that is too many."""
-    if math.prod(len(e) for e in sets) <= MAX_VARIANTS:
-        return list(sets)
-    narrowed = [e if c == UNREADABLE else e[:1] for e, c in zip(sets, read_chars, strict=True)]
-    return narrowed if math.prod(len(e) for e in narrowed) <= MAX_VARIANTS else None
+    covered: tuple[tuple[int, str], ...]
+    inserted: tuple[tuple[int, str], ...]
+    log_weight: float
 
+    @property
+    def key(self) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, str], ...]]:
+        """The canonical order of a read's alignments (both matchers list them so)."""
+        return (self.covered, self.inserted)
 
-Placement = tuple[tuple[int, str], ...]
-"""Where a read sits in a serial: (0-based position, read character) for each covered
-position, in order."""
+    @property
+    def events(self) -> int:
+        """Skips, pairs and insertions."""
+        return len(self.inserted) + sum(1 for _, o in self.covered if len(o) != 1)
+
 
 Edit = tuple[int, str, str]
-"""One difference between a serial and a read: (0-based position, true character, character
-read — ``?`` for unreadable)."""
+"""One difference between a serial and a read: ``(position, true character, written)``
+— 0-based; ``written`` is ``?`` (unreadable), ``""`` (skipped) or what was read; an
+inserted character has ``true`` ``""`` and stands just before ``position``."""
+
+
+class ReadState:
+    """Why a read is or is not scored (a label, not an enum, so it reads well in rows)."""
+
+    SCORED: Final = "scored"
+    UNREADABLE: Final = "unreadable"
+    """No character was read (every one ``?``, or only torn parts): kept, matched to nothing."""
+    UNSCORABLE: Final = "unscorable"
+    """Too many characters too many or too few, or too many ways to fit a serial: kept,
+    matched to nothing."""
+
+
+@dataclass(frozen=True)
+class ReadSummary:
+    """What a row needs of one read: its tag, how it may sit in a serial, whether it was
+    torn, and its :class:`ReadState`."""
+
+    tag: str
+    alignments: tuple[Alignment, ...]
+    torn: bool
+    state: str = ReadState.SCORED
+
+
+class PositionTables:
+    """The confusion model's numbers by serial position, for one scheme.
+
+    For each serial position ``p`` and each output ``o`` of the model
+    (:attr:`~taserlink.forensics.confusion.ConfusionModel.outputs`):
+
+    - ``best[p, o]``: the largest log P(o | t) over the characters ``t`` allowed at ``p``
+      (the type letters at the first position of a scheme that has them);
+    - ``mean[p, o]``: log of the mean of P(o | t) over them (a random serial: the
+      background);
+    - ``expansion[p][o]``: the allowed characters ``o`` stands for (:data:`EXPANSION_NATS`),
+      likeliest first (alphabet order among equals), as alphabet codes; ``size``
+      their number, ``wild`` whether they are all the allowed ones;
+    - ``break_cost[p, o]``: the least cost (nats below ``best``) of an allowed character
+      outside the expansion (``inf`` when there is none or it can never be read so).
+
+    ``log_count[k]`` is ``math.log(k)`` for the sizes the search multiplies, so both
+    matchers compare the very same numbers.
+    """
+
+    def __init__(self, model: ConfusionModel, scheme: SerialScheme) -> None:
+        model.check_scheme(scheme)
+        self.scheme = scheme
+        self.outputs = model.outputs
+        self.output_index = {o: j for j, o in enumerate(self.outputs)}
+        self.log_table = model.output_log_table()
+        self.log_table.setflags(write=False)
+        base = len(scheme.alphabet)
+        length = scheme.length
+        letters = sorted(scheme.alphabet.index(t) for t in scheme.type_letters)
+        self.typical = sum(
+            float(self.log_table[self.outputs.index(c), t]) for t, c in enumerate(scheme.alphabet)
+        ) / len(scheme.alphabet)
+        every = tuple(range(base))
+        self.allowed: tuple[tuple[int, ...], ...] = tuple(
+            (tuple(letters) if p == 0 and letters else every) for p in range(length)
+        )
+        self.log_allowed = tuple(math.log(len(a)) for a in self.allowed)
+        self.log_count = tuple([-math.inf] + [math.log(k) for k in range(1, base + 1)])
+        n_out = len(self.outputs)
+        self.best = np.zeros((length, n_out))
+        self.mean = np.zeros((length, n_out))
+        self.size = np.zeros((length, n_out), np.int64)
+        self.wild = np.zeros((length, n_out), bool)
+        self.break_cost = np.zeros((length, n_out))
+        self.expansion: list[list[tuple[int, ...]]] = []
+        cache: dict[tuple[int, ...], tuple[object, ...]] = {}
+        for p, allowed in enumerate(self.allowed):
+            if allowed not in cache:
+                cache[allowed] = self._by_position(allowed)
+            best, mean, size, wild, cost, expansion = cache[allowed]
+            self.best[p], self.mean[p] = best, mean  # type: ignore[assignment]
+            self.size[p], self.wild[p] = size, wild  # type: ignore[assignment]
+            self.break_cost[p] = cost  # type: ignore[assignment]
+            self.expansion.append(expansion)  # type: ignore[arg-type]
+        for array in (self.best, self.mean, self.size, self.wild, self.break_cost):
+            array.setflags(write=False)
+        self.keep_span = sum(self.log_allowed) + 1.0
+        """Θ: a listed serial whose group total is more than this below the best is counted
+        with "another serial" (a random serial is at least this likely to be the best)."""
+
+    def _by_position(self, allowed: tuple[int, ...]) -> tuple[object, ...]:
+        n_out = len(self.outputs)
+        best = np.full(n_out, -math.inf)
+        mean = np.full(n_out, -math.inf)
+        size = np.zeros(n_out, np.int64)
+        wild = np.zeros(n_out, bool)
+        cost = np.full(n_out, math.inf)
+        expansion: list[tuple[int, ...]] = []
+        for o in range(n_out):
+            logs = [float(self.log_table[o, t]) for t in allowed]
+            top = max(logs)
+            finite = [v for v in logs if v > -math.inf]
+            if top == -math.inf:
+                expansion.append(())
+                continue
+            best[o] = top
+            mean[o] = top + math.log(sum(math.exp(v - top) for v in finite)) - math.log(
+                len(allowed)
+            )
+            if max(logs) - min(logs) < 1e-12:  # says nothing about the character
+                chosen = list(range(len(logs)))
+            else:
+                floor = max(top, self.typical) - EXPANSION_NATS
+                chosen = [k for k, v in enumerate(logs) if v >= floor]
+                if not chosen:
+                    chosen = [k for k, v in enumerate(logs) if v >= top - EXPANSION_NATS]
+            chosen.sort(key=lambda k: (-logs[k], allowed[k]))
+            expansion.append(tuple(allowed[k] for k in chosen))
+            size[o] = len(chosen)
+            wild[o] = len(chosen) == len(allowed)
+            outside = [top - v for k, v in enumerate(logs) if k not in chosen and v > -math.inf]
+            cost[o] = min(outside) if outside else math.inf
+        return best, mean, size, wild, cost, expansion
+
+    def readable(self, output: str) -> bool:
+        """Whether ``output`` says anything about the character under it (not ``?``, not a
+        skip)."""
+        return output not in (UNREADABLE, SKIPPED)
+
+
+# -- explanations ------------------------------------------------------------------------
+
+
+def edits_of(alignments: Sequence[Alignment], serial: str) -> list[Edit]:
+    """A read's differences from ``serial`` in the alignment with the fewest (the first in
+    canonical order on ties): what the explanation shows for that read.  In position
+    order, an insertion before the character it precedes."""
+    best: list[Edit] = []
+    fewest = math.inf
+    for alignment in alignments:
+        edits: list[Edit] = [(p, serial[p], o) for p, o in alignment.covered if o != serial[p]]
+        edits += [(g, "", c) for g, c in alignment.inserted]
+        if len(edits) < fewest:
+            best, fewest = edits, len(edits)
+    best.sort(key=lambda e: (e[0], e[1] != ""))
+    return best
+
+
+def _describe(edit: Edit, length: int) -> str:
+    position, true, read = edit
+    if true == "":
+        if position < length:
+            return f"extra {read} before pos{position + 1}"
+        return f"extra {read} after pos{position}"
+    if read == UNREADABLE:
+        return f"pos{position + 1} unreadable"
+    if read == SKIPPED:
+        return f"pos{position + 1} skipped"
+    return f"pos{position + 1} {true} read as {read}"
 
 
 def explain(
     edits_per_read: Sequence[Sequence[Edit]],
     torn: int,
+    length: int,
     runner_up_edits: Sequence[Edit] | None = None,
 ) -> str:
     """The explanation column: the edits that take the serial to its reads.
 
-    ``edits_per_read`` holds, for each attributed read, its differences from the serial in
-    the read's best placement; ``torn`` counts the torn reads among them;
-    ``runner_up_edits`` the positions where the runner-up differs from the serial
-    (``(position, serial's character, runner-up's character)``), shown for an ambiguous
-    answer.  Positions are 1-based in the text.
+    ``edits_per_read`` holds, for each attributed read, :func:`edits_of`; ``torn`` counts
+    the torn reads among them; ``length`` is the serial's; ``runner_up_edits`` the
+    positions where the runner-up differs (``(position, serial's character, runner-up's
+    character)``), shown for an ambiguous answer.  Positions are 1-based in the text.
     """
     n = len(edits_per_read)
     parts: list[str]
-    if n == 1:  # one read: its edits in position order (a placement's are already so)
-        parts = [
-            f"pos{position + 1} "
-            + ("unreadable" if read == UNREADABLE else f"{true} read as {read}")
-            for position, true, read in edits_per_read[0]
-        ]
+    if n == 1:
+        parts = [_describe(edit, length) for edit in edits_per_read[0]]
     else:
         counts: Counter[Edit] = Counter(edit for edits in edits_per_read for edit in set(edits))
-        parts = []
-        for (position, true, read), k in sorted(
-            counts.items(), key=lambda item: (item[0][0], -item[1], item[0][2])
-        ):
-            what = "unreadable" if read == UNREADABLE else f"{true} read as {read}"
-            parts.append(f"pos{position + 1} {what} ({k} of {n} reads)")
+        parts = [
+            f"{_describe(edit, length)} ({k} of {n} reads)"
+            for edit, k in sorted(
+                counts.items(), key=lambda item: (item[0][0], item[0][1] != "", -item[1], item[0][2])
+            )
+        ]
     if not parts:
         parts.append("every read exact" if n > 1 else "read exact")
     if torn:
@@ -155,45 +362,51 @@ def explain(
     return "; ".join(parts)
 
 
-def edits_of(placements: Sequence[Placement], serial: str) -> list[Edit]:
-    """A read's differences from ``serial`` in the placement with the fewest (the first
-    such placement on ties): what the explanation shows for that read."""
-    best: list[Edit] = []
-    fewest = len(serial) + 1
-    for placement in placements:
-        edits = [(i, serial[i], c) for i, c in placement if c != serial[i]]
-        if len(edits) < fewest:
-            best, fewest = edits, len(edits)
-    return best
+def _kept_note(reads: Sequence[ReadSummary]) -> str:
+    unreadable = sum(1 for r in reads if r.state == ReadState.UNREADABLE)
+    unscorable = sum(1 for r in reads if r.state == ReadState.UNSCORABLE)
+    parts = []
+    if unreadable:
+        parts.append(
+            f"{unreadable} tag{'s' if unreadable > 1 else ''} with no readable character"
+        )
+    if unscorable:
+        parts.append(
+            f"{unscorable} read{'s' if unscorable > 1 else ''} too damaged to score "
+            f"(more than {MAX_EXTRA} characters too many or too few, or more than "
+            f"{MAX_ALIGNMENTS} ways to fit a serial)"
+        )
+    return "; ".join(parts)
 
 
 def build_row(
     exhibit: str,
-    reads: Sequence[tuple[str, Sequence[Placement], bool]],
+    reads: Sequence[ReadSummary],
     top: Sequence[tuple[str, float]],
     other: float,
     nothing_explains: bool,
     settings: MatchSettings,
+    length: int,
 ) -> MatchRow:
     """The row for one group of reads.
 
-    ``reads`` holds each read's tag, placements and whether it is complete (not torn);
-    ``top`` the best and the runner-up serial with their posteriors (fewer when the
-    exhibit has fewer candidates); ``other`` the posterior of "another serial or one outside
-    the list"; ``nothing_explains`` marks the reads no candidate gained on (status
-    ``none`` whatever the scores).
+    ``reads`` are the group's reads (unreadable and unscorable ones only ever in the group
+    nothing explains); ``top`` the best and the runner-up serial with their posteriors
+    (fewer when the group has fewer serials); ``other`` the posterior of "another serial or
+    one outside the list"; ``nothing_explains`` marks the reads no serial gained on (status
+    ``none`` whatever the scores); ``length`` the serials' length.
     """
-    tags = tuple(tag for tag, _, _ in reads)
+    tags = tuple(r.tag for r in reads)
+    scored = [r for r in reads if r.state == ReadState.SCORED]
+    kept = _kept_note(reads)
     if not top:
+        why = (
+            "no serial of the list is near enough to the reads"
+            if scored
+            else "nothing to match"
+        )
         return MatchRow(
-            exhibit,
-            "",
-            MatchStatus.NONE,
-            None,
-            tags,
-            "",
-            None,
-            "no serial of the list shares a window with the reads",
+            exhibit, "", MatchStatus.NONE, None, tags, "", None, "; ".join(p for p in (why, kept) if p)
         )
     serial, p1 = top[0]
     if nothing_explains or (p1 < settings.match_threshold and p1 < other):
@@ -202,13 +415,15 @@ def build_row(
         status = MatchStatus.MATCH
     else:
         status = MatchStatus.AMBIGUOUS
-    edits = [edits_of(placements, serial) for _, placements, _ in reads]
-    torn = sum(1 for _, _, complete in reads if not complete)
+    edits = [edits_of(r.alignments, serial) for r in scored]
+    torn = sum(1 for r in scored if r.torn)
     if status is MatchStatus.NONE:
         explanation = (
             f"nothing explains the reads better than a random serial; closest {serial}: "
-            + explain(edits, torn)
+            + explain(edits, torn, length)
         )
+        if kept:
+            explanation += "; " + kept
         return MatchRow(exhibit, "", status, None, tags, serial, p1, explanation)
     runner, p2 = top[1] if len(top) > 1 else ("", None)
     runner_edits = None
@@ -216,7 +431,7 @@ def build_row(
         runner_edits = [
             (i, a, b) for i, (a, b) in enumerate(zip(serial, runner, strict=True)) if a != b
         ]
-    explanation = explain(edits, torn, runner_edits)
+    explanation = explain(edits, torn, length, runner_edits)
     if status is MatchStatus.AMBIGUOUS and (p2 is None or other > p2):
         explanation += f"; another serial of the list or one outside it: {other:.3g}"
     return MatchRow(exhibit, serial, status, p1, tags, runner, p2, explanation)
@@ -229,6 +444,8 @@ def check_exhibit_sizes(by_exhibit: Mapping[str, Sequence[TagRead]]) -> None:
         if len(members) > MAX_EXHIBIT_READS:
             raise MatchError(
                 f"exhibit {exhibit!r} holds {len(members)} reads, more than "
-                f"{MAX_EXHIBIT_READS}: a cartridge sheds a few dozen tags — split the "
-                "exhibit by where its tags were recovered"
+                f"{MAX_EXHIBIT_READS}: split the exhibit by where its tags were recovered"
             )
+
+
+FloatArray = npt.NDArray[np.float64]

@@ -35,7 +35,6 @@ __all__ = [
     "CROCKFORD32",
     "DEVICE_SCHEME",
     "SerialScheme",
-    "MAX_PLACEMENTS",
     "UNREADABLE",
     "TORN",
     "AfidRead",
@@ -46,10 +45,6 @@ UNREADABLE = "?"
 """One character present but unreadable."""
 TORN = "*"
 """A run of unknown length that could not be read."""
-MAX_PLACEMENTS = 256
-"""Most ways a torn read may fit a serial (every way is scored): no read of a 10-character
-serial exceeds it (the worst, five single characters between tears, fits 252 ways); a
-longer scheme's read torn into many single characters is refused as no evidence."""
 _IGNORED = str.maketrans("", "", "- \t")
 _READ_CHARACTER = re.compile(r"[0-9A-Z?*]")
 
@@ -74,8 +69,14 @@ class AfidRead:
 
     @property
     def complete(self) -> bool:
-        """True when nothing is torn: one segment spanning the whole serial."""
-        return self.starts_at_start and self.ends_at_end and len(self.segments) == 1
+        """True when nothing is torn: no ``*`` (one segment, which may still be shorter or
+        longer than a serial)."""
+        return self.starts_at_start and self.ends_at_end and len(self.segments) <= 1
+
+    @property
+    def length(self) -> int:
+        """Characters written, ``?`` included (torn parts not counted)."""
+        return sum(len(s) for s in self.segments)
 
     def placement_count(self, length: int) -> int:
         """In how many ways the segments fit a serial of ``length`` characters, in order,
@@ -109,11 +110,14 @@ class AfidRead:
 def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
     """Parse one read in the AFID read notation.
 
+    Any read the notation can write is accepted: one of the wrong length (a character
+    skipped or written twice, which the matcher's model explains), one with no readable
+    character (a recovered tag nobody could read), one torn into many pieces.  Whether and
+    how such a read is scored is the matcher's question (``docs/matching.md``).
+
     Raises:
-        ReadError: an empty read, a character that is neither a letter, a digit, ``?`` nor
-            ``*``, a read without ``*`` whose length is not the scheme's, more characters
-            than a serial of the scheme has, no readable character at all, or a torn read
-            that fits a serial more than :data:`MAX_PLACEMENTS` ways.
+        ReadError: an empty read, or a character that is neither a letter, a digit, ``?``
+            nor ``*`` (the message names the read and the character).
     """
     cleaned = text.translate(_IGNORED).upper()
     if not cleaned:
@@ -122,26 +126,5 @@ def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
     if bad:
         raise ReadError(f"read {text!r}: {bad[0]!r} is not a character, ? or *")
     collapsed = re.sub(r"\*+", TORN, cleaned)
-    parts = collapsed.split(TORN)
-    segments = tuple(p for p in parts if p)
-    known = sum(len(s) for s in segments)
-    torn = TORN in collapsed
-    if not torn and known != scheme.length:
-        raise ReadError(
-            f"read {text!r} has {known} characters, a {scheme.name} serial has "
-            f"{scheme.length}: mark an unreadable character with ? and a torn part with *"
-        )
-    if known > scheme.length:
-        raise ReadError(
-            f"read {text!r} holds more characters than a {scheme.name} serial ({scheme.length})"
-        )
-    if all(c == UNREADABLE for segment in segments for c in segment):
-        raise ReadError(f"read {text!r} holds no readable character")
-    read = AfidRead(text, segments, not collapsed.startswith(TORN), not collapsed.endswith(TORN))
-    ways = read.placement_count(scheme.length)
-    if ways > MAX_PLACEMENTS:
-        raise ReadError(
-            f"read {text!r} is torn into so many pieces that it fits a {scheme.name} serial "
-            f"{ways} ways (at most {MAX_PLACEMENTS}): it says too little to score"
-        )
-    return read
+    segments = tuple(p for p in collapsed.split(TORN) if p)
+    return AfidRead(text, segments, not collapsed.startswith(TORN), not collapsed.endswith(TORN))
