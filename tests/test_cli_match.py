@@ -215,6 +215,38 @@ def test_settings_change_the_status(tmp_path: Path, serials: Path) -> None:
     assert float(_rows(out_outside)[0]["score"]) < float(low["score"])
 
 
+def test_reads_of_the_wrong_length_and_unreadable_tags_do_not_stop_a_run(
+    tmp_path: Path, serials: Path
+) -> None:
+    """A read one character short is matched; a tag with nothing readable is kept and
+    counted in its exhibit's ``none`` row; a read far too short is kept, not scored."""
+    other = LISTED[42]
+    short = TARGET[:4] + TARGET[5:]
+    exhibits = {"E1": [short], "E2": [other, "*?*"]}
+    reads = _reads_file(tmp_path, exhibits)
+    code, out, err = _run("--reads", str(reads), "--serials", str(serials))
+    assert code == 0, err  # every exhibit has a match
+    rows = [(r["exhibit"], r["serial"], r["status"], r["reads"]) for r in _rows(out)]
+    assert rows == [
+        ("E1", TARGET, "match", "1"),
+        ("E2", other, "match", "1"),
+        ("E2", "", "none", "1"),
+    ]
+    explanations = [r["explanation"] for r in _rows(out)]
+    assert "pos5 skipped" in explanations[0]
+    assert "no readable character" in explanations[2]
+    assert "3 rows (2 match, 0 ambiguous, 1 none)" in err
+    exhibits["E3"] = ["??????????", "S4K7", "*???-?*"]
+    reads = _reads_file(tmp_path, exhibits)
+    code, out, err = _run("--reads", str(reads), "--serials", str(serials))
+    assert code == 1  # E3 has no match
+    (e3,) = [r for r in _rows(out) if r["exhibit"] == "E3"]
+    assert (e3["status"], e3["serial"], e3["score"], e3["reads"]) == ("none", "", "", "3")
+    assert "2 tags with no readable character" in e3["explanation"]
+    assert "too damaged to score" in e3["explanation"]
+    assert "1 exhibit without a match" in err
+
+
 # -- bad input: exit 2, one line naming file and line, no traceback --------------------------
 
 GOOD_READ = TARGET
@@ -223,7 +255,8 @@ BAD_READS = [
     ("missing column", f"exhibit,read\nE1,{GOOD_READ}\n", 1),
     ("wrong field count", f"exhibit,tag,read\nE1,1,{GOOD_READ}\nE1,2\n", 3),
     ("bad read", f"exhibit,tag,read\nE1,1,{GOOD_READ}\nE1,2,S4K7!\n", 3),
-    ("short read", f"exhibit,tag,read\nE1,1,{GOOD_READ[:7]}\n", 2),
+    ("bad read, torn", f"exhibit,tag,read\nE1,1,{GOOD_READ}\nE2,1,*{GOOD_READ[2:6]}#*\n", 3),
+    ("empty read", f"exhibit,tag,read\nE1,1,{GOOD_READ}\nE1,2, - \n", 3),
     ("bad confidence", f"exhibit,tag,read,confidence\nE1,1,{GOOD_READ},1.5\n", 2),
     ("empty exhibit", f"exhibit,tag,read\n,1,{GOOD_READ}\n", 2),
     ("duplicate tag", f"exhibit,tag,read\nE1,1,{GOOD_READ}\nE1,1,{GOOD_READ}\n", 3),

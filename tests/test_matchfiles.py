@@ -110,8 +110,8 @@ READS_CASES = [
     ("empty tag", HEADER + GOOD + f"E1,,{A},\n", 3, "tag is empty"),
     ("empty read", HEADER + GOOD + "E1,t2,,\n", 3, "read is empty"),
     ("bad character in read", HEADER + GOOD + "E1,t2,S4K7P2M9Q!,\n", 3, "bad read"),
-    ("read too short", HEADER + GOOD + "E1,t2,S4K7P2,\n", 3, "has 6 characters"),
-    ("read all unreadable", HEADER + GOOD + "E1,t2,*??*,\n", 3, "no readable character"),
+    ("bad character in torn read", HEADER + GOOD + "E1,t2,*7P2#*,\n", 3, "'#' is not"),
+    ("read only separators", HEADER + GOOD + "E1,t2, - ,\n", 3, "is empty"),
     ("confidence a word", HEADER + GOOD + f"E1,t2,{A},high\n", 3, "'high' is not a number"),
     ("confidence percent", HEADER + GOOD + f"E1,t2,{A},90\n", 3, "not a percentage"),
     ("confidence negative", HEADER + GOOD + f"E1,t2,{A},-0.1\n", 3, "not a number"),
@@ -171,15 +171,18 @@ def test_too_many_reads_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "more than 2 reads" in str(error)
 
 
-def test_reads_use_the_scheme(tmp_path: Path) -> None:
+def test_reads_of_any_length_and_unreadable_tags_are_kept(tmp_path: Path) -> None:
+    """Whatever the notation can write is read as written, in any scheme: how a read of
+    the wrong length, or with nothing readable, is scored is the matcher's question."""
     device = DEVICE_SCHEME.generate(random.Random(3))
-    path = _file(tmp_path, f"exhibit,tag,read\nE1,1,{device[:5]}\n")  # 5 characters, untorn
-    with pytest.raises(InputFileError, match="has 5 characters"):
-        read_reads(path)
+    texts = [A[:4] + A[5:], A + "K", "S4K7", "??????????", "*?*", "*???-?*", "*", device[:5]]
+    path = _file(tmp_path, HEADER + "".join(f"E1,t{i},{t},\n" for i, t in enumerate(texts)))
     legacy = SerialScheme(
         name="legacy", alphabet="0123456789", length=5, type_letters={}, check=False
     )
-    assert read_reads(path, legacy)[0].text == device[:5]
+    for scheme in (CARTRIDGE_SCHEME, legacy):
+        reads = read_reads(path, scheme)
+        assert [(r.text, r.line) for r in reads] == [(t, n) for n, t in enumerate(texts, 2)]
 
 
 # -- SERIALS ------------------------------------------------------------------------------

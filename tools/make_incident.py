@@ -9,8 +9,10 @@ One incident scene: three officers of one late shift, their devices (run through
 firmware model of :mod:`taserlink.emulator` and downloaded in the store room after the
 shift), the force's issue list for the day, a register export of some 5,000 cartridge
 serials, the scene examiner's AFID reads (drawn with
-:func:`taserlink.forensics.simulate.simulate_reads`), the truth behind them and — once the
-``match`` and ``link`` commands exist — the outputs an examiner's run must reproduce.
+:func:`taserlink.forensics.simulate.simulate_reads` with ``indels=False``: no character
+skipped or added, the random stream the scene was first drawn with), the truth behind them
+and — once the ``match`` and ``link`` commands exist — the outputs an examiner's run must
+reproduce.
 ``captures/incident/README.md`` tells the story; this script writes it too, with the
 SHA-256 of every other file.
 
@@ -388,7 +390,13 @@ def _register(rng: random.Random, issued: Sequence[str], decoy: str, outsider: s
 # -- the reads, and this script's own check of them ------------------------------------------
 def _placements(text: str, length: int) -> list[list[tuple[int, str]]]:
     """Every placement of a read's segments (a torn part stands for zero or more
-    characters), as (position, read character) pairs."""
+    characters), as (position, read character) pairs: one character a position, as the
+    scene's reads are drawn (no skip or insertion).
+
+    Raises:
+        ValueError: the read fits no serial of ``length`` characters so (a read with a
+            character skipped or added, which this rough check does not model).
+    """
     read = parse_read(text)
     found: list[list[tuple[int, str]]] = []
 
@@ -406,6 +414,8 @@ def _placements(text: str, length: int) -> list[list[tuple[int, str]]]:
             place(k + 1, position + len(segment), covered + list(enumerate(segment, position)))
 
     place(0, 0, [])
+    if not found:
+        raise ValueError(f"read {text!r} does not fit a serial of {length} characters")
     return found
 
 
@@ -496,7 +506,7 @@ def _draw(
 ) -> Draw:
     """Reads of ``truths`` drawn again and again until ``accept`` takes them."""
     for _ in range(10_000):
-        reads = simulate_reads(list(truths), model, rng, p_torn=p_torn)
+        reads = simulate_reads(list(truths), model, rng, p_torn=p_torn, indels=False)
         draw = [
             (t, _styled(rng, r), _confidence(rng, *confidences))
             for t, r in zip(truths, reads, strict=True)

@@ -484,7 +484,9 @@ class Matcher:
         n = len(index)
         n_reads = len(prepared.reads)
         top = prepared.top
-        limit = np.where(prepared.scored, top - np.where(prepared.scored, prepared.background, 0.0), 0.0)
+        limit = np.where(
+            prepared.scored, top - np.where(prepared.scored, prepared.background, 0.0), 0.0
+        )
         active = prepared.scored.copy()
         cand_read: list[IntArray] = []
         cand_serial: list[IntArray] = []
@@ -732,9 +734,52 @@ class Matcher:
 
     def _match_batch(self, reads: Sequence[TagRead]) -> list[MatchRow]:
         prepared = self._prepare(reads)
-        found = self._search(prepared)
+        found = self._anchored(prepared, self._search(prepared))
         grouping = _Grouping(self, prepared, found)
         return grouping.rows()
+
+    def _anchored(self, prepared: _Reads, found: _Found) -> _Found:
+        """Step 5's anchors: the best candidates of the reads that stand out from the list;
+        every other read of the exhibit takes those that explain it better than chance."""
+        n = len(self.index)
+        n_reads = len(prepared.reads)
+        read, serial, ll = found.read, found.serial, found.ll
+        if not len(read):
+            return found
+        best = np.full(n_reads, -np.inf)
+        np.maximum.at(best, read, ll)
+        tied = ll >= best[read] - TIE_TOLERANCE
+        pick = np.full(n_reads, _NO, np.int64)
+        np.minimum.at(pick, read[tied], serial[tied])
+        evidence = np.where(np.isfinite(best), best, 0.0) - np.where(
+            prepared.scored, prepared.background, 0.0
+        )
+        strong = np.isfinite(best) & (evidence >= math.log(n))
+        strong_reads = np.flatnonzero(strong)
+        if not strong_reads.size:
+            return found
+        anchor_key = np.unique(prepared.exhibit[strong_reads] * n + pick[strong_reads])
+        weak = np.flatnonzero(prepared.scored & ~strong)
+        if not weak.size:
+            return found
+        # Pair every weak read with every anchor of its exhibit.
+        exhibit_of_anchor = anchor_key // n
+        lo = np.searchsorted(exhibit_of_anchor, prepared.exhibit[weak], "left")
+        hi = np.searchsorted(exhibit_of_anchor, prepared.exhibit[weak], "right")
+        counts = hi - lo
+        owner = np.repeat(np.arange(len(weak)), counts)
+        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        pair_read = weak[owner]
+        pair_serial = anchor_key[lo[owner] + local] % n
+        have = np.isin(pair_read * n + pair_serial, read * n + serial)
+        pair_read, pair_serial = pair_read[~have], pair_serial[~have]
+        pair_ll = self._pair_log_likelihoods(prepared, pair_read, pair_serial)
+        good = pair_ll > prepared.background[pair_read]
+        all_read = np.concatenate([read, pair_read[good]])
+        all_serial = np.concatenate([serial, pair_serial[good]])
+        all_ll = np.concatenate([ll, pair_ll[good]])
+        order = np.lexsort((all_serial, all_read))
+        return _Found(all_read[order], all_serial[order], all_ll[order], found.other_bound)
 
     # -- step 7 ----------------------------------------------------------------------------
     def _background(self, prepared: _Reads, members: list[int]) -> float:
@@ -779,29 +824,14 @@ def _masses(log_w: FloatArray, profile: FloatArray) -> FloatArray:
 
 
 def _reduce(log_w: FloatArray, profile: FloatArray, keep: int) -> tuple[FloatArray, FloatArray]:
-    """Keep the ``keep`` largest combinations within MIX_SPAN of the largest; bound the rest
-    by one (their total mass; at each position the largest normalised profile)."""
+    """Keep the ``keep`` largest combinations within MIX_SPAN of the largest (ranked by
+    mass rounded to MASS_QUANTUM, then by the order they were made); leave out the rest."""
     masses = _masses(log_w, profile)
     top = float(masses.max())
     ranked = np.lexsort((np.arange(len(masses)), -np.round(masses / MASS_QUANTUM)))
     chosen = ranked[:keep]
-    chosen = chosen[masses[chosen] >= top - MIX_SPAN]
-    mask = np.ones(len(masses), bool)
-    mask[chosen] = False
-    mask &= masses > -math.inf
-    rest = np.flatnonzero(mask)
-    new_w = [log_w[chosen]]
-    new_p = [profile[chosen]]
-    if rest.size:
-        part = profile[rest]
-        peak = part.max(axis=2, keepdims=True)
-        safe = np.where(np.isfinite(peak), peak, 0.0)
-        with np.errstate(divide="ignore"):
-            norm = np.log(np.exp(part - safe).sum(axis=2, keepdims=True)) + safe
-        bound = (part - norm).max(axis=0)
-        new_w.append(np.array([_log_sum_exp(masses[rest])]))
-        new_p.append(bound[None])
-    return np.concatenate(new_w), np.concatenate(new_p)
+    chosen = np.sort(chosen[masses[chosen] >= top - MIX_SPAN])
+    return log_w[chosen], profile[chosen]
 
 
 def _log_sum_exp(values: FloatArray) -> float:
@@ -915,10 +945,11 @@ def _event_alignments(
         segment_of.extend([k] * len(segment))
     weight = model.insertion_log_weight
     for chosen in itertools.combinations(range(len(chars)), extra):
-        # Each chosen character is inserted, or (when it can be) the second of a pair.
+        # Each chosen character is inserted (never a "?": an extra character is a legible
+        # one), or (when it can be) the second of a pair.
         options = []
         for j in chosen:
-            kinds = ["insert"]
+            kinds = ["insert"] if chars[j] != UNREADABLE else []
             if (
                 j > 0
                 and j - 1 not in chosen
@@ -1055,7 +1086,10 @@ class _Grouping:
         members_of: dict[int, list[int]] = {}
         for r, g in enumerate(group_of.tolist()):
             members_of.setdefault(g, []).append(r)
-        background = self._backgrounds(group_of, members_of, stats)
+        # B(G) is at least the kept serials' own share of it: a random serial is each of
+        # them with probability Π 1/|allowed|.
+        floor = stats.log_sum - (m.tables.keep_span - 1.0)
+        background = np.maximum(self._backgrounds(group_of, members_of, stats), floor)
         log_prior = math.log((1 - settings.p_outside) / n)
         log_other = (
             np.log(settings.p_outside + (1 - settings.p_outside) * (n - stats.kept) / n)
@@ -1129,6 +1163,9 @@ class _Grouping:
             contenders = np.flatnonzero(
                 np.isnan(exact) & (upper >= best_exact[gs_group] - keep_span)
             )
+            contenders = self._refine(
+                upper, best_exact, contenders, gs_group, gs_serial, group_of, e_read, e_serial
+            )
             self._fill(exact, contenders, gs_group, gs_serial, group_of, e_read, e_serial)
         known = ~np.isnan(exact)
         best_exact = np.full(n_groups, -math.inf)
@@ -1143,6 +1180,56 @@ class _Grouping:
         first, first_total = _pick(k_group, k_serial, k_total, n_groups, None)
         second, second_total = _pick(k_group, k_serial, k_total, n_groups, first)
         return _Stats(n_kept, log_sum, first, first_total, second, second_total)
+
+    def _refine(
+        self,
+        upper: FloatArray,
+        best: FloatArray,
+        contenders: IntArray,
+        gs_group: IntArray,
+        gs_serial: IntArray,
+        group_of: IntArray,
+        e_read: IntArray,
+        e_serial: IntArray,
+    ) -> IntArray:
+        """Tighten the contenders' upper bounds before their exact totals are computed: a
+        few of their group's most telling reads at a time (largest ``ℓ̂ − log L₀`` first),
+        each bound replaced by the read's exact log L; contenders that fall more than Θ
+        below the group's best known total are dropped — soundly, so the kept serials are
+        those the exact totals would keep."""
+        p, m = self.p, self.m
+        n = len(m.index)
+        if not contenders.size:
+            return contenders
+        members = np.flatnonzero(self.weighed)
+        telling = p.top[members] - p.background[members]
+        order = np.lexsort((members, -telling, group_of[members]))
+        by_group = members[order]
+        g_sorted = group_of[by_group]
+        edge_key = e_read * n + e_serial
+        chunk = 16
+        for k in range(8):
+            if not contenders.size:
+                break
+            lo = np.searchsorted(g_sorted, gs_group[contenders], "left") + k * chunk
+            hi = np.minimum(np.searchsorted(g_sorted, gs_group[contenders], "right"), lo + chunk)
+            counts = np.maximum(hi - lo, 0)
+            if not counts.any():
+                break
+            owner = np.repeat(np.arange(len(contenders)), counts)
+            local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            reads = by_group[lo[owner] + local]
+            serials = gs_serial[contenders][owner]
+            want = reads * n + serials
+            at = np.searchsorted(edge_key, want)
+            has = (at < len(edge_key)) & (edge_key[np.minimum(at, len(edge_key) - 1)] == want)
+            missing = np.flatnonzero(~has)
+            if missing.size:
+                ll = m._pair_log_likelihoods(p, reads[missing], serials[missing])
+                slack = self.weight[reads[missing]] * (self.f.other_bound[reads[missing]] - ll)
+                np.subtract.at(upper, contenders[owner[missing]], slack)
+            contenders = contenders[upper[contenders] >= best[gs_group[contenders]] - m.tables.keep_span]
+        return contenders
 
     def _fill(
         self,

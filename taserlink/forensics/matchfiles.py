@@ -5,8 +5,11 @@ serials in, one row per cartridge out.
     A header row, then one row per recovered tag.  Columns ``exhibit``, ``tag``, ``read``
     and, optionally, ``confidence`` (the examiner's, 0–1; an empty cell means not given,
     i.e. 1).  No other column is allowed.  Every read is parsed in the AFID read notation
-    (:func:`taserlink.forensics.serials.parse_read`).  The same ``tag`` twice in one
-    exhibit is an error: it would count one physical tag twice.
+    (:func:`taserlink.forensics.serials.parse_read`): a read of any length, torn or not,
+    and one with no readable character are kept (how each is scored is the matcher's
+    question); a character other than a digit, a letter A–Z (either case), ``?``, ``*``, a
+    hyphen or a space is refused.  The same ``tag`` twice in one exhibit is an error: it
+    would count one physical tag twice.
 
 ``SERIALS`` (:func:`read_serials`)
     Either a text file with one serial a line, or a CSV (a register export) whose header
@@ -151,7 +154,7 @@ def read_reads(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> list[
     Raises:
         InputFileError: the file cannot be read; it is empty or has no row; a column that
             is unknown, repeated or missing; a row with the wrong number of fields; an
-            empty exhibit, tag or read; a read not in the notation for ``scheme`` (the
+            empty exhibit, tag or read; a read with a character outside the notation (the
             :class:`~taserlink.errors.ReadError`'s reason is quoted); a confidence not a
             number in 0–1; a tag given twice in one exhibit (both lines named); malformed
             CSV or text; a size limit exceeded.  The message starts with ``file:line``.

@@ -47,7 +47,10 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    The candidates are the serials the last stage run found with cost ≤
    ``min(c + SPAN_NATS, D)``, the ``MAX_CANDIDATES`` cheapest (ties to the serial listed
    first).
-5. **Grouping** (an exhibit's reads may come from several cartridges).  A read *may
+5. **Grouping** (an exhibit's reads may come from several cartridges).  The exhibit's
+   *anchors* are the best candidates (ties to the serial listed first) of the reads that
+   stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand out
+   takes as candidates too the anchors that explain it better than chance.  A read *may
    join* the serials of its candidates only.  Repeatedly, the serial with the most
    evidence — ``Σ c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have
    it within a factor ``grouping_factor`` of their best candidate — forms a group of
@@ -66,12 +69,14 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    ``B(G) = E_t[Π_G L(read|t)^c]`` for *one* random serial ``t``.  ``B`` is a sum over
    the combinations of the reads' alignments of products over positions; it is summed
    exactly while the combinations number at most ``MIX_EXACT``; beyond, before a read
-   with ``M`` alignments is taken in, the combinations are cut to the largest (at most
-   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` of the largest) and the
-   rest replaced by one that bounds them from above (their total mass, and at each
-   position the largest of their normalised profiles), so "another serial" is never
-   understated.  A read with ``c < 1`` and several alignments enters by
-   ``Σ_a (w_a x_a)^c ≥ (Σ_a w_a x_a)^c``, again an upper bound.
+   with ``M`` alignments is taken in, only the largest combinations are kept (at most
+   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` nats of the largest); and
+   ``B(G)`` is never taken below the kept serials' own part of it,
+   ``Σ_K Π 1/|allowed_p| · exp T_s``, which the combinations kept may miss when a read fits
+   its serial equally well in several ways — a group of reads of one
+   cartridge soon agrees on one placement of each piece.  A read with ``c < 1`` and several
+   alignments enters by
+   ``Σ_a (w_a x_a)^c ≥ (Σ_a w_a x_a)^c``, an upper bound.
 8. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
    ``none`` when it is below "another serial"'s; else ``ambiguous``.
 
@@ -109,7 +114,7 @@ from taserlink.forensics.scoring import (
     stage_lengths,
 )
 from taserlink.errors import ReadError
-from taserlink.forensics.serials import AfidRead, parse_read
+from taserlink.forensics.serials import UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = ["alignments", "hitting_cost", "reference_match_reads"]
@@ -120,6 +125,8 @@ def alignments(read: AfidRead, length: int, model: ConfusionModel) -> list[Align
     order; ``None`` when it needs more than ``MAX_EXTRA`` events or fits more than
     ``MAX_ALIGNMENTS`` ways."""
     segments = read.segments
+    if not segments:
+        return []
     known = sum(len(s) for s in segments)
     skips = max(0, length - known) if read.complete else 0
     extra = max(0, known - length)
@@ -158,7 +165,8 @@ def alignments(read: AfidRead, length: int, model: ConfusionModel) -> list[Align
         if p < length:
             walk(k, j + 1, p + 1, skips_left, extra_left, (*covered, (p, char)), inserted)
         if extra_left:
-            walk(k, j + 1, p, skips_left, extra_left - 1, covered, (*inserted, (p, char)))
+            if char != UNREADABLE:  # an inserted character is a legible one
+                walk(k, j + 1, p, skips_left, extra_left - 1, covered, (*inserted, (p, char)))
             if p < length and segment[j : j + 2] in pairs:
                 pair = segment[j : j + 2]
                 walk(k, j + 2, p + 1, skips_left, extra_left - 1, (*covered, (p, pair)), inserted)
@@ -409,6 +417,28 @@ class _Reference:
         for read in scored:
             read.candidates = self.candidates(read)
         ll0 = {id(r): r.log_background for r in scored}
+        # Anchors: the best candidates of the reads that stand out from the list; a read
+        # that does not stand out may join them too, when they explain it better than chance.
+        strong: list[_Read] = []
+        anchors: set[int] = set()
+        for r in scored:
+            options = r.candidates or {}
+            if not options:
+                continue
+            top = max(options.values())
+            pick = min(s for s, v in options.items() if v >= top - TIE_TOLERANCE)
+            if top - ll0[id(r)] >= math.log(n):
+                strong.append(r)
+                anchors.add(pick)
+        for r in scored:
+            if any(r is x for x in strong):
+                continue
+            for a in sorted(anchors):
+                if a in (r.candidates or {}):
+                    continue
+                ll = self.log_likelihood(r, a)
+                if ll > ll0[id(r)]:
+                    r.candidates = {**(r.candidates or {}), a: ll}
 
         def cands(r: _Read) -> dict[int, float]:
             return r.candidates or {}
@@ -500,9 +530,12 @@ class _Reference:
             return build_row(exhibit, summaries, [], 1.0, nothing_explains, settings, self.scheme.length)
         weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
         log_serial_prior = math.log((1 - settings.p_outside) / n)
+        # B(G) is at least the kept serials' own share of it (each is the random serial
+        # with probability Π 1/|allowed|); the combination sum may leave that out.
+        floor = _log_sum_exp([t for _, t in kept]) - sum(self.tables.log_allowed)
         log_other = math.log(
             settings.p_outside + (1 - settings.p_outside) * (n - len(kept)) / n
-        ) + self.background(weighed)
+        ) + max(self.background(weighed), floor)
         z = _log_sum_exp([*(log_serial_prior + t for _, t in kept), log_other])
         top = [(self.serials[s], math.exp(log_serial_prior + t - z)) for s, t in kept[:2]]
         return build_row(
@@ -555,24 +588,9 @@ class _Reference:
     ) -> list[tuple[float, list[list[float]]]]:
         masses = [self._mass(w, profile) for w, profile in combos]
         top = max(masses)
-        ranked = sorted(
-            range(len(combos)), key=lambda i: (-round(masses[i] / MASS_QUANTUM), i)
-        )
-        kept = [i for i in ranked[:keep] if masses[i] >= top - MIX_SPAN]
-        rest = [i for i in range(len(combos)) if i not in kept and masses[i] > -math.inf]
-        result = [combos[i] for i in sorted(kept, key=ranked.index)]
-        if rest:
-            length = len(combos[0][1])
-            bound: list[list[float]] = []
-            for p in range(length):
-                rows = []
-                for i in rest:
-                    row = combos[i][1][p]
-                    norm = _log_sum_exp(row)
-                    rows.append([v - norm for v in row])
-                bound.append([max(column) for column in zip(*rows, strict=True)])
-            result.append((_log_sum_exp([masses[i] for i in rest]), bound))
-        return result
+        ranked = sorted(range(len(combos)), key=lambda i: (-round(masses[i] / MASS_QUANTUM), i))
+        kept = sorted(i for i in ranked[:keep] if masses[i] >= top - MIX_SPAN)
+        return [combos[i] for i in kept]
 
 
 def _tie_sorted(totals: list[tuple[int, float]]) -> list[tuple[int, float]]:

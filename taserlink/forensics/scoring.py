@@ -96,11 +96,11 @@ cartridge read comes near: the worst torn read of ten characters fits 252 ways).
 MIX_EXACT: Final = 1024
 """The background of a group is summed exactly over the combinations of its reads' ways
 while they number at most this many (see ``docs/matching.md`` §5 step 7)."""
-MIX_KEEP: Final = 64
-"""Beyond :data:`MIX_EXACT`, the combinations kept one by one: the largest, within
-:data:`MIX_SPAN` of the largest; the rest are bounded together."""
+MIX_KEEP: Final = 32
+"""Beyond :data:`MIX_EXACT`, the combinations kept: the largest, within :data:`MIX_SPAN`
+of the largest; the rest are left out."""
 MIX_SPAN: Final = 40.0
-"""Combinations more than this many nats below the largest are bounded together."""
+"""Combinations more than this many nats below the largest are left out."""
 MAX_EXHIBIT_READS: Final = 100_000
 """Most reads one exhibit may hold (the most a reads file holds): grouping is near-linear
 in an exhibit's reads, so this bounds memory, not time."""

@@ -18,6 +18,7 @@ swapped, and reads of tags from another scene.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +28,17 @@ import numpy.typing as npt
 
 from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex
-from taserlink.forensics.results import MatchSettings, MatchStatus, TagRead
+from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import TORN, UNREADABLE
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = [
+    "NEGLIGIBLE",
     "SECOND_GROUPS",
+    "TAG_COUNTS",
     "ReadNoise",
+    "SceneExhibit",
+    "ValidationCell",
     "second_noise",
     "stated_noise",
     "Validation",
@@ -42,6 +47,8 @@ __all__ = [
     "simulate_reads",
     "simulated_register",
     "validate",
+    "validation_scene",
+    "without_indels",
 ]
 
 
@@ -319,61 +326,340 @@ def simulated_register(
     return serials
 
 
+TAG_COUNTS: tuple[tuple[str, int, int], ...] = (
+    ("1", 1, 1),
+    ("2", 2, 2),
+    ("3", 3, 3),
+    ("5", 5, 5),
+    ("10+", 10, 20),
+)
+"""The tag-count columns of :func:`validate`: a label, and the fewest and most tags an
+exhibit of that column holds (drawn uniformly)."""
+NEGLIGIBLE = 1e-9
+"""``p_skip`` and ``p_insert`` of a model "without indels" (:func:`without_indels`): the
+model requires them above 0; at this rate not one in a hundred million reads has one."""
+
+
+def without_indels(noise: ReadNoise) -> ReadNoise:
+    """``noise`` with its indels made negligible: ``p_skip`` and ``p_insert`` of
+    :data:`NEGLIGIBLE`, no character written as two; look-alikes, unreadable characters
+    and tearing (holes included) as they were."""
+    model = dataclasses.replace(
+        noise.model,
+        p_skip=NEGLIGIBLE,
+        p_insert=NEGLIGIBLE,
+        read_as_two=(),
+        note=f"{noise.model.note}; indels negligible (p_skip = p_insert = {NEGLIGIBLE}, no pairs)",
+    )
+    return dataclasses.replace(noise, name=f"{noise.name}, without indels", model=model)
+
+
 @dataclass(frozen=True)
-class Validation:
-    """What the matcher answered on a simulated scene (:func:`validate`).
+class SceneExhibit:
+    """One exhibit of a validation scene (:func:`validation_scene`).
 
     Attributes:
-        exhibits: exhibits simulated.
-        listed: those whose cartridge is in the serial list.
-        matched_right: ``match`` rows naming the exhibit's cartridge.
-        matched_wrong: ``match`` rows naming another serial.
-        unlisted_matched: ``match`` rows for exhibits whose cartridge is not listed.
+        exhibit: its name (``"0"``, ``"1"``, …).
+        serial: its cartridge's serial (the truth).
+        listed: whether that serial is in the scene's serial list.
+        tags: its tag-count column (a :data:`TAG_COUNTS` label).
+        torn: every tag torn (``True``) or none (``False``).
+        indels: reads drawn with the truth's indels (``True``) or without
+            (:func:`without_indels`).
+        texts: the reads, one per tag.
     """
 
-    exhibits: int
-    listed: int
-    matched_right: int
-    matched_wrong: int
-    unlisted_matched: int
+    exhibit: str
+    serial: str
+    listed: bool
+    tags: str
+    torn: bool
+    indels: bool
+    texts: tuple[str, ...]
+
+
+def validation_scene(
+    truth: ReadNoise,
+    seed: int,
+    *,
+    serials: int = 5000,
+    per_cell: int = 100,
+    unlisted_per_cell: int = 10,
+    look_alikes: float = 0.1,
+    tag_counts: tuple[tuple[str, int, int], ...] = TAG_COUNTS,
+    scheme: SerialScheme = CARTRIDGE_SCHEME,
+) -> tuple[list[str], list[SceneExhibit]]:
+    """The serial list and exhibits :func:`validate` matches.
+
+    A list of ``serials`` serials (:func:`simulated_register`, ``look_alikes`` of them
+    near-twins of others); then for every cell — with and without indels × complete and
+    torn × each tag-count column — ``per_cell`` exhibits of a listed cartridge (drawn
+    uniformly from the list, so two exhibits may share one) and ``unlisted_per_cell`` of a
+    cartridge not in the list, each exhibit one cartridge's tags read with ``truth`` (or
+    :func:`without_indels` of it), every tag torn in a torn cell and none in a complete one.
+    Each cell draws from its own random stream, so cells do not depend on one another.
+    Deterministic for a ``seed``.
+
+    Raises:
+        ValueError: a tag-count column with fewer than one tag or ``low > high``, or as
+            :func:`simulate_reads`.
+    """
+    for label, low, high in tag_counts:
+        if not 1 <= low <= high:
+            raise ValueError(f"tag-count column {label!r}: {low}..{high} is not a range ≥ 1")
+    register = simulated_register(serials, random.Random(seed), scheme, look_alikes=look_alikes)
+    listed = set(register)
+    variants = {True: truth, False: without_indels(truth)}
+    exhibits: list[SceneExhibit] = []
+    for indels in (True, False):
+        for torn in (False, True):
+            for label, low, high in tag_counts:
+                rng = random.Random(f"scene {seed}/{indels}/{torn}/{label}")
+                for k in range(per_cell + unlisted_per_cell):
+                    if k < per_cell:
+                        serial = rng.choice(register)
+                    else:
+                        serial = scheme.generate(rng)
+                        while serial in listed:
+                            serial = scheme.generate(rng)
+                    tags = [serial] * rng.randint(low, high)
+                    texts = tuple(variants[indels].reads(tags, rng, torn=torn))
+                    name = str(len(exhibits))
+                    exhibits.append(
+                        SceneExhibit(name, serial, k < per_cell, label, torn, indels, texts)
+                    )
+    return register, exhibits
+
+
+@dataclass(frozen=True)
+class ValidationCell:
+    """What the matcher answered for the exhibits of one cell of :func:`validate`.
+
+    Attributes:
+        tags: the tag-count column (a :data:`TAG_COUNTS` label; ``"all"`` for cells of
+            several columns added up).
+        torn: every tag torn (``True``) or none (``None``: cells of both added up).
+        indels: reads drawn with the truth's indels or without (``None``: both).
+        listed: exhibits whose cartridge is listed.
+        matched_right: of those, exhibits with a ``match`` row naming their cartridge.
+        match_rows: ``match`` rows of the listed exhibits.
+        matched_wrong: of those, rows naming another serial than the exhibit's cartridge
+            (confident wrong answers).
+        rank1: listed exhibits whose best serial is their cartridge: the serial of the row
+            holding most of the exhibit's reads (the first such row), or its runner-up when
+            that row's status is ``none`` — a row naming no serial is a miss.
+        unlisted: exhibits whose cartridge is not listed.
+        unlisted_matched: of those, exhibits given a ``match`` row (each one wrong).
+        reads: tags read in the cell's exhibits, listed and unlisted.
+    """
+
+    tags: str
+    torn: bool | None
+    indels: bool | None
+    listed: int = 0
+    matched_right: int = 0
+    match_rows: int = 0
+    matched_wrong: int = 0
+    rank1: int = 0
+    unlisted: int = 0
+    unlisted_matched: int = 0
+    reads: int = 0
+
+    def __add__(self, other: ValidationCell) -> ValidationCell:
+        """The counts of both added; the labels kept where they agree (``"all"`` for the
+        tag count, ``None`` for a flag, where not)."""
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("tags", "torn", "indels")
+        }
+        return ValidationCell(
+            self.tags if self.tags == other.tags else "all",
+            self.torn if self.torn == other.torn else None,
+            self.indels if self.indels == other.indels else None,
+            **counts,
+        )
+
+    @property
+    def key(self) -> tuple[bool | None, bool | None, str]:
+        """``(indels, torn, tags)``: where the cell sits in the table."""
+        return (self.indels, self.torn, self.tags)
+
+    @property
+    def right_rate(self) -> float:
+        """``matched_right / listed`` (0 when no exhibit is listed)."""
+        return self.matched_right / self.listed if self.listed else 0.0
+
+    @property
+    def wrong_rate(self) -> float:
+        """The confident-wrong rate: ``matched_wrong / match_rows`` (0 without a match)."""
+        return self.matched_wrong / self.match_rows if self.match_rows else 0.0
+
+    @property
+    def recall(self) -> float:
+        """Rank-1 recall: ``rank1 / listed`` (0 when no exhibit is listed)."""
+        return self.rank1 / self.listed if self.listed else 0.0
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What the matcher answered on a simulated scene (:func:`validate`), cell by cell,
+    with totals over all cells.
+
+    Attributes:
+        truth: the name of the noise the reads were drawn from.
+        seeds: the seeds of the scenes counted (one for a single :func:`validate`).
+        cells: one per (indels, torn, tag-count column), in the scene's order.
+        wrong: every ``match`` row naming a serial other than its exhibit's cartridge
+            (listed or not), with the exhibit: what to look at.
+    """
+
+    truth: str
+    seeds: tuple[int, ...]
+    cells: tuple[ValidationCell, ...]
+    wrong: tuple[tuple[SceneExhibit, MatchRow], ...] = ()
+
+    def select(
+        self, *, indels: bool | None = None, torn: bool | None = None, tags: str | None = None
+    ) -> ValidationCell:
+        """The cells that fit (``None``: any), added up.
+
+        Raises:
+            KeyError: no cell fits.
+        """
+        chosen = [
+            c
+            for c in self.cells
+            if (indels is None or c.indels == indels)
+            and (torn is None or c.torn == torn)
+            and (tags is None or c.tags == tags)
+        ]
+        if not chosen:
+            raise KeyError((indels, torn, tags))
+        total = chosen[0]
+        for cell in chosen[1:]:
+            total = total + cell
+        return total
+
+    def __add__(self, other: Validation) -> Validation:
+        """Two runs of the same truth and cells (other seeds) added cell by cell.
+
+        Raises:
+            ValueError: other truths or other cells.
+        """
+        if self.truth != other.truth or [c.key for c in self.cells] != [c.key for c in other.cells]:
+            raise ValueError("only validations of the same truth and cells add up")
+        return Validation(
+            self.truth,
+            self.seeds + other.seeds,
+            tuple(a + b for a, b in zip(self.cells, other.cells, strict=True)),
+            self.wrong + other.wrong,
+        )
+
+    @property
+    def exhibits(self) -> int:
+        """Exhibits simulated, listed and unlisted."""
+        return sum(c.listed + c.unlisted for c in self.cells)
+
+    @property
+    def listed(self) -> int:
+        """Exhibits whose cartridge is listed."""
+        return sum(c.listed for c in self.cells)
+
+    @property
+    def matched_right(self) -> int:
+        """Listed exhibits with a ``match`` row naming their cartridge."""
+        return sum(c.matched_right for c in self.cells)
+
+    @property
+    def matched_wrong(self) -> int:
+        """``match`` rows naming a serial other than their exhibit's cartridge, listed or
+        not (the unlisted exhibits given a ``match`` included)."""
+        return sum(c.matched_wrong + c.unlisted_matched for c in self.cells)
+
+    @property
+    def unlisted_matched(self) -> int:
+        """Exhibits of an unlisted cartridge given a ``match`` row."""
+        return sum(c.unlisted_matched for c in self.cells)
 
 
 def validate(
-    truth_model: ConfusionModel,
+    truth: ReadNoise | ConfusionModel,
     seed: int,
     *,
     model: ConfusionModel | None = None,
+    settings: MatchSettings | None = None,
     serials: int = 5000,
-    exhibits: int = 2000,
+    per_cell: int = 100,
+    unlisted_per_cell: int = 10,
     look_alikes: float = 0.1,
-    p_unlisted: float = 0.05,
-    p_torn: float = 0.2,
+    tag_counts: tuple[tuple[str, int, int], ...] = TAG_COUNTS,
 ) -> Validation:
-    """Match a simulated scene and count the answers: ``exhibits`` exhibits of 1–5 reads of
-    one cartridge each, drawn from ``truth_model`` (a share ``p_torn`` torn to fragments of
-    5 or more characters), against ``serials`` cartridge serials (``look_alikes`` of them
-    near-twins of others), a share ``p_unlisted`` of cartridges not in the list; matched
-    under ``model`` (the default model when ``None``) and the default settings.  A
-    laboratory can run it with its fitted model as ``truth_model`` to see what the default
-    model makes of its examiners' reads.  Deterministic for a ``seed``."""
-    register = simulated_register(serials, random.Random(seed), look_alikes=look_alikes)
-    rng = random.Random(f"scene {seed}")  # a stream unrelated to the register's
-    truth: dict[str, tuple[str, bool]] = {}
-    reads: list[TagRead] = []
-    for e in range(exhibits):
-        listed = rng.random() >= p_unlisted
-        serial = rng.choice(register) if listed else CARTRIDGE_SCHEME.generate(rng)
-        truth[str(e)] = (serial, listed)
-        texts = simulate_reads(
-            [serial] * rng.randint(1, 5), truth_model, rng, p_torn=p_torn, min_fragment=5
-        )
-        reads.extend(TagRead(str(e), f"{e}-{i}", text) for i, text in enumerate(texts))
-    rows = Matcher(SerialIndex(register), model, MatchSettings()).match(reads)
-    right = wrong = unlisted = 0
+    """Match the scene of :func:`validation_scene` and count the answers cell by cell.
+
+    The exhibits' reads are drawn from ``truth`` — a :class:`ReadNoise` (as
+    :func:`stated_noise` or :func:`second_noise`), or a bare confusion model, read with
+    fragments of 4 or more characters and no holes — and matched, all exhibits in one call,
+    under ``model`` (the default model when ``None``) and ``settings`` (the defaults when
+    ``None``) against the scene's list of ``serials`` cartridge serials.  A laboratory can
+    run it with its fitted model as ``truth`` to see what the default model makes of its
+    examiners' reads.  Deterministic for a ``seed``.
+
+    Raises:
+        ValueError: as :func:`validation_scene`.
+    """
+    if isinstance(truth, ConfusionModel):
+        truth = ReadNoise("the given model", truth, 0.2, 4, 0.0)
+    register, scene = validation_scene(
+        truth,
+        seed,
+        serials=serials,
+        per_cell=per_cell,
+        unlisted_per_cell=unlisted_per_cell,
+        look_alikes=look_alikes,
+        tag_counts=tag_counts,
+    )
+    reads = [
+        TagRead(e.exhibit, f"{e.exhibit}-{i}", text)
+        for e in scene
+        for i, text in enumerate(e.texts)
+    ]
+    rows = Matcher(SerialIndex(register), model, settings or MatchSettings()).match(reads)
+    by_exhibit: dict[str, list[MatchRow]] = {}
     for row in rows:
-        serial, listed = truth[row.exhibit]
-        if row.status is MatchStatus.MATCH:
-            right += row.serial == serial
-            wrong += row.serial != serial
-            unlisted += not listed
-    return Validation(exhibits, sum(listed for _, listed in truth.values()), right, wrong, unlisted)
+        by_exhibit.setdefault(row.exhibit, []).append(row)
+    cells = {
+        (indels, torn, label): ValidationCell(label, torn, indels)
+        for indels in (True, False)
+        for torn in (False, True)
+        for label, _, _ in tag_counts
+    }
+    wrong: list[tuple[SceneExhibit, MatchRow]] = []
+    for e in scene:
+        key = (e.indels, e.torn, e.tags)
+        answered = by_exhibit.get(e.exhibit, [])
+        cells[key] = cells[key] + _tally(e, answered)
+        wrong += [
+            (e, r) for r in answered if r.status is MatchStatus.MATCH and r.serial != e.serial
+        ]
+    return Validation(truth.name, (seed,), tuple(cells.values()), tuple(wrong))
+
+
+def _tally(exhibit: SceneExhibit, rows: list[MatchRow]) -> ValidationCell:
+    """One exhibit's answers as a cell of its own."""
+    matches = [r for r in rows if r.status is MatchStatus.MATCH]
+    counts = ValidationCell(exhibit.tags, exhibit.torn, exhibit.indels, reads=len(exhibit.texts))
+    if not exhibit.listed:
+        return dataclasses.replace(counts, unlisted=1, unlisted_matched=int(bool(matches)))
+    largest = max(rows, key=lambda r: r.reads, default=None)  # the first of the largest
+    best = ""
+    if largest is not None:
+        best = largest.runner_up if largest.status is MatchStatus.NONE else largest.serial
+    return dataclasses.replace(
+        counts,
+        listed=1,
+        matched_right=int(any(r.serial == exhibit.serial for r in matches)),
+        match_rows=len(matches),
+        matched_wrong=sum(r.serial != exhibit.serial for r in matches),
+        rank1=int(bool(best) and best == exhibit.serial),
+    )
