@@ -178,17 +178,36 @@ def test_validation_figures_when_examiners_err_more_than_the_model_says() -> Non
     assert v.matched_right / v.listed >= 0.8
 
 
-def test_an_exhibit_too_large_to_be_one_recovery_is_refused_by_both() -> None:
+def test_an_exhibit_beyond_the_bound_is_refused_by_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound on an exhibit's reads (MAX_EXHIBIT_READS, the most a reads file holds)
+    is checked by both matchers, naming the exhibit; here lowered to keep the test small."""
     from taserlink.errors import MatchError
+    from taserlink.forensics import scoring
     from taserlink.forensics.reference import reference_match_reads
-    from taserlink.forensics.scoring import MAX_EXHIBIT_READS
 
+    monkeypatch.setattr(scoring, "MAX_EXHIBIT_READS", 50)
     serials = register(100, seed=14)
-    reads = [TagRead("E1", str(i), serials[i % 100]) for i in range(MAX_EXHIBIT_READS + 1)]
-    with pytest.raises(MatchError, match="exhibit 'E1' holds 2001 reads"):
+    reads = [TagRead("E1", str(i), serials[i % 100]) for i in range(51)]
+    with pytest.raises(MatchError, match="exhibit 'E1' holds 51 reads"):
         match_reads(reads, serials)
     with pytest.raises(MatchError, match="exhibit 'E1'"):
         reference_match_reads(reads, serials)
+    assert len(match_reads(reads[:50], serials)) >= 1
+
+
+def test_an_exhibit_larger_than_a_batch_is_matched_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exhibit is never split across batches: with batches of 7 reads, an exhibit of 12
+    gives the same rows as with the default batch size."""
+    import taserlink.forensics.match as fast
+
+    rng = random.Random(17)
+    serials = register(2000, seed=18)
+    reads = reads_of("E1", simulate_reads([serials[3]] * 6 + [serials[9]] * 6, MODEL, rng))
+    reads += reads_of("E2", simulate_reads([serials[5]] * 3, MODEL, rng))
+    whole = match_reads(reads, serials)
+    monkeypatch.setattr(fast, "BATCH_READS", 7)
+    assert match_reads(reads, serials) == whole
+    assert {r.serial for r in whole if r.exhibit == "E1" and r.serial} == {serials[3], serials[9]}
 
 
 def test_many_exhibits_are_matched_in_batches_with_the_same_answers(

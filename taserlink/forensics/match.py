@@ -26,6 +26,7 @@ reference is, and ``tests/test_match_differential.py`` holds the two together.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import math
 from collections.abc import Sequence
@@ -71,6 +72,8 @@ _SEPARATORS = str.maketrans("", "", "- \t")
 _CHUNK = 1 << 18
 """(row, serial) pairs costed at once (bounds the gather's memory)."""
 _NO = np.iinfo(np.int64).max
+_SCAN = 64
+"""A directory bucket of at most this many keys is scanned; a larger one searched."""
 BATCH_READS = 16_384
 """Most reads matched at once (whole exhibits; a larger input is matched in batches, an
 exhibit larger than this alone)."""
@@ -187,26 +190,44 @@ class SerialIndex:
             right[at] = self.directory[head + step].astype(np.int64) + base_at[at]
         long = np.flatnonzero(~short)
         if long.size:
-            # Longer prefixes: a search in the window's own table, the keys sorted first
-            # (neighbouring searches then share the cache).
+            # Longer prefixes: the directory gives the bucket of their first `depth`
+            # characters; a small bucket is scanned, a large one (a list far from random)
+            # searched.
+            extra = enumerated[long] - depth[long]
+            bucket = self.directory_at[start[long]] + prefix[long] // self.powers[extra]
+            lo = self.directory[bucket].astype(np.int64) + base_at[long]
+            hi = self.directory[bucket + 1].astype(np.int64) + base_at[long]
             span = self.powers[width[long] - enumerated[long]]
-            low = prefix[long] * span
-            for w in np.flatnonzero(np.bincount(start[long], minlength=len(self.widths))).tolist():
-                at = long[start[long] == w] if len(long) else long
-                mine = start[long] == w
-                order = np.argsort(low[mine], kind="stable")
-                table = self.keys[w * n : (w + 1) * n]
-                lo = low[mine][order]
-                hi = lo + span[mine][order]
-                top = np.iinfo(table.dtype).max
-                found_lo = np.searchsorted(table, lo.astype(table.dtype), "left")
-                found_hi = np.where(
-                    hi > top,
-                    n,
-                    np.searchsorted(table, np.minimum(hi, top).astype(table.dtype), "left"),
+            key_lo = prefix[long] * span
+            key_hi = key_lo + span
+            size = hi - lo
+            small = size <= _SCAN
+            at = np.flatnonzero(small)
+            counts = size[at]
+            owner = np.repeat(np.arange(len(at)), counts)
+            where = np.repeat(lo[at], counts) + (
+                np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            )
+            key = self.keys[where].astype(np.int64)
+            below = np.bincount(owner, key < key_lo[at][owner], minlength=len(at))
+            inside = np.bincount(
+                owner, (key >= key_lo[at][owner]) & (key < key_hi[at][owner]), minlength=len(at)
+            )
+            left[long[at]] = lo[at] + below.astype(np.int64)
+            right[long[at]] = left[long[at]] + inside.astype(np.int64)
+            big = np.flatnonzero(~small)
+            for i in big.tolist():
+                w = int(start[long[i]])
+                table = self.keys[lo[i] : hi[i]]
+                a = int(np.searchsorted(table, np.uint32(key_lo[i]), "left"))
+                b = (
+                    len(table)
+                    if key_hi[i] > np.iinfo(np.uint32).max
+                    else int(np.searchsorted(table, np.uint32(key_hi[i]), "left"))
                 )
-                left[at[order]] = found_lo + w * n
-                right[at[order]] = found_hi + w * n
+                left[long[i]] = lo[i] + a
+                right[long[i]] = lo[i] + b
+                del w
         return left, right
 
 
@@ -1356,31 +1377,38 @@ def _merge_order(
     formation order) merged, at each step the largest gain first, gains within
     TIE_TOLERANCE equal and then the serial listed first."""
     result: list[int] = []
-    n = len(exhibit)
-    if not n:
+    if not len(exhibit):
         return result
-    for e in np.unique(exhibit).tolist():
-        ids = np.flatnonzero(exhibit == e)  # formation order within each component
-        comps = component[ids]
-        heads: dict[int, list[int]] = {}
-        for g, c in zip(ids.tolist(), comps.tolist(), strict=True):
-            heads.setdefault(c, []).append(g)
-        queues = list(heads.values())
-        pointer = [0] * len(queues)
-        while True:
-            live = [k for k in range(len(queues)) if pointer[k] < len(queues[k])]
-            if not live:
-                break
-            current = [queues[k][pointer[k]] for k in live]
-            top = max(gain[g] for g in current)
-            k_best = min(
-                (k for k, g in zip(live, current, strict=True) if gain[g] >= top - TIE_TOLERANCE),
-                key=lambda k: int(serial[queues[k][pointer[k]]]),
-            )
-            result.append(queues[k_best][pointer[k_best]])
-            pointer[k_best] += 1
+    order = np.argsort(exhibit, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, exhibit[order][1:] != exhibit[order][:-1], True])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        ids = order[lo:hi].tolist()  # formation order within each component
+        if len(ids) == 1:
+            result.append(ids[0])
+            continue
+        queues: dict[int, list[int]] = {}
+        for g in ids:
+            queues.setdefault(int(component[g]), []).append(g)
+        lists = list(queues.values())
+        pointer = [0] * len(lists)
+        heap = [(-float(gain[q[0]]), int(serial[q[0]]), k) for k, q in enumerate(lists)]
+        heapq.heapify(heap)
+        while heap:
+            top = heap[0][0]
+            near = []
+            while heap and heap[0][0] <= top + TIE_TOLERANCE:
+                near.append(heapq.heappop(heap))
+            pick = min(near, key=lambda item: item[1])
+            for item in near:
+                if item is not pick:
+                    heapq.heappush(heap, item)
+            k = pick[2]
+            result.append(lists[k][pointer[k]])
+            pointer[k] += 1
+            if pointer[k] < len(lists[k]):
+                g = lists[k][pointer[k]]
+                heapq.heappush(heap, (-float(gain[g]), int(serial[g]), k))
     return result
-
 
 def match_reads(
     reads: Sequence[TagRead],

@@ -27,38 +27,37 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    serial (type letter uniform over the type letters, the rest uniform — the check
    character too, an approximation).
 4. **Candidates.**  ``ℓ̂ = max_a (log w_a + Σ best[p, o])`` is the most any serial could
-   score; ``cost_a(s) = ℓ̂ − ℓ_a(s)`` ≥ 0.  The search runs in stages: at stage ``k`` an
-   alignment has a *window* at every start where ``stage_lengths(...)[k]`` consecutive
-   positions are covered, of at most ``STAGE_KEYS[k]`` keys (each character standing for
-   its expansion, ``?`` and skips for any) and matched by at most ``STAGE_HITS[k]`` listed
-   serials — every such window at the first stage; at the later ones, of these, the
-   disjoint windows that make ``λ`` (below) largest (ties to leaving a start out).  A
-   serial is *found* by an alignment when one of its windows matches it, and
-   costed as the least ``cost_a`` over the alignments that find it.  ``c`` is the least
-   cost found; ``D = ℓ̂ − log L₀`` (a serial beyond explains the read worse than a random
-   one); ``λ`` the least cost a serial can have and be found by no window (the cheapest way
-   to break every window, over the alignments).  The stage is *conclusive* when
-   ``min(c, D) < λ`` (no serial it missed can beat what it found), or when what it found
-   is notable: ``c ≤ D − log N`` at the first stage (it stands out from a list of ``N``),
-   ``c ≤ D`` at a later one (it explains the read better than chance); otherwise the next
-   stage runs —
-   unless its windows, over all the read's alignments, would reach more than
-   ``READ_HITS`` listed serials: then the search ends with the stage before.
-   The candidates are the serials the last stage run found with cost ≤
-   ``min(c + SPAN_NATS, D)``, the ``MAX_CANDIDATES`` cheapest (ties to the serial listed
-   first).
+   score and ``cost_a(s) = ℓ̂ − ℓ_a(s)`` ≥ 0 how far a serial falls short of it;
+   ``D = ℓ̂ − log L₀`` (a serial further behind explains the read worse than a random one).
+   The search runs in stages.  At stage ``k`` an alignment has a *window* at every start
+   where ``stage_lengths(...)[k]`` consecutive positions are covered, of at most
+   ``STAGE_KEYS[k]`` keys (each character standing for its expansion, ``?`` and skips for
+   any) and matched by at most ``STAGE_HITS[k]`` listed serials; every such window is used
+   at the first stage, and at a later one the disjoint windows that make ``λ`` (below)
+   largest (ties to leaving a start out).  A serial is *found* by an alignment when one of
+   its windows matches it, and costed as the least ``cost_a`` over the alignments that find
+   it; ``c`` is the least cost found.  ``λ`` is the least cost a serial can have and be found
+   by no window: over the alignments, the cheapest way to break every window (a break: a
+   character outside the expansion, at its break cost).  The stage is *conclusive* when
+   ``min(c, D) < λ`` (nothing it missed can beat what it found), or when what it found is
+   notable — ``c ≤ D − log N`` at the first stage (it stands out from a list of ``N``),
+   ``c ≤ D`` at a later one (it explains the read better than chance).  Otherwise the next
+   stage runs, unless its windows, over all the read's alignments, would reach more than
+   ``READ_HITS`` listed serials: then the stage before is the last.  The candidates are
+   the serials the last stage run found with cost ≤ ``min(c + SPAN_NATS, D)``, at most the
+   ``MAX_CANDIDATES`` cheapest (ties to the serial listed first).
 5. **Grouping** (an exhibit's reads may come from several cartridges).  The exhibit's
    *anchors* are the best candidates (ties to the serial listed first) of the reads that
-   stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand out
-   takes as candidates too the anchors that explain it better than chance.  A read *may
-   join* the serials of its candidates only.  Repeatedly, the serial with the most
-   evidence — ``Σ c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have
-   it within a factor ``grouping_factor`` of their best candidate — forms a group of
-   every unassigned read with positive evidence for it within a factor ``N`` of its best
-   (a cartridge already found is a priori about ``N`` times likelier to have shed a tag
-   than any one other listed serial).  Ties go to the serial listed first.  Reads left
-   when no serial gains, and the unreadable and unscored ones, form one group nothing
-   explains.  Groups whose best serial coincides are merged.
+   stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand
+   out takes as candidates too the anchors that explain it better than chance.  A read may
+   join only the serials of its candidates.  Repeatedly, the serial with the most evidence
+   — ``Σ c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have it within
+   a factor ``grouping_factor`` of their best candidate — forms a group of every
+   unassigned read with positive evidence for it within a factor ``N`` of its best (a
+   cartridge already found is a priori about ``N`` times likelier to have shed a tag than
+   any one other listed serial).  Ties go to the serial listed first.  Reads left when no
+   serial gains, and the unreadable and unscored ones, form one group nothing explains.
+   Groups whose best serial coincides are merged.
 6. **The group's serials**: the candidates of its reads; each one's total
    ``T_s = Σ_G c·log L(read|s)``; serials more than ``Θ = Σ_p log|allowed_p| + 1`` nats
    below the best total are counted with "another serial" (a random serial is at least
@@ -66,17 +65,18 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
 7. **Posterior.**  Each kept serial ``s``: prior ``(1 − p_outside)/N``, likelihood
    ``exp T_s``.  "Another serial" — one of the ``N − K`` not kept, or one outside the
    list: prior ``p_outside + (1 − p_outside)(N − K)/N``, likelihood
-   ``B(G) = E_t[Π_G L(read|t)^c]`` for *one* random serial ``t``.  ``B`` is a sum over
-   the combinations of the reads' alignments of products over positions; it is summed
-   exactly while the combinations number at most ``MIX_EXACT``; beyond, before a read
-   with ``M`` alignments is taken in, only the largest combinations are kept (at most
-   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` nats of the largest); and
-   ``B(G)`` is never taken below the kept serials' own part of it,
-   ``Σ_K Π 1/|allowed_p| · exp T_s``, which the combinations kept may miss when a read fits
-   its serial equally well in several ways — a group of reads of one
-   cartridge soon agrees on one placement of each piece.  A read with ``c < 1`` and several
-   alignments enters by
-   ``Σ_a (w_a x_a)^c ≥ (Σ_a w_a x_a)^c``, an upper bound.
+   ``B(G) = E_t[Π_G L(read|t)^c]`` for *one* random serial ``t`` (reads that agree with
+   each other but with no listed serial make it likely, as they should).  ``B`` is a sum
+   over the combinations of the reads' alignments of products over positions: summed
+   exactly while the combinations number at most ``MIX_EXACT``; beyond, before a read with
+   ``M`` alignments is taken in, only the largest are kept (at most
+   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` nats of the largest — one
+   left out weighs at most e^−40 of the largest when it is left out, and a group of reads
+   of one cartridge soon agrees on one placement of each piece).  ``B(G)`` is never taken
+   below the kept serials' own part of it, ``Σ_K Π_p 1/|allowed_p| · exp T_s``, which the
+   combinations kept may miss when reads fit their serial equally well in several ways.
+   A read with ``c < 1`` and several alignments enters by ``Σ_a (w_a x_a)^c`` ≥
+   ``(Σ_a w_a x_a)^c``.
 8. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
    ``none`` when it is below "another serial"'s; else ``ambiguous``.
 
