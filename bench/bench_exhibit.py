@@ -15,13 +15,19 @@ One run against ``--serials`` serials (``bench_match.make_serials``, one ``Seria
 Reads are drawn from ``simulate.second_noise(p_torn=0.2)`` (``--noise stated``: the
 matcher's own model): a fifth of the tags torn to fragments of 4 or more characters.
 
-Per scene and layout: seconds of ``Matcher(index).match(reads)``, best of ``--repeat``
-(gc off, one thread), the same matcher warm; then, with a fresh matcher, the **peak heap
-the call allocates** under ``tracemalloc`` (Python objects and numpy buffers allocated
-during the call, at their peak; the index and serial list, built before, are not counted
-— ``SerialIndex.nbytes`` is printed once); and the answers: rows, ``match`` rows naming
-one of the scene's cartridges (different cartridges found), ``match`` rows naming any
-other serial (wrong), reads left in ``none`` rows.
+Each scene and layout is measured in a forked process (the index shared copy-on-write),
+whose address space may grow by ``--cap`` MB (12,000) and which may take ``--timeout``
+seconds (600): a call that needs more is reported ("no figures: MemoryError …"), not
+endured.  Per scene and layout: **seconds** of ``Matcher(index).match(reads)``, best of
+``--repeat`` runs (gc off, one thread, the first run with a cold matcher; a single run when
+it takes over 10 s); **RSS**: how far the process's resident set grew, at its peak over
+those runs, above its size at the start (``ru_maxrss`` against ``/proc/self/statm``; the
+index and serial list, built before, not counted) — what the targets are judged on;
+**heap**: the peak of one call with a fresh matcher under ``tracemalloc`` (Python objects
+and numpy buffers; not run when a call takes over 10 s); and the answers: rows, ``match``
+rows naming one of the scene's cartridges (**found**: different cartridges), ``match`` rows
+naming any other serial (**wrong**, each printed with its reads), reads left in ``none``
+rows (**in none**).
 
 Targets (PASS / MISS, the script fails nothing): one exhibit of 2,000 reads of 2,000
 cartridges ≤ 2 s and ≤ 500 MB; one exhibit of 10,000 reads ≤ 10 s (both scenes).
@@ -57,6 +63,8 @@ P_TORN = 0.2
 SECONDS_2000 = 2.0
 BYTES_2000 = 500e6
 SECONDS_BIG = 10.0
+SLOW_S = 10.0
+"""A call slower than this is run once, and not traced."""
 NOISES: dict[str, Callable[..., ReadNoise]] = {"second": second_noise, "stated": stated_noise}
 
 
@@ -88,11 +96,14 @@ def make_scene(
 
 @dataclass(frozen=True)
 class Figures:
-    """One scene in one layout: seconds (best of ``repeat``), peak bytes (tracemalloc) and
-    the answers."""
+    """One scene in one layout: seconds (best of ``runs``), the peak growth of the resident
+    set over those runs and the heap peak of one traced call (bytes; ``None`` when not
+    traced), and the answers."""
 
     seconds: float
-    peak: int
+    runs: int
+    rss: int
+    peak: int | None
     rows: int
     found: int
     wrong: int
@@ -110,20 +121,49 @@ def answers(rows: Sequence[MatchRow], true_serials: Sequence[str]) -> tuple[int,
     return len(matched & truth), wrong, unexplained
 
 
+def resident_bytes() -> int:
+    """This process's resident set now (``/proc/self/statm``), bytes."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
 def measure(index: SerialIndex, scene: Scene, separate: bool, repeat: int) -> Figures:
-    """Time the scene (warm matcher, best of ``repeat``), then trace one call."""
+    """In a fresh process (see :func:`measure_isolated`): time the scene ``repeat`` times
+    (gc off; the first run cold, the best kept; no more runs once one takes over
+    ``SLOW_S``), the growth of the resident set to its peak over those runs
+    (``ru_maxrss`` against the size at the start: the index and list, inherited, not
+    counted), then — when a run took at most ``SLOW_S`` — the heap peak of one call with a
+    fresh matcher under ``tracemalloc``."""
     reads = scene.reads(separate)
     matcher = Matcher(index)
-    seconds, rows = best_of(repeat, lambda: matcher.match(reads))
-    fresh = Matcher(index)
-    tracemalloc.start()
-    try:
-        fresh.match(reads)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    before = resident_bytes()
+    times: list[float] = []
+    rows: list[MatchRow] = []
+    while len(times) < repeat and (not times or times[-1] <= SLOW_S):
+        seconds, rows = best_of(1, lambda: matcher.match(reads))
+        times.append(seconds)
+    rss = max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    peak: int | None = None
+    if min(times) <= SLOW_S:
+        fresh = Matcher(index)
+        tracemalloc.start()
+        try:
+            fresh.match(reads)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
     found, wrong, unexplained = answers(rows, scene.true_serials)
-    return Figures(seconds, peak, len(rows), found, wrong, unexplained, wrong_rows(rows, scene))
+    return Figures(
+        min(times),
+        len(times),
+        rss,
+        peak,
+        len(rows),
+        found,
+        wrong,
+        unexplained,
+        wrong_rows(rows, scene),
+    )
 
 
 def wrong_rows(rows: Sequence[MatchRow], scene: Scene) -> tuple[str, ...]:
@@ -200,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cap",
         type=int,
-        default=6000,
-        help="MB a measurement's process may grow by before it is stopped (6000)",
+        default=12_000,
+        help="MB of address space a measurement's process may add (12,000)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds a measurement may take (120)"
+        "--timeout", type=float, default=600.0, help="seconds a measurement may take (600)"
     )
     args = parser.parse_args(argv)
     cap = args.cap * 1_000_000
@@ -218,11 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     noise = NOISES[args.noise](p_torn=P_TORN)
     print(
         f"reads drawn from {args.noise}_noise(p_torn={P_TORN}) ({noise.name}); seed "
-        f"{args.seed}; seconds best of {args.repeat}; peak = tracemalloc peak of one call"
+        f"{args.seed}; seconds: best of {args.repeat} runs (one when it takes over {SLOW_S:g} s); "
+        "RSS: peak growth of the resident set over them; heap: tracemalloc peak of one call"
     )
     serials = make_serials(args.serials, args.seed)
     index = SerialIndex(serials)
-    print(f"{args.serials:,} serials, index {index.nbytes / 1e6:,.0f} MB (not in the peaks)")
+    print(
+        f"{args.serials:,} serials, index {index.nbytes / 1e6:,.0f} MB (built before: "
+        f"in neither memory figure); a measurement may grow by {args.cap:,} MB and take "
+        f"{args.timeout:g} s"
+    )
 
     scenes = [
         make_scene(serials, r, r, noise, args.seed + r, f"{r:,} reads of {r:,} cartridges")
@@ -235,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     scenes.append(make_scene(serials, big, 1, noise, args.seed + 1, f"{big:,} reads of 1 cartr."))
 
     head = (
-        f"{'':<34}{'layout':>10}{'seconds':>10}{'peak MB':>10}{'rows':>8}"
-        f"{'found':>8}{'wrong':>7}{'in none':>9}   target"
+        f"{'':<34}{'layout':>10}{'seconds':>9}{'runs':>5}{'RSS MB':>9}{'heap MB':>9}"
+        f"{'rows':>8}{'found':>8}{'wrong':>7}{'in none':>9}   target"
     )
     print("\n" + head)
     wrong: list[str] = []
@@ -245,16 +290,15 @@ def main(argv: list[str] | None = None) -> int:
         cartridges = len(set(scene.true_serials))
         for separate in (False, True):
             f = measure_isolated(index, scene, separate, args.repeat, cap, args.timeout)
-            label = (
-                f"{scene.label if not separate else '':<34}{'separate' if separate else 'one':>10}"
-            )
+            layout = "separate" if separate else "one"
+            label = f"{'' if separate else scene.label:<34}{layout:>10}"
             seconds = f.seconds if isinstance(f, Figures) else math.inf
-            peak = f.peak if isinstance(f, Figures) else math.inf
+            rss = f.rss if isinstance(f, Figures) else math.inf
             target = ""
             if not separate and reads == cartridges == 2000:
                 target = (
                     f"≤ {SECONDS_2000:.0f} s: {verdict(seconds <= SECONDS_2000)}, "
-                    f"≤ {BYTES_2000 / 1e6:.0f} MB: {verdict(peak <= BYTES_2000)}"
+                    f"≤ {BYTES_2000 / 1e6:.0f} MB: {verdict(rss <= BYTES_2000)}"
                 )
             elif not separate and reads == big:
                 target = f"≤ {SECONDS_BIG:.0f} s: {verdict(seconds <= SECONDS_BIG)}"
@@ -263,14 +307,13 @@ def main(argv: list[str] | None = None) -> int:
                 if "\n" in f.strip():
                     print(f)
                 continue
+            heap = "-" if f.peak is None else f"{f.peak / 1e6:.1f}"
             print(
-                f"{label}{f.seconds:10.3f}{f.peak / 1e6:10.1f}"
+                f"{label}{f.seconds:9.3f}{f.runs:5}{f.rss / 1e6:9.1f}{heap:>9}"
                 f"{f.rows:8,}{f.found:8,}{f.wrong:7,}{f.unexplained:9,}   {target}",
                 flush=True,
             )
-            wrong += [
-                f"{scene.label}, {'separate' if separate else 'one'}: {w}" for w in f.wrong_rows
-            ]
+            wrong += [f"{scene.label}, {layout}: {w}" for w in f.wrong_rows]
     for line in wrong:
         print("wrong match: " + line)
     return 0

@@ -248,7 +248,8 @@ def test_exhibit_measurement_in_a_capped_child(
     scene = exhibit_bench.make_scene(serials, 20, 20, second_noise(p_torn=0.2), 2, "s")
     figures = exhibit_bench.measure_isolated(index, scene, False, 1, 2_000_000_000, 60.0)
     assert isinstance(figures, exhibit_bench.Figures), figures
-    assert figures.seconds > 0 and figures.peak > 0
+    assert figures.seconds > 0 and figures.runs == 1 and figures.rss >= 0
+    assert figures.peak is not None and figures.peak > 0
     assert figures.found + figures.wrong <= figures.rows
 
     # A measurement that runs out of memory, fails or takes too long is reported.

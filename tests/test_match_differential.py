@@ -75,7 +75,10 @@ def scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRead], Mat
     # Reads drawn with more skips, insertions and pairs than the model states, so that
     # reads one or two characters short or long are common.
     sloppy = ConfusionModel.default(
-        scheme, p_skip=0.06, p_insert=0.04, read_as_two=[(t, "VV", 0.2) for t in "W" if t in scheme.alphabet]
+        scheme,
+        p_skip=0.06,
+        p_insert=0.04,
+        read_as_two=[(t, "VV", 0.2) for t in "W" if t in scheme.alphabet],
     )
     p_torn = draw(st.sampled_from([0.0, 0.3, 0.8]))
     p_hole = draw(st.sampled_from([0.0, 0.5]))

@@ -115,7 +115,12 @@ def test_consistent_reads_never_lower_the_posterior(size: int, data: st.DataObje
 
 @pytest.mark.parametrize(
     "noise, torn",
-    [(stated_noise(), None), (stated_noise(), True), (second_noise(), None), (second_noise(), True)],
+    [
+        (stated_noise(), None),
+        (stated_noise(), True),
+        (second_noise(), None),
+        (second_noise(), True),
+    ],
     ids=["stated-some-torn", "stated-all-torn", "second-some-torn", "second-all-torn"],
 )
 def test_hundreds_of_tags_of_one_cartridge_match_it(noise: ReadNoise, torn: bool | None) -> None:

@@ -31,6 +31,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -153,7 +154,9 @@ class SerialIndex:
             d = int(self.depths[start])
             heads = (keys // np.uint64(base ** (width - d))).astype(np.int64)
             at = int(self.directory_at[start])
-            np.cumsum(np.bincount(heads, minlength=base**d), out=self.directory[at + 1 : at + base**d + 1])
+            np.cumsum(
+                np.bincount(heads, minlength=base**d), out=self.directory[at + 1 : at + base**d + 1]
+            )
             del keys, heads
         self.powers = np.array([base**k for k in range(self.window + 1)], np.int64)
 
@@ -344,7 +347,9 @@ class Matcher:
         self._flat = table.ravel()
         self._flat32 = np.maximum(self._flat, -1e30).astype(np.float32)
 
-        def with_absent(values: npt.NDArray[np.generic], fill: float | bool | int) -> npt.NDArray:
+        def with_absent(
+            values: npt.NDArray[np.generic], fill: float | bool | int
+        ) -> npt.NDArray[Any]:
             out = np.empty((length, len(outputs) + 1), values.dtype)
             out[:, : len(outputs)] = values
             out[:, -1] = fill
@@ -379,9 +384,7 @@ class Matcher:
             check=False,
             aliases={},
         )
-        self._read_column = np.array(
-            [self._output_of[c] for c in read_characters], np.int16
-        )
+        self._read_column = np.array([self._output_of[c] for c in read_characters], np.int16)
 
     # -- reads and their alignments ----------------------------------------------------
     def _prepare(self, reads: Sequence[TagRead]) -> _Reads:
@@ -534,14 +537,18 @@ class Matcher:
                 cand_serial.append(last_serial[take])
 
             per_read = np.full(n_reads, math.inf)
-            np.minimum.at(per_read, row_of_read, guarantee + top[row_of_read] - prepared.row_top[rows])
+            np.minimum.at(
+                per_read, row_of_read, guarantee + top[row_of_read] - prepared.row_top[rows]
+            )
             local_row, pair_serial = self._hits(w_row, w_left, w_right)
             pair_row = rows[local_row]
             pair_read = prepared.row_read[pair_row]
             # Only what explains the read better than chance can be a candidate or change
             # the decision: the rest is dropped before anything is sorted — first by a
             # float32 sum (its rounding is far below the margin), then exactly.
-            rough = prepared.row_weight[pair_row] + self._rough_scores(prepared, pair_row, pair_serial)
+            rough = prepared.row_weight[pair_row] + self._rough_scores(
+                prepared, pair_row, pair_serial
+            )
             keep = top[pair_read] - rough <= limit[pair_read] + 1e-3
             pair_row, pair_read, pair_serial = pair_row[keep], pair_read[keep], pair_serial[keep]
             cost = top[pair_read] - self._row_scores(prepared, pair_row, pair_serial)
@@ -614,7 +621,7 @@ class Matcher:
         wild = self._wild[pos, cols]
         sizes = self._size[pos, cols]
         used = np.zeros((rows, length), bool)
-        parts: list[tuple[IntArray, IntArray, IntArray]] = []
+        parts: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
         for start in range(length - size + 1):
             span = slice(start, start + size)
             ok = covered[:, span].all(axis=1)
@@ -649,7 +656,12 @@ class Matcher:
             used[live[good], start] = True
             pick = good[owner]
             parts.append(
-                (live[owner[pick]], np.full(int(pick.sum()), start), left[pick], right[pick])
+                (
+                    live[owner[pick]].astype(np.int64),
+                    np.full(int(pick.sum()), start, np.int64),
+                    left[pick],
+                    right[pick],
+                )
             )
         cost = np.where(covered, self._break[pos, cols], math.inf)
         if stage > 0:
@@ -662,9 +674,7 @@ class Matcher:
         keep = used[row, start_of]
         return row[keep], left[keep], right[keep], guarantee
 
-    def _hits(
-        self, row: IntArray, left: IntArray, right: IntArray
-    ) -> tuple[IntArray, IntArray]:
+    def _hits(self, row: IntArray, left: IntArray, right: IntArray) -> tuple[IntArray, IntArray]:
         """The (row, serial) pairs in the ranges of :meth:`_windows` (a serial found by two
         windows of a row comes twice)."""
         counts = right - left
@@ -950,11 +960,9 @@ def _event_alignments(
     if skips:
         text = read.segments[0]
         for skipped in itertools.combinations(range(length), skips):
-            chars = iter(text)
-            covered = tuple(
-                (p, SKIPPED if p in skipped else next(chars)) for p in range(length)
-            )
-            found.append(Alignment(covered, (), 0.0))
+            written = iter(text)
+            cells = tuple((p, SKIPPED if p in skipped else next(written)) for p in range(length))
+            found.append(Alignment(cells, (), 0.0))
             if len(found) > MAX_ALIGNMENTS:
                 return None
         return tuple(sorted(found, key=lambda a: a.key))
@@ -970,7 +978,7 @@ def _event_alignments(
         # one), or (when it can be) the second of a pair.
         options = []
         for j in chosen:
-            kinds = ["insert"] if chars[j] != UNREADABLE else []
+            kinds: list[str] = ["insert"] if chars[j] != UNREADABLE else []
             if (
                 j > 0
                 and j - 1 not in chosen
@@ -979,8 +987,8 @@ def _event_alignments(
             ):
                 kinds.append("pair")
             options.append(kinds)
-        for kinds in itertools.product(*options):
-            role = dict(zip(chosen, kinds, strict=True))
+        for choice in itertools.product(*options):
+            role = dict(zip(chosen, choice, strict=True))
             covered: list[tuple[int, str]] = []
             inserted: list[tuple[int, str]] = []
             p = 0
@@ -995,6 +1003,8 @@ def _event_alignments(
                 else:
                     covered.append((p, c))
                     p += 1
+            if len({g for g, _ in inserted}) < len(inserted):
+                continue  # at most one inserted character a gap
             found.append(Alignment(tuple(covered), tuple(inserted), len(inserted) * weight))
             if len(found) > MAX_ALIGNMENTS:
                 return None
@@ -1079,7 +1089,9 @@ class _Grouping:
         rank = np.empty(len(formed), np.int64)
         rank[np.array(sequence, np.int64)] = np.arange(len(formed))
         group_of = np.where(group_of >= 0, rank[np.maximum(group_of, 0)] if len(formed) else -1, -1)
-        group_exhibit = list(ec_exhibit[formed][np.array(sequence, np.int64)].tolist()) if len(formed) else []
+        group_exhibit = (
+            list(ec_exhibit[formed][np.array(sequence, np.int64)].tolist()) if len(formed) else []
+        )
         n_formed = len(group_exhibit)
         left = np.unique(p.exhibit[group_of < 0])
         leftover_id = np.full(len(p.exhibits), -1, np.int64)
@@ -1126,16 +1138,16 @@ class _Grouping:
         rows: list[MatchRow] = []
         order = sorted(members_of, key=lambda g: (group_exhibit[g], g))
         for g in order:
-            top: list[tuple[str, float]] = []
+            best_two: list[tuple[str, float]] = []
             if stats.first[g] >= 0:
-                top.append((str(serials[int(stats.first[g])]), float(p1[g])))
+                best_two.append((str(serials[int(stats.first[g])]), float(p1[g])))
             if stats.second[g] >= 0:
-                top.append((str(serials[int(stats.second[g])]), float(p2[g])))
+                best_two.append((str(serials[int(stats.second[g])]), float(p2[g])))
             rows.append(
                 build_row(
                     p.exhibits[group_exhibit[g]],
                     [self._summary(r) for r in members_of[g]],
-                    top,
+                    best_two,
                     float(other[g]),
                     g >= n_formed,
                     settings,
@@ -1146,7 +1158,7 @@ class _Grouping:
 
     def _stats(self, group_of: IntArray, n_groups: int) -> _Stats:
         """Step 6 for every group: the serials kept, their totals, best and runner-up."""
-        m, p, f = self.m, self.p, self.f
+        m, f = self.m, self.f
         n = len(m.index)
         keep_span = m.tables.keep_span
         weight = self.weight
@@ -1177,7 +1189,9 @@ class _Grouping:
             first_top = np.full(n_groups, _NO, np.int64)
             at_top = np.flatnonzero(upper >= top_upper[gs_group])
             np.minimum.at(first_top, gs_group[at_top], at_top)
-            self._fill(exact, first_top[first_top != _NO], gs_group, gs_serial, group_of, e_read, e_serial)
+            self._fill(
+                exact, first_top[first_top != _NO], gs_group, gs_serial, group_of, e_read, e_serial
+            )
             best_exact = np.full(n_groups, -math.inf)
             known = ~np.isnan(exact)
             np.maximum.at(best_exact, gs_group[known], exact[known])
@@ -1249,7 +1263,9 @@ class _Grouping:
                 ll = m._pair_log_likelihoods(p, reads[missing], serials[missing])
                 slack = self.weight[reads[missing]] * (self.f.other_bound[reads[missing]] - ll)
                 np.subtract.at(upper, contenders[owner[missing]], slack)
-            contenders = contenders[upper[contenders] >= best[gs_group[contenders]] - m.tables.keep_span]
+            contenders = contenders[
+                upper[contenders] >= best[gs_group[contenders]] - m.tables.keep_span
+            ]
         return contenders
 
     def _fill(
@@ -1318,10 +1334,16 @@ class _Grouping:
             rows = p.row_start[reads]
             length, base = m.index.scheme.length, m.index.base
             profile = np.broadcast_to(m._prior, (len(simple), length, base)).copy()
-            np.add.at(profile, index[group_of[reads]], self.weight[reads, None, None] * m._table[p.row_cols[rows]])
-            log_w = np.bincount(
-                index[group_of[reads]], self.weight[reads] * p.row_weight[rows], minlength=len(simple)
+            np.add.at(
+                profile,
+                index[group_of[reads]],
+                self.weight[reads, None, None] * m._table[p.row_cols[rows]],
             )
+            log_w = np.bincount(
+                index[group_of[reads]],
+                self.weight[reads] * p.row_weight[rows],
+                minlength=len(simple),
+            ).astype(np.float64)
             out[simple] = _masses(log_w, profile)
         return out
 
@@ -1409,6 +1431,7 @@ def _merge_order(
                 g = lists[k][pointer[k]]
                 heapq.heappush(heap, (-float(gain[g]), int(serial[g]), k))
     return result
+
 
 def match_reads(
     reads: Sequence[TagRead],

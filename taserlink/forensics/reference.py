@@ -11,8 +11,9 @@ costs) and the constants come from :mod:`taserlink.forensics.scoring`.  The defi
 for one exhibit (its reads, the list of ``N`` serials of length ``L``):
 
 1. **Alignments.**  A read is written from a serial one true character at a time — each
-   skipped, read as one character (``?`` included) or read as two — with extra characters
-   inserted between; torn parts (``*``) hide stretches of the serial.  A read's
+   skipped, read as one character (``?`` included) or read as two — with an extra legible
+   character inserted in a gap now and then (at most one a gap); torn parts (``*``) hide
+   stretches of the serial.  A read's
    *alignments* are the ways it fits a serial with the fewest such events its length
    allows: none for a read of ``L`` characters or a torn read of at most ``L``; ``L − n``
    skips for a complete read of ``n < L``; ``n − L`` insertions or pairs for a read of
@@ -89,7 +90,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from taserlink.errors import MatchError
+from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
@@ -113,7 +114,6 @@ from taserlink.forensics.scoring import (
     check_exhibit_sizes,
     stage_lengths,
 )
-from taserlink.errors import ReadError
 from taserlink.forensics.serials import UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
@@ -165,7 +165,8 @@ def alignments(read: AfidRead, length: int, model: ConfusionModel) -> list[Align
         if p < length:
             walk(k, j + 1, p + 1, skips_left, extra_left, (*covered, (p, char)), inserted)
         if extra_left:
-            if char != UNREADABLE:  # an inserted character is a legible one
+            # An inserted character is a legible one, at most one in a gap.
+            if char != UNREADABLE and not (inserted and inserted[-1][0] == p):
                 walk(k, j + 1, p, skips_left, extra_left - 1, covered, (*inserted, (p, char)))
             if p < length and segment[j : j + 2] in pairs:
                 pair = segment[j : j + 2]
@@ -317,8 +318,7 @@ class _Reference:
                 1
                 for codes in self.codes
                 if all(
-                    codes[q] in tables.expansion[q][tables.output_index[outputs[q]]]
-                    for q in window
+                    codes[q] in tables.expansion[q][tables.output_index[outputs[q]]] for q in window
                 )
             )
             if matched <= STAGE_HITS[stage]:
@@ -373,7 +373,9 @@ class _Reference:
         outputs = dict(a.covered)
         tables = self.tables
         cost = [
-            float(tables.break_cost[p, tables.output_index[outputs[p]]]) if p in outputs else math.inf
+            float(tables.break_cost[p, tables.output_index[outputs[p]]])
+            if p in outputs
+            else math.inf
             for p in range(self.scheme.length)
         ]
         return hitting_cost(windows, cost)
@@ -382,9 +384,7 @@ class _Reference:
         """Step 4: candidate serial index → log L(read | s)."""
         top = read.best_possible
         limit = top - read.log_background
-        costs = {
-            id(a): [top - self.score(a, s) for s in range(self.n)] for a in read.ways
-        }
+        costs = {id(a): [top - self.score(a, s) for s in range(self.n)] for a in read.ways}
         chosen: list[int] = []
         for stage in range(len(STAGE_HITS)):
             plans = [self.plan(a, stage) for a in read.ways]
@@ -527,7 +527,9 @@ class _Reference:
             ReadSummary(r.tag.tag, tuple(r.ways), not r.parsed.complete, r.state) for r in group
         ]
         if not kept:
-            return build_row(exhibit, summaries, [], 1.0, nothing_explains, settings, self.scheme.length)
+            return build_row(
+                exhibit, summaries, [], 1.0, nothing_explains, settings, self.scheme.length
+            )
         weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
         log_serial_prior = math.log((1 - settings.p_outside) / n)
         # B(G) is at least the kept serials' own share of it (each is the random serial
@@ -539,7 +541,12 @@ class _Reference:
         z = _log_sum_exp([*(log_serial_prior + t for _, t in kept), log_other])
         top = [(self.serials[s], math.exp(log_serial_prior + t - z)) for s, t in kept[:2]]
         return build_row(
-            exhibit, summaries, top, math.exp(log_other - z), nothing_explains, settings,
+            exhibit,
+            summaries,
+            top,
+            math.exp(log_other - z),
+            nothing_explains,
+            settings,
             self.scheme.length,
         )
 
@@ -648,4 +655,3 @@ def reference_match_reads(
     for exhibit, members in exhibits.items():
         rows.extend(engine.match_exhibit(exhibit, members))
     return rows
-

@@ -110,6 +110,7 @@ MASS_QUANTUM: Final = 1e-9
 """Combinations of the background are ranked by mass rounded to this many nats (then by
 the order they were made), so rounding noise cannot reorder equals."""
 _KEY_BITS: Final = 32
+FloatArray = npt.NDArray[np.float64]
 
 
 def index_window(scheme: SerialScheme) -> int:
@@ -195,6 +196,18 @@ class ReadSummary:
     state: str = ReadState.SCORED
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """:class:`PositionTables`' numbers for one set of allowed characters, by output."""
+
+    best: FloatArray
+    mean: FloatArray
+    size: npt.NDArray[np.int64]
+    wild: npt.NDArray[np.bool_]
+    cost: FloatArray
+    expansion: list[tuple[int, ...]]
+
+
 class PositionTables:
     """The confusion model's numbers by serial position, for one scheme.
 
@@ -241,22 +254,22 @@ class PositionTables:
         self.wild = np.zeros((length, n_out), bool)
         self.break_cost = np.zeros((length, n_out))
         self.expansion: list[list[tuple[int, ...]]] = []
-        cache: dict[tuple[int, ...], tuple[object, ...]] = {}
+        cache: dict[tuple[int, ...], _Columns] = {}
         for p, allowed in enumerate(self.allowed):
             if allowed not in cache:
                 cache[allowed] = self._by_position(allowed)
-            best, mean, size, wild, cost, expansion = cache[allowed]
-            self.best[p], self.mean[p] = best, mean  # type: ignore[assignment]
-            self.size[p], self.wild[p] = size, wild  # type: ignore[assignment]
-            self.break_cost[p] = cost  # type: ignore[assignment]
-            self.expansion.append(expansion)  # type: ignore[arg-type]
+            columns = cache[allowed]
+            self.best[p], self.mean[p] = columns.best, columns.mean
+            self.size[p], self.wild[p] = columns.size, columns.wild
+            self.break_cost[p] = columns.cost
+            self.expansion.append(columns.expansion)
         for array in (self.best, self.mean, self.size, self.wild, self.break_cost):
             array.setflags(write=False)
         self.keep_span = sum(self.log_allowed) + 1.0
         """Θ: a listed serial whose group total is more than this below the best is counted
         with "another serial" (a random serial is at least this likely to be the best)."""
 
-    def _by_position(self, allowed: tuple[int, ...]) -> tuple[object, ...]:
+    def _by_position(self, allowed: tuple[int, ...]) -> _Columns:
         n_out = len(self.outputs)
         best = np.full(n_out, -math.inf)
         mean = np.full(n_out, -math.inf)
@@ -272,8 +285,8 @@ class PositionTables:
                 expansion.append(())
                 continue
             best[o] = top
-            mean[o] = top + math.log(sum(math.exp(v - top) for v in finite)) - math.log(
-                len(allowed)
+            mean[o] = (
+                top + math.log(sum(math.exp(v - top) for v in finite)) - math.log(len(allowed))
             )
             if max(logs) - min(logs) < 1e-12:  # says nothing about the character
                 chosen = list(range(len(logs)))
@@ -288,7 +301,7 @@ class PositionTables:
             wild[o] = len(chosen) == len(allowed)
             outside = [top - v for k, v in enumerate(logs) if k not in chosen and v > -math.inf]
             cost[o] = min(outside) if outside else math.inf
-        return best, mean, size, wild, cost, expansion
+        return _Columns(best, mean, size, wild, cost, expansion)
 
     def readable(self, output: str) -> bool:
         """Whether ``output`` says anything about the character under it (not ``?``, not a
@@ -349,7 +362,8 @@ def explain(
         parts = [
             f"{_describe(edit, length)} ({k} of {n} reads)"
             for edit, k in sorted(
-                counts.items(), key=lambda item: (item[0][0], item[0][1] != "", -item[1], item[0][2])
+                counts.items(),
+                key=lambda item: (item[0][0], item[0][1] != "", -item[1], item[0][2]),
             )
         ]
     if not parts:
@@ -367,9 +381,7 @@ def _kept_note(reads: Sequence[ReadSummary]) -> str:
     unscorable = sum(1 for r in reads if r.state == ReadState.UNSCORABLE)
     parts = []
     if unreadable:
-        parts.append(
-            f"{unreadable} tag{'s' if unreadable > 1 else ''} with no readable character"
-        )
+        parts.append(f"{unreadable} tag{'s' if unreadable > 1 else ''} with no readable character")
     if unscorable:
         parts.append(
             f"{unscorable} read{'s' if unscorable > 1 else ''} too damaged to score "
@@ -400,13 +412,16 @@ def build_row(
     scored = [r for r in reads if r.state == ReadState.SCORED]
     kept = _kept_note(reads)
     if not top:
-        why = (
-            "no serial of the list is near enough to the reads"
-            if scored
-            else "nothing to match"
-        )
+        why = "no serial of the list is near enough to the reads" if scored else "nothing to match"
         return MatchRow(
-            exhibit, "", MatchStatus.NONE, None, tags, "", None, "; ".join(p for p in (why, kept) if p)
+            exhibit,
+            "",
+            MatchStatus.NONE,
+            None,
+            tags,
+            "",
+            None,
+            "; ".join(p for p in (why, kept) if p),
         )
     serial, p1 = top[0]
     if nothing_explains or (p1 < settings.match_threshold and p1 < other):
@@ -446,6 +461,3 @@ def check_exhibit_sizes(by_exhibit: Mapping[str, Sequence[TagRead]]) -> None:
                 f"exhibit {exhibit!r} holds {len(members)} reads, more than "
                 f"{MAX_EXHIBIT_READS}: split the exhibit by where its tags were recovered"
             )
-
-
-FloatArray = npt.NDArray[np.float64]

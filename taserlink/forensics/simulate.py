@@ -73,7 +73,12 @@ def simulate_read(
         ValueError: as :func:`simulate_reads`.
     """
     return simulate_reads(
-        [serial], model, rng, p_torn=p_torn, min_fragment=min_fragment, indels=indels,
+        [serial],
+        model,
+        rng,
+        p_torn=p_torn,
+        min_fragment=min_fragment,
+        indels=indels,
         p_hole=p_hole,
     )[0]
 
@@ -140,8 +145,9 @@ def simulate_reads(
                         + ("" if start + size == len(serial) else TORN)
                     )
             else:
-                text = _written(serial, rows, model, rng, one, pairs, legible, p_torn,
-                                min_fragment, p_hole)
+                text = _written(
+                    serial, rows, model, rng, one, pairs, legible, p_torn, min_fragment, p_hole
+                )
             if text.replace(TORN, "").replace(UNREADABLE, ""):
                 break
         reads.append(text)
@@ -175,9 +181,9 @@ def _written(
     for begin, end in stretches:
         written = []
         for p in range(begin, end):
-            if p > begin or begin == 0:  # a gap before p: inside, or the serial's start
-                if rng.random() < model.p_insert:
-                    written.append(rng.choice(legible))
+            # A gap before p — inside the stretch, or at the serial's start.
+            if (p > begin or begin == 0) and rng.random() < model.p_insert:
+                written.append(rng.choice(legible))
             u = rng.random()
             r = rows[p]
             if u < model.p_skip:
