@@ -13,6 +13,7 @@ cartridge, or of thousands of cartridges, are answered as one exhibit.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from functools import lru_cache
@@ -108,7 +109,7 @@ def test_consistent_reads_never_lower_the_posterior(size: int, data: st.DataObje
     texts = noise.reads([serial] * data.draw(st.integers(2, 7), label="reads"), rng)
     assert all(parse_read(t).fits(serial) for t in texts)
     path = prefixes(matcher(size), serial, texts)
-    for (before, matched), (after, still) in zip(path, path[1:], strict=False):
+    for (before, matched), (after, still) in itertools.pairwise(path):
         assert after >= before - 1e-9, (texts, path)
         assert still or not matched, (texts, path)
 
