@@ -294,6 +294,7 @@ class _Reads:
     state: list[str]  # ReadState per read
     torn: BoolArray  # per read
     ways: list[tuple[Alignment, ...] | None]  # None: the read's text is its one alignment
+    templated: dict[int, tuple[str, npt.NDArray[np.int64], float]]  # read -> built lazily
     texts: list[str]  # cleaned text of complete reads of the serial's length
     row_read: IntArray  # per row: its read
     row_cols: npt.NDArray[np.int16]  # (rows, L) output columns, ABSENT if uncovered
@@ -340,6 +341,7 @@ class Matcher:
         outputs = tables.outputs
         self._absent = len(outputs)
         self._unreadable = tables.output_index[UNREADABLE]
+        self._skip = tables.output_index[SKIPPED]
         length, base = scheme.length, index.base
         table = np.zeros((len(outputs) + 1, base))
         table[: len(outputs)] = tables.log_table
@@ -368,6 +370,13 @@ class Matcher:
             for o, codes in enumerate(tables.expansion[p]):
                 self._expansion[p, o, : len(codes)] = codes
         self._allowed_count = np.array([len(a) for a in tables.allowed], np.int64)
+        # Where a pair can never be written (no allowed character there is written so).
+        self._impossible = {
+            (p, o)
+            for p in range(length)
+            for o in outputs
+            if len(o) == 2 and tables.best[p, tables.output_index[o]] == -math.inf
+        }
         self._lengths = stage_lengths(scheme, len(index))
         self._prior = np.full((length, base), -math.inf)
         for p, allowed in enumerate(tables.allowed):
@@ -407,6 +416,7 @@ class Matcher:
         state = [ReadState.SCORED] * n
         plain &= (columns != self._unreadable).any(axis=1)
         ways: list[tuple[Alignment, ...] | None] = [None] * n
+        templated: dict[int, tuple[str, npt.NDArray[np.int64], float]] = {}
         torn = np.zeros(n, bool)
         counts = np.zeros(n, np.int64)
         counts[plain] = 1
@@ -426,6 +436,11 @@ class Matcher:
             if parsed.readable == 0:
                 state[i] = ReadState.UNREADABLE
                 continue
+            made = self._template(parsed)
+            if made is not None:
+                templated[i] = made
+                counts[i] = len(made[1])
+                continue
             found = self._alignments(parsed)
             if not found:
                 state[i] = ReadState.UNSCORABLE
@@ -438,6 +453,11 @@ class Matcher:
         row_weight = np.zeros(rows)
         at = np.flatnonzero(plain)
         row_cols[starts[at]] = columns[at]
+        for i, (chars, template, weight) in templated.items():
+            written = np.array([self._output_of[c] for c in chars] + [self._skip, self._absent])
+            block = slice(starts[i], starts[i] + len(template))
+            row_cols[block] = written[template]
+            row_weight[block] = weight
         for i, found in enumerate(ways):
             if found is None:
                 continue
@@ -469,6 +489,7 @@ class Matcher:
             state=state,
             torn=torn,
             ways=ways,
+            templated=templated,
             texts=[t if k else "" for t, k in zip(cleaned, plain, strict=True)],
             row_read=row_read,
             row_cols=row_cols,
@@ -481,24 +502,39 @@ class Matcher:
             background=background,
         )
 
-    def _alignments(self, read: AfidRead) -> tuple[Alignment, ...] | None:
-        """The read's alignments (step 1), impossible ones left out; None when unscorable."""
+    def _template(self, read: AfidRead) -> tuple[str, npt.NDArray[np.int64], float] | None:
+        """The alignments of a read that needs no inserted character, as rows of indices
+        into its characters (then one past them: a skip; two past: not covered), in
+        canonical order, with their common weight; ``None`` for any other read."""
         length = self.index.scheme.length
-        known = read.length
-        extra = max(0, known - length)
-        skips = max(0, length - known) if read.complete else 0
-        if extra + skips > MAX_EXTRA:
+        chars = "".join(read.segments)
+        known = len(chars)
+        if known > length or (read.complete and length - known > MAX_EXTRA):
             return None
-        if extra or skips:
-            found = _event_alignments(read, length, self.model, skips, extra)
-        else:
-            found = _placements(read, length)
+        if read.complete:
+            template = _skip_template(length, known)
+            return (chars, template, 0.0) if len(template) <= MAX_ALIGNMENTS else None
+        lengths = tuple(len(s) for s in read.segments)
+        starts = _segment_starts(lengths, read.starts_at_start, read.ends_at_end, length)
+        if not 0 < len(starts) <= MAX_ALIGNMENTS:
+            return None
+        return chars, _placement_template(lengths, starts, length), -math.log(len(starts))
+
+    def _alignments(self, read: AfidRead) -> tuple[Alignment, ...] | None:
+        """The alignments of a read with characters too many (step 1: each inserted or the
+        second of a pair), impossible ones left out; None when unscorable."""
+        length = self.index.scheme.length
+        extra = read.length - length
+        if not 0 < extra <= MAX_EXTRA:
+            return None  # what :meth:`_template` could not place cannot be scored
+        found = _event_alignments(read, length, self.model, extra)
         if found is None:
             return None
-        best = self.tables.best
-        index = self._output_of
+        impossible = self._impossible
         possible = tuple(
-            a for a in found if all(best[p, index[o]] > -math.inf for p, o in a.covered)
+            a
+            for a in found
+            if not impossible or not any(len(o) == 2 and (p, o) in impossible for p, o in a.covered)
         )
         return possible or None
 
@@ -930,42 +966,64 @@ def _segment_starts(
     return starts
 
 
-def _placements(read: AfidRead, length: int) -> tuple[Alignment, ...] | None:
-    """A torn read's placements (or a complete read's one), equally likely."""
-    lengths = tuple(len(s) for s in read.segments)
-    starts = _segment_starts(lengths, read.starts_at_start, read.ends_at_end, length)
-    if len(starts) > MAX_ALIGNMENTS:
-        return None
-    if not len(starts):
-        return ()
-    weight = -math.log(len(starts)) if not read.complete else 0.0
-    result = []
-    for row in starts.tolist():
-        covered = tuple(
-            (start + i, c)
-            for start, segment in zip(row, read.segments, strict=True)
-            for i, c in enumerate(segment)
+@functools.lru_cache(maxsize=64)
+def _skip_template(length: int, known: int) -> npt.NDArray[np.int64]:
+    """The skips of a complete read of ``known < length`` characters as rows of indices
+    into its characters (``known``: skipped), skipped positions in combination order — the
+    canonical order (a skip, written "", sorts before any character)."""
+    rows = []
+    for skipped in itertools.combinations(range(length), length - known):
+        row, k = [], 0
+        for p in range(length):
+            if p in skipped:
+                row.append(known)
+            else:
+                row.append(k)
+                k += 1
+        rows.append(row)
+        if len(rows) > MAX_ALIGNMENTS:
+            break
+    table = np.array(rows, np.int64).reshape(-1, length)
+    table.setflags(write=False)
+    return table
+
+
+def _placement_template(
+    lengths: tuple[int, ...], starts: npt.NDArray[np.int64], length: int
+) -> npt.NDArray[np.int64]:
+    """Placements of pieces as rows of indices into the read's characters (``sum(lengths)
+    + 1``: not covered)."""
+    known = sum(lengths)
+    rows = np.full((len(starts), length), known + 1, np.int64)
+    offset = 0
+    for k, size in enumerate(lengths):
+        rows[np.arange(len(starts))[:, None], starts[:, k, None] + np.arange(size)] = (
+            offset + np.arange(size)
         )
-        result.append(Alignment(covered, (), weight))
-    return tuple(result)
+        offset += size
+    return rows
+
+
+def _from_template(
+    chars: str, template: npt.NDArray[np.int64], weight: float
+) -> tuple[Alignment, ...]:
+    """The Alignment objects a template stands for (for an explanation)."""
+    known = len(chars)
+    out = []
+    for row in template.tolist():
+        covered = tuple(
+            (p, chars[i] if i < known else SKIPPED) for p, i in enumerate(row) if i <= known
+        )
+        out.append(Alignment(covered, (), weight))
+    return tuple(out)
 
 
 def _event_alignments(
-    read: AfidRead, length: int, model: ConfusionModel, skips: int, extra: int
+    read: AfidRead, length: int, model: ConfusionModel, extra: int
 ) -> tuple[Alignment, ...] | None:
-    """Alignments with ``skips`` skipped serial positions (a complete read, too short) or
-    ``extra`` characters too many (each inserted, or the second of a pair), by choosing
-    which positions or characters they are."""
+    """Alignments of a read ``extra`` characters too long: which of its characters are
+    extra, each inserted (never a ``?``, at most one a gap) or the second of a pair."""
     found: list[Alignment] = []
-    if skips:
-        text = read.segments[0]
-        for skipped in itertools.combinations(range(length), skips):
-            written = iter(text)
-            cells = tuple((p, SKIPPED if p in skipped else next(written)) for p in range(length))
-            found.append(Alignment(cells, (), 0.0))
-            if len(found) > MAX_ALIGNMENTS:
-                return None
-        return tuple(sorted(found, key=lambda a: a.key))
     pairs = {written for _, written, _ in model.pairs}
     chars: list[str] = []
     segment_of: list[int] = []
@@ -1136,7 +1194,8 @@ class _Grouping:
         serials = m.index.serials
         length = m.index.scheme.length
         rows: list[MatchRow] = []
-        order = sorted(members_of, key=lambda g: (group_exhibit[g], g))
+        exhibit_of_group = [int(e) for e in group_exhibit]
+        order = sorted(members_of, key=lambda g: (exhibit_of_group[g], g))
         for g in order:
             best_two: list[tuple[str, float]] = []
             if stats.first[g] >= 0:
@@ -1353,7 +1412,9 @@ class _Grouping:
         if p.state[r] != ReadState.SCORED:
             return ReadSummary(tag, (), bool(p.torn[r]), p.state[r])
         ways = p.ways[r]
-        if ways is None:
+        if r in p.templated:
+            ways = _from_template(*p.templated[r])
+        elif ways is None:
             ways = (Alignment(tuple(enumerate(p.texts[r])), (), 0.0),)
         return ReadSummary(tag, ways, bool(p.torn[r]), ReadState.SCORED)
 
