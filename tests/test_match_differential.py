@@ -231,3 +231,42 @@ def test_one_index_serves_many_batches() -> None:
         ]
         assert_same(matcher.match(reads), reference_match_reads(reads, serials))
     assert matcher.match([]) == []
+
+
+@st.composite
+def crowded_scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRead]]:
+    """One exhibit of many torn and sloppy reads of one or two cartridges, among look-alikes
+    and serials sharing pieces: enough combinations that the background is carried forward
+    by its largest, stray reads that only the exhibit's anchors can place, groups that the
+    bounds on their totals must sort out."""
+    scheme = draw(st.sampled_from(SCHEMES[:2]))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    serials: list[str] = []
+    while len(serials) < 30:
+        if serials and rng.random() < 0.4:
+            candidate = confusable_neighbour(rng.choice(serials), scheme, rng)
+        else:
+            candidate = scheme.generate(rng)
+        if candidate is not None and candidate not in serials:
+            serials.append(candidate)
+    sloppy = ConfusionModel.default(scheme, p_correct=0.8, p_skip=0.03, p_insert=0.02)
+    reads: list[TagRead] = []
+    for serial in rng.sample(serials, draw(st.integers(1, 2))):
+        texts = simulate_reads(
+            [serial] * draw(st.integers(5, 12)), sloppy, rng, p_torn=0.8, min_fragment=3, p_hole=0.3
+        )
+        reads += [TagRead("E", f"t{len(reads) + i}", t) for i, t in enumerate(texts)]
+    rng.shuffle(reads)
+    return scheme, serials, reads
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crowded_scenes())
+def test_crowded_exhibits_agree_with_the_reference(
+    scene: tuple[SerialScheme, list[str], list[TagRead]],
+) -> None:
+    scheme, serials, reads = scene
+    assert_same(
+        match_reads(reads, serials, scheme=scheme),
+        reference_match_reads(reads, serials, scheme=scheme),
+    )

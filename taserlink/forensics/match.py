@@ -239,7 +239,6 @@ def _disjoint(used: BoolArray, size: int, cost: FloatArray) -> BoolArray:
     disjoint ones whose cheapest breaks add up most, chosen from the right with ties to
     leaving a start out — the reference's rule, the same sums in the same order."""
     rows, length = used.shape
-    pos = np.arange(length)
     weight = np.full((rows, length), math.inf)
     for w in range(length - size + 1):
         weight[:, w] = cost[:, w : w + size].min(axis=1)
@@ -255,7 +254,6 @@ def _disjoint(used: BoolArray, size: int, cost: FloatArray) -> BoolArray:
         pick = here & used[:, w] & (take > best[:, w + 1])
         chosen[pick, w] = True
         at = np.where(pick, w + size, np.where(here, w + 1, at))
-    del pos
     return chosen
 
 
@@ -468,13 +466,11 @@ class Matcher:
         row_read = np.repeat(np.arange(n), counts)
         scored = counts > 0
         # ℓ̂_a and the background, summed position by position as the reference does.
-        positions = np.arange(length)
         best_sum = np.zeros(rows)
         mean_sum = np.zeros(rows)
         for p in range(length):
             best_sum += self._best[p, row_cols[:, p]]
             mean_sum += self._mean[p, row_cols[:, p]]
-        del positions
         row_top = row_weight + best_sum
         top = np.full(n, -math.inf)
         background = np.full(n, -math.inf)
