@@ -313,7 +313,8 @@ class _Found:
     read: IntArray
     serial: IntArray
     ll: FloatArray
-    other_bound: FloatArray  # per read
+    other_bound: FloatArray  # per read: the most log L of a serial it does not name
+    certified: BoolArray  # per read: the search ruled out a missed serial beating its best
 
 
 class Matcher:
@@ -546,7 +547,8 @@ class Matcher:
         active = prepared.scored.copy()
         cand_read: list[IntArray] = []
         cand_serial: list[IntArray] = []
-        settled = np.zeros(n_reads)  # per read: every non-candidate costs more than this
+        settled = np.zeros(n_reads)  # per read: every serial not named costs at least this
+        certified = np.zeros(n_reads, bool)  # per read: nothing missed can beat what was found
         last_read = last_serial = np.zeros(0, np.int64)  # what the stage before would name
         for stage in range(len(STAGE_HITS)):
             last = stage == len(STAGE_HITS) - 1
@@ -612,18 +614,21 @@ class Matcher:
             cand_read.append(f_read[take])
             cand_serial.append(f_serial[take])
             last_read, last_serial = f_read[named & ~take], f_serial[named & ~take]
-            # What the search guarantees of the serials it did not name: their cost is
-            # above `certain` when certified, above 0 (nothing) when it stopped early.
-            certified = active & (certain < per_read)
-            settled[certified] = certain[certified]
+            # What the stage guarantees of the serials a read does not name: a serial no
+            # window found costs at least λ, one found but not named at least the cheapest
+            # such, one found beyond D more than D.
+            left_out = np.full(n_reads, math.inf)
+            np.minimum.at(left_out, f_read[~named], cost[~named])
+            settled[active] = np.minimum(np.minimum(per_read, left_out), limit)[active]
+            certified[active] = (certain < per_read)[active]
             active &= ~done
         read = np.concatenate(cand_read) if cand_read else np.zeros(0, np.int64)
         serial = np.concatenate(cand_serial) if cand_serial else np.zeros(0, np.int64)
         order = np.lexsort((serial, read))
         read, serial = read[order], serial[order]
         ll = self._pair_log_likelihoods(prepared, read, serial)
-        # Bound on log L(read | s) for a serial that is not a candidate (step 6's pruning):
-        # every alignment falls more than `settled` short of ℓ̂ (0 when not conclusive).
+        # Bound on log L(read | s) for a serial the read does not name (step 6's pruning,
+        # step 7's serial missed): every alignment falls at least `settled` short of ℓ̂.
         cap = top[prepared.row_read] - settled[prepared.row_read]
         capped = np.minimum(prepared.row_top, cap)
         other_bound = np.full(n_reads, -math.inf)
@@ -632,7 +637,7 @@ class Matcher:
             other_bound[prepared.scored] = _segment_lse(
                 capped, first_row, prepared.row_read, n_reads
             )[prepared.scored]
-        return _Found(read, serial, ll, other_bound)
+        return _Found(read, serial, ll, other_bound, certified)
 
     def _windows(
         self, cols: npt.NDArray[np.int16], stage: int
@@ -842,7 +847,9 @@ class Matcher:
         all_serial = np.concatenate([serial, pair_serial[good]])
         all_ll = np.concatenate([ll, pair_ll[good]])
         order = np.lexsort((all_serial, all_read))
-        return _Found(all_read[order], all_serial[order], all_ll[order], found.other_bound)
+        return _Found(
+            all_read[order], all_serial[order], all_ll[order], found.other_bound, found.certified
+        )
 
     # -- step 7 ----------------------------------------------------------------------------
     def _background(self, prepared: _Reads, members: list[int]) -> float:
@@ -1078,6 +1085,9 @@ class _Stats:
     first_total: FloatArray
     second: IntArray  # runner-up (-1: none)
     second_total: FloatArray
+    k_group: IntArray  # every kept (group, serial, total), by group
+    k_serial: IntArray
+    k_total: FloatArray
 
 
 class _Grouping:
@@ -1182,6 +1192,16 @@ class _Grouping:
             np.log(settings.p_outside + (1 - settings.p_outside) * (n - stats.kept) / n)
             + background
         )
+        # A group none of whose reads' searches was certified: the best serial they could
+        # have missed competes, as a serial of the list.
+        weighed = np.flatnonzero(self.weighed)
+        sure = np.zeros(len(group_exhibit), bool)
+        sure[group_of[weighed[f.certified[weighed]]]] = True
+        missed = np.bincount(
+            group_of[weighed], self.weight[weighed] * f.other_bound[weighed], minlength=len(sure)
+        )
+        unsure = ~sure & (stats.first >= 0)
+        log_other = np.where(unsure, np.logaddexp(log_other, log_prior + missed), log_other)
         has = stats.first >= 0
         z = np.where(has, np.logaddexp(stats.log_sum + log_prior, log_other), log_other)
         other = np.exp(log_other - z)
@@ -1189,15 +1209,33 @@ class _Grouping:
         p2 = np.exp(stats.second_total + log_prior - z)
         serials = m.index.serials
         length = m.index.scheme.length
-        rows: list[MatchRow] = []
         exhibit_of_group = [int(e) for e in group_exhibit]
+        best_two_of = {
+            g: [
+                (int(choice[g]), float(score[g]))
+                for choice, score in ((stats.first, p1), (stats.second, p2))
+                if choice[g] >= 0
+            ]
+            for g in members_of
+        }
+        # The exhibit's cartridges — the best serials of its groups of two reads or more —
+        # are a priori the source of any tag of it: in every other group of the exhibit
+        # they compete with prior 1 − p_outside, not (1 − p_outside)/N.
+        size = np.bincount(group_of[weighed], minlength=len(group_exhibit))
+        cartridges: dict[int, list[tuple[int, int]]] = {}
+        for g in range(n_formed):
+            if g in members_of and size[g] >= 2 and stats.first[g] >= 0:
+                cartridges.setdefault(exhibit_of_group[g], []).append((g, int(stats.first[g])))
+        for g in members_of:
+            rivals = [c for h, c in cartridges.get(exhibit_of_group[g], []) if h != g]
+            if rivals and stats.first[g] >= 0:
+                best_two_of[g], other[g] = self._with_cartridges(
+                    g, group_of, stats, rivals, float(log_other[g]), log_prior
+                )
+        rows: list[MatchRow] = []
         order = sorted(members_of, key=lambda g: (exhibit_of_group[g], g))
         for g in order:
-            best_two: list[tuple[str, float]] = []
-            if stats.first[g] >= 0:
-                best_two.append((str(serials[int(stats.first[g])]), float(p1[g])))
-            if stats.second[g] >= 0:
-                best_two.append((str(serials[int(stats.second[g])]), float(p2[g])))
+            best_two = [(str(serials[s]), score) for s, score in best_two_of[g]]
             rows.append(
                 build_row(
                     p.exhibits[group_exhibit[g]],
@@ -1210,6 +1248,38 @@ class _Grouping:
                 )
             )
         return rows
+
+    def _with_cartridges(
+        self,
+        g: int,
+        group_of: IntArray,
+        stats: _Stats,
+        rivals: list[int],
+        log_other: float,
+        log_prior: float,
+    ) -> tuple[list[tuple[int, float]], float]:
+        """Step 7 for a group of an exhibit that holds other cartridges (``rivals``): the
+        named serial (the best kept that is not one of them), the runner-up among all, and
+        "another serial", each a posterior."""
+        m, p, f = self.m, self.p, self.f
+        at = np.flatnonzero(stats.k_group == g)
+        kept = dict(zip(stats.k_serial[at].tolist(), stats.k_total[at].tolist(), strict=True))
+        weight = {s: log_prior + t for s, t in kept.items()}
+        reads = np.flatnonzero(self.weighed & (group_of == g))
+        log_cartridge_prior = math.log(1 - m.settings.p_outside)
+        for s in rivals:
+            total = kept.get(s)
+            if total is None:
+                lls = m._pair_log_likelihoods(p, reads, np.full(len(reads), s, np.int64))
+                total = float(np.sum(self.weight[reads] * lls))
+            weight[s] = log_cartridge_prior + total
+        z = _log_sum_exp(np.array([*weight.values(), log_other]))
+        ranked = _tie_sorted(list(kept.items()))
+        named = next((s for s, _ in ranked if s not in rivals), ranked[0][0])
+        rest = _tie_sorted([(s, w) for s, w in weight.items() if s != named])[:1]
+        del f
+        best_two = [(s, math.exp(weight[s] - z)) for s in [named, *(s for s, _ in rest)]]
+        return best_two, math.exp(log_other - z)
 
     def _stats(self, group_of: IntArray, n_groups: int) -> _Stats:
         """Step 6 for every group: the serials kept, their totals, best and runner-up."""
@@ -1269,7 +1339,9 @@ class _Grouping:
             log_sum = _segment_lse(k_total, starts, k_group, n_groups)
         first, first_total = _pick(k_group, k_serial, k_total, n_groups, None)
         second, second_total = _pick(k_group, k_serial, k_total, n_groups, first)
-        return _Stats(n_kept, log_sum, first, first_total, second, second_total)
+        return _Stats(
+            n_kept, log_sum, first, first_total, second, second_total, k_group, k_serial, k_total
+        )
 
     def _refine(
         self,
@@ -1487,6 +1559,19 @@ def _merge_order(
             if pointer[k] < len(lists[k]):
                 g = lists[k][pointer[k]]
                 heapq.heappush(heap, (-float(gain[g]), int(serial[g]), k))
+    return result
+
+
+def _tie_sorted(values: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Serials by value, values within TIE_TOLERANCE of the leader equal and ordered by
+    list position (the reference's rule)."""
+    result: list[tuple[int, float]] = []
+    rest = list(values)
+    while rest:
+        top = max(v for _, v in rest)
+        pick = min((item for item in rest if item[1] >= top - TIE_TOLERANCE), key=lambda x: x[0])
+        result.append(pick)
+        rest.remove(pick)
     return result
 
 

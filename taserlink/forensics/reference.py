@@ -221,6 +221,8 @@ class _Read:
     best_possible: float = -math.inf  # ℓ̂
     log_background: float = -math.inf  # log L₀
     candidates: dict[int, float] | None = None  # serial index -> log L(read | s)
+    certified: bool = False  # the search found the read's best serial for certain
+    settled: float = 0.0  # every listed serial the read does not name costs at least this
 
 
 class _Reference:
@@ -381,7 +383,8 @@ class _Reference:
         return hitting_cost(windows, cost)
 
     def candidates(self, read: _Read) -> dict[int, float]:
-        """Step 4: candidate serial index → log L(read | s)."""
+        """Step 4: candidate serial index → log L(read | s); also sets ``read.certified``
+        and ``read.settled`` (every listed serial not named costs at least this)."""
         top = read.best_possible
         limit = top - read.log_background
         costs = {id(a): [top - self.score(a, s) for s in range(self.n)] for a in read.ways}
@@ -404,8 +407,11 @@ class _Reference:
             bound = min(least + SPAN_NATS, limit)
             chosen = [s for c, s in sorted((c, s) for s, c in found.items() if c <= bound)]
             chosen = chosen[:MAX_CANDIDATES]
+            left_out = min((c for s, c in found.items() if s not in chosen), default=math.inf)
+            read.certified = min(least, limit) < guarantee
+            read.settled = min(guarantee, left_out, limit)
             notable = limit - (math.log(self.n) if stage == 0 else 0.0)
-            if min(least, limit) < guarantee or least <= notable:
+            if read.certified or least <= notable:
                 break
         return {s: self.log_likelihood(read, s) for s in sorted(chosen)}
 
@@ -493,12 +499,28 @@ class _Reference:
                 seen[b] = g
 
         order = {id(r): i for i, r in enumerate(members)}
-        rows = [self.row(exhibit, sorted(g, key=lambda r: order[id(r)]), False) for g in groups]
         assigned = {id(r) for g in groups for r in g}
         rest = [r for r in members if id(r) not in assigned]
+        # The exhibit's cartridges: the best serials of its groups of two reads or more.
+        cartridges = []
+        for group in groups:
+            kept = self.kept(group)
+            weighed = [r for r in group if r.tag.confidence > 0]
+            if kept and len(weighed) >= 2:
+                cartridges.append((kept[0][0], group))
+        rows = []
+        for group in groups:
+            others = [s for s, g in cartridges if g is not group]
+            rows.append(self.row(exhibit, sorted(group, key=lambda r: order[id(r)]), False, others))
         if rest:
-            rows.append(self.row(exhibit, rest, True))
+            rows.append(self.row(exhibit, rest, True, [s for s, _ in cartridges]))
         return rows
+
+    def missed(self, read: _Read) -> float:
+        """The most log L(read | s) of a listed serial the read does not name: every
+        alignment at most ``settled`` short of ``ℓ̂``."""
+        cap = read.best_possible - read.settled
+        return _log_sum_exp([min(self.best_possible(a), cap) for a in read.ways])
 
     def kept(self, group: list[_Read]) -> list[tuple[int, float]]:
         """Step 6: the group's kept serials with their totals, best first."""
@@ -519,7 +541,11 @@ class _Reference:
         kept = [(s, t) for s, t in totals if t >= top - self.tables.keep_span]
         return _tie_sorted(kept)
 
-    def row(self, exhibit: str, group: list[_Read], nothing_explains: bool) -> MatchRow:
+    def row(
+        self, exhibit: str, group: list[_Read], nothing_explains: bool, cartridges: list[int]
+    ) -> MatchRow:
+        """Steps 7 and 8 for one group; ``cartridges`` are the serials of the exhibit's
+        other groups of two reads or more."""
         settings = self.settings
         n = self.n
         kept = self.kept(group)
@@ -538,8 +564,26 @@ class _Reference:
         log_other = math.log(
             settings.p_outside + (1 - settings.p_outside) * (n - len(kept)) / n
         ) + max(self.background(weighed), floor)
-        z = _log_sum_exp([*(log_serial_prior + t for _, t in kept), log_other])
-        top = [(self.serials[s], math.exp(log_serial_prior + t - z)) for s, t in kept[:2]]
+        # Each serial's log prior × likelihood: a cartridge the exhibit holds (found by two
+        # reads or more of another group) is a priori the source of a tag of the exhibit,
+        # not one of N.
+        log_cartridge_prior = math.log(1 - settings.p_outside)
+        weight = {s: log_serial_prior + t for s, t in kept}
+        for s in cartridges:
+            total = dict(kept).get(s)
+            if total is None:
+                total = sum(r.tag.confidence * self.log_likelihood(r, s) for r in weighed)
+            weight[s] = log_cartridge_prior + total
+        terms = [*weight.values(), log_other]
+        if not any(r.certified for r in weighed):
+            # No read's search could rule out a listed serial it missed beating the best:
+            # the best one it could have missed competes.
+            terms.append(log_serial_prior + sum(r.tag.confidence * self.missed(r) for r in weighed))
+            log_other = _log_sum_exp([log_other, terms[-1]])
+        z = _log_sum_exp(terms)
+        named = [s for s, _ in kept if s not in cartridges][:1] or [kept[0][0]]
+        runner = _tie_sorted([(s, w) for s, w in weight.items() if s != named[0]])[:1]
+        top = [(self.serials[s], math.exp(weight[s] - z)) for s in named + [s for s, _ in runner]]
         return build_row(
             exhibit,
             summaries,
