@@ -35,6 +35,12 @@ cartridges ≤ 2 s and ≤ 500 MB; one exhibit of 10,000 reads ≤ 10 s (both sc
 
 from __future__ import annotations
 
+import os
+
+# The matcher's figures are for one thread: its matrix products too (set before numpy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import importlib.metadata
 import math

@@ -52,6 +52,12 @@ serial.
 
 from __future__ import annotations
 
+import os
+
+# The matcher's figures are for one thread: its matrix products too (set before numpy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import importlib.metadata
 import random

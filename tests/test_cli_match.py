@@ -20,6 +20,7 @@ from taserlink.cli import COMMANDS, main
 from taserlink.cli import match as match_command
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.matchfiles import MATCH_COLUMNS, read_matches
+from taserlink.forensics.results import DEFAULT_MATCH_THRESHOLD
 from taserlink.forensics.simulate import simulate_reads
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 from tests.conftest import ROOT
@@ -109,11 +110,12 @@ def test_clean_reads_of_a_listed_serial_match(tmp_path: Path, serials: Path) -> 
         "match",
         "8",
     )
-    assert float(row["score"]) > 0.99
+    assert float(row["score"]) >= DEFAULT_MATCH_THRESHOLD
     assert err.count("\n") == 1
     assert "1 exhibit, 8 reads, 1 rows (1 match, 0 ambiguous, 0 none)" in err
     assert "0 exhibits without a match" in err
-    assert MODEL.note in err and "p_outside=0.01" in err and "match_threshold=0.99" in err
+    assert MODEL.note in err and "p_outside=0.01" in err
+    assert f"match_threshold={DEFAULT_MATCH_THRESHOLD}," in err
 
 
 def test_reads_of_an_unlisted_serial_match_nothing(tmp_path: Path, serials: Path) -> None:

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from taserlink.errors import MatchError, ReadError
+from taserlink.forensics import match as match_module
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
 from taserlink.forensics.reference import reference_match_reads
@@ -270,3 +271,21 @@ def test_crowded_exhibits_agree_with_the_reference(
         match_reads(reads, serials, scheme=scheme),
         reference_match_reads(reads, serials, scheme=scheme),
     )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scene=st.one_of(scenes(), crowded_scenes().map(lambda s: (*s, MatchSettings()))))
+def test_the_matrix_filters_change_nothing(
+    scene: tuple[SerialScheme, list[str], list[TagRead], MatchSettings],
+) -> None:
+    """Large exhibits filter their pairings (weak reads × anchors, groups × cartridges, a
+    group × its contenders) by a float32 matrix product first; forced onto every exhibit,
+    the answers are still the reference's."""
+    scheme, serials, reads, match_settings = scene
+    forced = pytest.MonkeyPatch()
+    forced.setattr(match_module, "MATRIX_PAIRS", 0)
+    try:
+        fast = match_reads(reads, serials, scheme=scheme, settings=match_settings)
+    finally:
+        forced.undo()
+    assert_same(fast, reference_match_reads(reads, serials, scheme=scheme, settings=match_settings))

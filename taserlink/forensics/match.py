@@ -14,10 +14,12 @@ an index, and with no Python loop over the serial list:
   alignment of every read as a row of output columns; the search, stage by stage, for
   the reads it has not yet settled (each window's keys looked up as ranges with one
   ``searchsorted`` per start, what is found costed with one gather); each read's
-  candidates scored over all its alignments; the groups of every exhibit formed in
-  rounds, one per connected part of the read–candidate graph, so an exhibit of thousands
-  of cartridges takes a handful of rounds; each group's serials, totals and background;
-  posteriors and rows.
+  candidates scored over all its alignments; the groups of every exhibit formed from a
+  heap of gains made stale as reads are assigned (work near-linear in the read–candidate
+  edges, however many cartridges an exhibit holds); each group's serials, totals and
+  background; posteriors and rows.  Where an exhibit pairs many reads with many serials
+  (weak reads with anchors, groups with the exhibit's cartridges, a large group with its
+  contenders) one float32 matrix product filters the pairs before any is scored exactly.
 
 :func:`match_reads` is the one-call form.  The fast path is not the verifying path: the
 reference is, and ``tests/test_match_differential.py`` holds the two together.
@@ -29,7 +31,7 @@ import functools
 import heapq
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,7 @@ from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
+    CERTAIN_NATS,
     MASS_QUANTUM,
     MAX_ALIGNMENTS,
     MAX_CANDIDATES,
@@ -48,6 +51,7 @@ from taserlink.forensics.scoring import (
     MIX_KEEP,
     MIX_SPAN,
     READ_HITS,
+    RIVAL_SPAN,
     SPAN_NATS,
     STAGE_HITS,
     STAGE_KEYS,
@@ -72,6 +76,15 @@ BoolArray = npt.NDArray[np.bool_]
 _SEPARATORS = str.maketrans("", "", "- \t")
 _CHUNK = 1 << 18
 """(row, serial) pairs costed at once (bounds the gather's memory)."""
+FILL_PAIRS = 1 << 20
+"""(read, serial) pairs whose log-likelihoods one slice of exact totals computes at once."""
+MATRIX_PAIRS = 1 << 16
+"""An exhibit pairing more reads with more serials than this (weak reads with anchors,
+groups with cartridges) filters the pairs by one float32 matrix product first."""
+_MATRIX_CELLS = 1 << 22
+"""(row, serial) cells of one slice of that product."""
+_ROUGH_MARGIN = 1e-3
+"""Nats a float32 filter's sum may fall short of the exact one (its rounding is ~1e-5)."""
 _NO = np.iinfo(np.int64).max
 _SCAN = 64
 """A directory bucket of at most this many keys is scanned; a larger one searched."""
@@ -347,6 +360,7 @@ class Matcher:
         self._table = table
         self._flat = table.ravel()
         self._flat32 = np.maximum(self._flat, -1e30).astype(np.float32)
+        self._table32 = self._flat32.reshape(table.shape)
 
         def with_absent(
             values: npt.NDArray[np.generic], fill: float | bool | int
@@ -602,8 +616,9 @@ class Matcher:
             np.minimum.at(least, f_read, cost)
             certain = np.minimum(least, limit)
             bound = np.minimum(least + SPAN_NATS, limit)
+            sure = certain + CERTAIN_NATS < per_read
             stands_out = least <= limit - (math.log(n) if stage == 0 else 0.0)
-            conclusive = active & ((certain < per_read) | stands_out)
+            conclusive = active & (sure | stands_out)
             done = conclusive | (active & last)
             named = active[f_read] & (cost <= bound[f_read])
             rank = np.cumsum(named) - 1
@@ -620,7 +635,7 @@ class Matcher:
             left_out = np.full(n_reads, math.inf)
             np.minimum.at(left_out, f_read[~named], cost[~named])
             settled[active] = np.minimum(np.minimum(per_read, left_out), limit)[active]
-            certified[active] = (certain < per_read)[active]
+            certified[active] = sure[active]
             active &= ~done
         read = np.concatenate(cand_read) if cand_read else np.zeros(0, np.int64)
         serial = np.concatenate(cand_serial) if cand_serial else np.zeros(0, np.int64)
@@ -755,6 +770,58 @@ class Matcher:
             out[begin:end] = prepared.row_weight[r] + acc
         return out
 
+    def _rough_totals(
+        self,
+        prepared: _Reads,
+        reads: IntArray,
+        owner: IntArray,
+        weights: FloatArray,
+        serials: IntArray,
+    ) -> Iterator[tuple[int, int, FloatArray]]:
+        """A filter's ``Σ weight · log L(read | serial)`` over the reads of each owner
+        (``owner``: non-decreasing, ``0 … k − 1``), for every serial: each alignment's
+        ``Σ T[o, s_p]`` in float32 by one matrix product (a one-hot serial picks each
+        position's column), the alignments' log-sum-exp, the owner's weighted sum.  At least
+        the exact total minus ``_ROUGH_MARGIN`` per read; never a score.  Yields
+        ``(lo, hi, totals)`` for the serials ``serials[lo:hi]``, ``totals`` of shape
+        ``(k, hi − lo)``, in slices of at most about ``_MATRIX_CELLS`` cells."""
+        length, base = self.index.scheme.length, self.index.base
+        n_owner = int(owner[-1]) + 1 if len(owner) else 0
+        width = max(1, min(len(serials), _MATRIX_CELLS // max(1, n_owner), 1 << 14))
+        row_count = prepared.row_count[reads]
+        for lo in range(0, len(serials), width):
+            hi = min(lo + width, len(serials))
+            onehot = np.zeros((length * base, hi - lo), np.float32)
+            codes = self.index.codes[serials[lo:hi]].astype(np.int64)
+            onehot[np.arange(length) * base + codes, np.arange(hi - lo)[:, None]] = 1.0
+            totals = np.zeros((n_owner, hi - lo))
+            per_slice = max(1, _MATRIX_CELLS // (hi - lo))
+            ends = np.cumsum(row_count)
+            start = 0
+            while start < len(reads):
+                reach = ends[start] - row_count[start] + per_slice
+                stop = max(start + 1, int(np.searchsorted(ends, reach, "right")))
+                counts = row_count[start:stop]
+                which = np.repeat(np.arange(stop - start), counts)
+                local = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+                rows = prepared.row_start[reads[start:stop]][which] + local
+                table = self._table32[prepared.row_cols[rows]].reshape(len(rows), length * base)
+                scores = table @ onehot
+                scores += prepared.row_weight[rows].astype(np.float32)[:, None]
+                if len(rows) == stop - start:  # one alignment a read
+                    lls = scores.astype(np.float64)
+                else:
+                    first = np.cumsum(counts) - counts
+                    top = np.maximum.reduceat(scores, first, axis=0)
+                    spread = np.add.reduceat(np.exp(scores - top[which]), first, axis=0)
+                    lls = top.astype(np.float64) + np.log(spread.astype(np.float64))
+                lls *= weights[start:stop, None]
+                mine = owner[start:stop]
+                runs = np.flatnonzero(np.r_[True, mine[1:] != mine[:-1]])
+                totals[mine[runs]] += np.add.reduceat(lls, runs, axis=0)
+                start = stop
+            yield lo, hi, totals
+
     def _pair_log_likelihoods(
         self, prepared: _Reads, read: IntArray, serial: IntArray
     ) -> FloatArray:
@@ -830,15 +897,33 @@ class Matcher:
         weak = np.flatnonzero(prepared.scored & ~strong)
         if not weak.size:
             return found
-        # Pair every weak read with every anchor of its exhibit.
+        # Pair every weak read with every anchor of its exhibit; in an exhibit of many of
+        # both, a float32 product first leaves out the pairs that cannot explain the read
+        # better than chance.
         exhibit_of_anchor = anchor_key // n
-        lo = np.searchsorted(exhibit_of_anchor, prepared.exhibit[weak], "left")
-        hi = np.searchsorted(exhibit_of_anchor, prepared.exhibit[weak], "right")
+        anchors_of = np.bincount(exhibit_of_anchor, minlength=len(prepared.exhibits))
+        weak_of = np.bincount(prepared.exhibit[weak], minlength=len(prepared.exhibits))
+        large = weak_of * anchors_of > MATRIX_PAIRS
+        small = weak[~large[prepared.exhibit[weak]]]
+        lo = np.searchsorted(exhibit_of_anchor, prepared.exhibit[small], "left")
+        hi = np.searchsorted(exhibit_of_anchor, prepared.exhibit[small], "right")
         counts = hi - lo
-        owner = np.repeat(np.arange(len(weak)), counts)
+        owner = np.repeat(np.arange(len(small)), counts)
         local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        pair_read = weak[owner]
-        pair_serial = anchor_key[lo[owner] + local] % n
+        pairs_read = [small[owner]]
+        pairs_serial = [anchor_key[lo[owner] + local] % n]
+        for e in np.flatnonzero(large).tolist():
+            these = weak[prepared.exhibit[weak] == e]
+            anchors = anchor_key[exhibit_of_anchor == e] % n
+            floor = prepared.background[these][:, None] - _ROUGH_MARGIN
+            ones = np.ones(len(these))
+            for begin, _, rough in self._rough_totals(
+                prepared, these, np.arange(len(these)), ones, anchors
+            ):
+                at_read, at_anchor = np.nonzero(rough > floor)
+                pairs_read.append(these[at_read])
+                pairs_serial.append(anchors[begin + at_anchor])
+        pair_read, pair_serial = np.concatenate(pairs_read), np.concatenate(pairs_serial)
         have = np.isin(pair_read * n + pair_serial, read * n + serial)
         pair_read, pair_serial = pair_read[~have], pair_serial[~have]
         pair_ll = self._pair_log_likelihoods(prepared, pair_read, pair_serial)
@@ -1114,47 +1199,13 @@ class _Grouping:
         near = e_ll >= best[e_read] - delta - TIE_TOLERANCE
         joins = e_ll >= best[e_read] - max(delta, math.log(n)) - TIE_TOLERANCE
         better = term > TIE_TOLERANCE
-        # (exhibit, serial) nodes of the read–candidate graph, and its connected parts.
+        # (exhibit, serial) nodes of the read–candidate graph.
         ec_keys, e_ec = np.unique(p.exhibit[e_read] * n + e_serial, return_inverse=True)
         e_ec = e_ec.astype(np.int64)
-        n_ec = len(ec_keys)
         ec_serial = ec_keys % n
         ec_exhibit = ec_keys // n
-        component = _components(e_read, e_ec, n_reads, n_ec)
-        ec_comp = np.zeros(n_ec, np.int64)
-        ec_comp[e_ec] = component[e_read]
-        group_of = np.full(n_reads, -1, np.int64)
-        formed_ec: list[int] = []
-        formed_gain: list[float] = []
-        while n_ec:
-            eligible = (group_of[e_read] < 0) & near & better
-            gain = np.bincount(e_ec, np.where(eligible, term, 0.0), minlength=n_ec)
-            top = np.full(n_reads, -math.inf)
-            np.maximum.at(top, ec_comp, gain)
-            choose = (gain >= top[ec_comp] - TIE_TOLERANCE) & (top[ec_comp] > TIE_TOLERANCE)
-            if not choose.any():
-                break
-            pick = np.full(n_reads, _NO, np.int64)
-            np.minimum.at(pick, ec_comp[choose], ec_serial[choose])
-            chosen = np.flatnonzero(choose & (ec_serial == pick[ec_comp]))
-            ids = len(formed_ec) + np.arange(len(chosen))
-            formed_ec.extend(chosen.tolist())
-            formed_gain.extend(gain[chosen].tolist())
-            id_of_ec = np.full(n_ec, -1, np.int64)
-            id_of_ec[chosen] = ids
-            take = (group_of[e_read] < 0) & joins & better & (id_of_ec[e_ec] >= 0)
-            group_of[e_read[take]] = id_of_ec[e_ec[take]]
-        formed = np.array(formed_ec, np.int64)
-        sequence = _merge_order(
-            ec_exhibit[formed], ec_comp[formed], np.array(formed_gain), ec_serial[formed]
-        )
-        # Renumber the formed groups in formation order, then one group per exhibit for the
-        # reads nothing explains.
-        rank = np.empty(len(formed), np.int64)
-        rank[np.array(sequence, np.int64)] = np.arange(len(formed))
-        group_of = np.where(group_of >= 0, rank[np.maximum(group_of, 0)] if len(formed) else -1, -1)
-        group_exhibit = (
-            list(ec_exhibit[formed][np.array(sequence, np.int64)].tolist()) if len(formed) else []
+        group_of, group_exhibit = _form_groups(
+            e_read, e_ec, ec_exhibit, ec_serial, term, near & better, joins & better, n_reads
         )
         n_formed = len(group_exhibit)
         left = np.unique(p.exhibit[group_of < 0])
@@ -1162,24 +1213,28 @@ class _Grouping:
         leftover_id[left] = n_formed + np.arange(len(left))
         group_of = np.where(group_of < 0, leftover_id[p.exhibit], group_of)
         group_exhibit.extend(left.tolist())
-        # Groups of one exhibit naming the same serial are merged, the later into the earlier.
         while True:
-            stats = self._stats(group_of, len(group_exhibit))
-            alive = np.zeros(len(group_exhibit), bool)
-            alive[group_of] = True
-            seen: dict[tuple[int, int], int] = {}
-            merge: tuple[int, int] | None = None
-            for g in range(n_formed):
-                if not alive[g] or stats.first[g] < 0:
-                    continue
-                key = (group_exhibit[g], int(stats.first[g]))
-                if key in seen:
-                    merge = (seen[key], g)
+            # Groups of one exhibit naming the same serial are merged, the later into the
+            # earlier.
+            while True:
+                stats = self._stats(group_of, len(group_exhibit))
+                alive = np.zeros(len(group_exhibit), bool)
+                alive[group_of] = True
+                seen: dict[tuple[int, int], int] = {}
+                merge: tuple[int, int] | None = None
+                for g in range(n_formed):
+                    if not alive[g] or stats.first[g] < 0:
+                        continue
+                    key = (group_exhibit[g], int(stats.first[g]))
+                    if key in seen:
+                        merge = (seen[key], g)
+                        break
+                    seen[key] = g
+                if merge is None:
                     break
-                seen[key] = g
-            if merge is None:
+                group_of[group_of == merge[1]] = merge[0]
+            if not self._rejoin(group_of, n_formed, group_exhibit, stats, term, joins & better):
                 break
-            group_of[group_of == merge[1]] = merge[0]
         members_of: dict[int, list[int]] = {}
         for r, g in enumerate(group_of.tolist()):
             members_of.setdefault(g, []).append(r)
@@ -1192,19 +1247,26 @@ class _Grouping:
             np.log(settings.p_outside + (1 - settings.p_outside) * (n - stats.kept) / n)
             + background
         )
-        # A group none of whose reads' searches was certified: the best serial they could
-        # have missed competes, as a serial of the list.
+        # When no read's search is certified, a listed serial they could all have missed
+        # competes too: on each read as likely as the read's bound allows, but never more
+        # than the group's best serial (so a read that cannot bound its search adds nothing
+        # against the best, and consistent reads never lower its posterior).
         weighed = np.flatnonzero(self.weighed)
+        has = stats.first >= 0
         sure = np.zeros(len(group_exhibit), bool)
         sure[group_of[weighed[f.certified[weighed]]]] = True
-        missed = np.bincount(
-            group_of[weighed], self.weight[weighed] * f.other_bound[weighed], minlength=len(sure)
+        unsure = weighed[~sure[group_of[weighed]] & has[group_of[weighed]]]
+        best_ll = m._pair_log_likelihoods(p, unsure, stats.first[group_of[unsure]])
+        log_missed = log_prior + np.bincount(
+            group_of[unsure],
+            self.weight[unsure] * np.minimum(f.other_bound[unsure], best_ll),
+            minlength=len(group_exhibit),
         )
-        unsure = ~sure & (stats.first >= 0)
-        log_other = np.where(unsure, np.logaddexp(log_other, log_prior + missed), log_other)
-        has = stats.first >= 0
+        log_missed = np.where(sure | ~has, -np.inf, log_missed)
         z = np.where(has, np.logaddexp(stats.log_sum + log_prior, log_other), log_other)
+        z = np.where(has, np.logaddexp(z, log_missed), z)
         other = np.exp(log_other - z)
+        missed_share = np.where(has, np.exp(log_missed - z), 0.0)
         p1 = np.exp(stats.first_total + log_prior - z)
         p2 = np.exp(stats.second_total + log_prior - z)
         serials = m.index.serials
@@ -1218,20 +1280,25 @@ class _Grouping:
             ]
             for g in members_of
         }
-        # The exhibit's cartridges — the best serials of its groups of two reads or more —
-        # are a priori the source of any tag of it: in every other group of the exhibit
-        # they compete with prior 1 − p_outside, not (1 − p_outside)/N.
-        size = np.bincount(group_of[weighed], minlength=len(group_exhibit))
-        cartridges: dict[int, list[tuple[int, int]]] = {}
-        for g in range(n_formed):
-            if g in members_of and size[g] >= 2 and stats.first[g] >= 0:
-                cartridges.setdefault(exhibit_of_group[g], []).append((g, int(stats.first[g])))
-        for g in members_of:
-            rivals = [c for h, c in cartridges.get(exhibit_of_group[g], []) if h != g]
-            if rivals and stats.first[g] >= 0:
-                best_two_of[g], other[g] = self._with_cartridges(
-                    g, group_of, stats, rivals, float(log_other[g]), log_prior
-                )
+        # The exhibit's cartridges — the best serials of its established groups — are a
+        # priori the source of any tag of it: in every other group of the exhibit they
+        # compete with prior 1 − p_outside, not (1 − p_outside)/N.
+        established = self._established(group_of, n_formed, stats)
+        rivals = self._rivals(group_of, group_exhibit, established, stats, log_prior)
+        cartridges_of: dict[int, set[int]] = {}
+        for g in np.flatnonzero(established).tolist():
+            cartridges_of.setdefault(exhibit_of_group[g], set()).add(int(stats.first[g]))
+        for g, found in rivals.items():
+            own = {int(stats.first[g])} if established[g] else set()
+            best_two_of[g], other[g], missed_share[g] = self._with_cartridges(
+                g,
+                stats,
+                found,
+                cartridges_of[exhibit_of_group[g]] - own,
+                float(log_other[g]),
+                float(log_missed[g]),
+                log_prior,
+            )
         rows: list[MatchRow] = []
         order = sorted(members_of, key=lambda g: (exhibit_of_group[g], g))
         for g in order:
@@ -1245,41 +1312,208 @@ class _Grouping:
                     g >= n_formed,
                     settings,
                     length,
+                    float(missed_share[g]),
                 )
             )
         return rows
 
+    def _rejoin(
+        self,
+        group_of: IntArray,
+        n_formed: int,
+        group_exhibit: list[int],
+        stats: _Stats,
+        term: FloatArray,
+        may_join: BoolArray,
+    ) -> bool:
+        """Step 5's last part: each read alone in its group, or in none, joins the
+        established group of its exhibit whose best or runner-up serial it has the most
+        evidence for (``term``, over its candidates; ``may_join`` as when a group is
+        formed), ties to the group formed first.  Whether any read joined."""
+        m, p, f = self.m, self.p, self.f
+        n = len(m.index)
+        weighed = np.flatnonzero(self.weighed)
+        size = np.bincount(group_of[weighed], minlength=len(group_exhibit))
+        alone = (group_of >= n_formed) | (size[group_of] == 1)
+        edge = np.flatnonzero(may_join & alone[f.read])
+        formed = np.flatnonzero(self._established(group_of, n_formed, stats))
+        if not edge.size or not formed.size:
+            return False
+        seconds = formed[stats.second[formed] >= 0]
+        opt_group = np.concatenate([formed, seconds])
+        opt_serial = np.concatenate([stats.first[formed], stats.second[seconds]])
+        exhibit_of = np.array(group_exhibit, np.int64)
+        opt_key = exhibit_of[opt_group] * n + opt_serial
+        order = np.lexsort((opt_group, opt_key))
+        opt_key, opt_group = opt_key[order], opt_group[order]
+        want = p.exhibit[f.read[edge]] * n + f.serial[edge]
+        lo = np.searchsorted(opt_key, want, "left")
+        counts = np.searchsorted(opt_key, want, "right") - lo
+        if not counts.any():
+            return False
+        owner = np.repeat(np.arange(len(edge)), counts)
+        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        group = opt_group[lo[owner] + local]
+        read = f.read[edge[owner]]
+        gain = term[edge[owner]]
+        top = np.full(len(group_of), -math.inf)
+        np.maximum.at(top, read, gain)
+        choose = gain >= top[read] - TIE_TOLERANCE
+        pick = np.full(len(group_of), _NO, np.int64)
+        np.minimum.at(pick, read[choose], group[choose])
+        moving = np.flatnonzero(pick != _NO)
+        group_of[moving] = pick[moving]
+        return True
+
+    def _established(self, group_of: IntArray, n_formed: int, stats: _Stats) -> BoolArray:
+        """Per group: whether it establishes a cartridge of its exhibit — a formed group of
+        two weighed reads or more whose evidence for its best serial,
+        ``T_best − Σ c·log L₀``, is at least ``log N``."""
+        weighed = np.flatnonzero(self.weighed)
+        n_groups = len(stats.kept)
+        size = np.bincount(group_of[weighed], minlength=n_groups)
+        chance = np.bincount(
+            group_of[weighed], self.weight[weighed] * self.p.background[weighed], minlength=n_groups
+        )
+        evidence = np.where(stats.first >= 0, stats.first_total - chance, -math.inf)
+        out = (size >= 2) & (evidence >= math.log(len(self.m.index)))
+        out[n_formed:] = False
+        return out
+
+    def _rivals(
+        self,
+        group_of: IntArray,
+        group_exhibit: list[int],
+        established: BoolArray,
+        stats: _Stats,
+        log_prior: float,
+    ) -> dict[int, list[tuple[int, float]]]:
+        """Step 7's cartridges of the exhibit: for each group with a kept serial, the best
+        serials of the exhibit's other established groups whose prior × likelihood is
+        within ``RIVAL_SPAN`` of its best serial's, with their totals.  Each pair is first
+        bounded from above — in an exhibit of many groups and cartridges by one float32
+        matrix product over all its reads, otherwise by the group's most telling read
+        exactly and each other read at most ``ℓ̂`` plus the log of its number of
+        alignments — then totalled exactly where the bound leaves it in."""
+        p = self.p
+        n_groups = len(stats.kept)
+        exhibit_of = np.array(group_exhibit, np.int64)
+        cart = np.flatnonzero(established)
+        if not cart.size:
+            return {}
+        cart = cart[np.lexsort((cart, exhibit_of[cart]))]
+        cart_exhibit = exhibit_of[cart]
+        alive = np.bincount(group_of, minlength=n_groups) > 0
+        groups = np.flatnonzero((stats.first >= 0) & alive)
+        lo = np.searchsorted(cart_exhibit, exhibit_of[groups], "left")
+        counts = np.searchsorted(cart_exhibit, exhibit_of[groups], "right") - lo
+        log_cartridge_prior = math.log(1 - self.m.settings.p_outside)
+        # The least total a cartridge needs in each group.
+        least = log_prior + stats.first_total - RIVAL_SPAN - log_cartridge_prior
+        groups_of = np.bincount(exhibit_of[groups], minlength=int(exhibit_of.max()) + 1)
+        carts_of = np.bincount(cart_exhibit, minlength=len(groups_of))
+        large = groups_of * carts_of > MATRIX_PAIRS
+        weighed = np.flatnonzero(self.weighed)
+        found_group: list[IntArray] = []
+        found_serial: list[IntArray] = []
+        # Small exhibits: the most telling read exactly, the others at their ceiling.
+        few = ~large[exhibit_of[groups]]
+        owner = np.repeat(np.flatnonzero(few), counts[few])
+        local = np.arange(len(owner)) - np.repeat(np.cumsum(counts[few]) - counts[few], counts[few])
+        pair_group = groups[owner]
+        pair_cart = cart[lo[owner] + local]
+        keep = pair_cart != pair_group
+        pair_group, pair_serial = pair_group[keep], stats.first[pair_cart[keep]]
+        if pair_group.size:
+            ceiling = np.zeros(len(group_of))
+            ceiling[weighed] = self.weight[weighed] * (
+                p.top[weighed] + np.log(p.row_count[weighed])
+            )
+            telling_first = np.lexsort(
+                (weighed, -(p.top[weighed] - p.background[weighed]), group_of[weighed])
+            )
+            ranked = weighed[telling_first]
+            g_ranked = group_of[ranked]
+            starts = np.flatnonzero(np.r_[True, g_ranked[1:] != g_ranked[:-1]])
+            telling_of = np.zeros(n_groups, np.int64)
+            telling_of[g_ranked[starts]] = ranked[starts]
+            others = np.bincount(group_of[weighed], ceiling[weighed], minlength=n_groups)
+            telling = telling_of[pair_group]
+            upper = (
+                others[pair_group]
+                - ceiling[telling]
+                + self.weight[telling] * self.m._pair_log_likelihoods(p, telling, pair_serial)
+            )
+            near = upper >= least[pair_group] - 1e-6
+            found_group.append(pair_group[near])
+            found_serial.append(pair_serial[near])
+        # Large exhibits: every read against every cartridge at once, summed by group.
+        for e in np.flatnonzero(large).tolist():
+            members = weighed[exhibit_of[group_of[weighed]] == e]
+            members = members[np.argsort(group_of[members], kind="stable")]
+            members = members[stats.first[group_of[members]] >= 0]
+            here = cart[cart_exhibit == e]
+            member_group = group_of[members]
+            starts = np.flatnonzero(np.r_[True, member_group[1:] != member_group[:-1]])
+            g_here = member_group[starts]
+            slot = np.cumsum(np.r_[False, member_group[1:] != member_group[:-1]])
+            size = np.diff(np.r_[starts, len(members)])
+            floor = (least[g_here] - size * _ROUGH_MARGIN)[:, None]
+            for begin, _, upper in self.m._rough_totals(
+                p, members, slot, self.weight[members], stats.first[here]
+            ):
+                at_group, at_cart = np.nonzero(upper >= floor)
+                rival = here[begin + at_cart]
+                keep = rival != g_here[at_group]
+                found_group.append(g_here[at_group][keep])
+                found_serial.append(stats.first[rival][keep])
+        if not found_group:
+            return {}
+        pair_group, pair_serial = np.concatenate(found_group), np.concatenate(found_serial)
+        order = np.lexsort((pair_serial, pair_group))
+        pair_group, pair_serial = pair_group[order], pair_serial[order]
+        totals = self._totals(pair_group, pair_serial, group_of)
+        inside = totals >= least[pair_group]
+        found: dict[int, list[tuple[int, float]]] = {}
+        for g, serial, total in zip(
+            pair_group[inside].tolist(),
+            pair_serial[inside].tolist(),
+            totals[inside].tolist(),
+            strict=True,
+        ):
+            found.setdefault(g, []).append((serial, total))
+        return found
+
     def _with_cartridges(
         self,
         g: int,
-        group_of: IntArray,
         stats: _Stats,
-        rivals: list[int],
+        rivals: list[tuple[int, float]],
+        cartridges: set[int],
         log_other: float,
+        log_missed: float,
         log_prior: float,
-    ) -> tuple[list[tuple[int, float]], float]:
-        """Step 7 for a group of an exhibit that holds other cartridges (``rivals``): the
-        named serial (the best kept that is not one of them), the runner-up among all, and
+    ) -> tuple[list[tuple[int, float]], float, float]:
+        """Step 7 for a group whose posterior the exhibit's other cartridges enter
+        (``rivals``, with their totals; ``cartridges``: every one of the exhibit): the
+        named serial (the best kept that is not a cartridge), the runner-up among all, and
         "another serial", each a posterior."""
-        m, p, f = self.m, self.p, self.f
         at = np.flatnonzero(stats.k_group == g)
         kept = dict(zip(stats.k_serial[at].tolist(), stats.k_total[at].tolist(), strict=True))
         weight = {s: log_prior + t for s, t in kept.items()}
-        reads = np.flatnonzero(self.weighed & (group_of == g))
-        log_cartridge_prior = math.log(1 - m.settings.p_outside)
-        for s in rivals:
-            total = kept.get(s)
-            if total is None:
-                lls = m._pair_log_likelihoods(p, reads, np.full(len(reads), s, np.int64))
-                total = float(np.sum(self.weight[reads] * lls))
+        log_cartridge_prior = math.log(1 - self.m.settings.p_outside)
+        for s, total in rivals:
             weight[s] = log_cartridge_prior + total
-        z = _log_sum_exp(np.array([*weight.values(), log_other]))
-        ranked = _tie_sorted(list(kept.items()))
-        named = next((s for s, _ in ranked if s not in rivals), ranked[0][0])
-        rest = _tie_sorted([(s, w) for s, w in weight.items() if s != named])[:1]
-        del f
+        z = _log_sum_exp(np.array([*weight.values(), log_other, log_missed]))
+        named = next(
+            (s for s, _ in _tie_order(list(kept.items())) if s not in cartridges),
+            next(_tie_order(list(kept.items())))[0],
+        )
+        rest = list(
+            itertools.islice(_tie_order([(s, w) for s, w in weight.items() if s != named]), 1)
+        )
         best_two = [(s, math.exp(weight[s] - z)) for s in [named, *(s for s, _ in rest)]]
-        return best_two, math.exp(log_other - z)
+        return best_two, math.exp(log_other - z), math.exp(log_missed - z)
 
     def _stats(self, group_of: IntArray, n_groups: int) -> _Stats:
         """Step 6 for every group: the serials kept, their totals, best and runner-up."""
@@ -1314,9 +1548,7 @@ class _Grouping:
             first_top = np.full(n_groups, _NO, np.int64)
             at_top = np.flatnonzero(upper >= top_upper[gs_group])
             np.minimum.at(first_top, gs_group[at_top], at_top)
-            self._fill(
-                exact, first_top[first_top != _NO], gs_group, gs_serial, group_of, e_read, e_serial
-            )
+            self._fill(exact, first_top[first_top != _NO], gs_group, gs_serial, group_of)
             best_exact = np.full(n_groups, -math.inf)
             known = ~np.isnan(exact)
             np.maximum.at(best_exact, gs_group[known], exact[known])
@@ -1326,7 +1558,7 @@ class _Grouping:
             contenders = self._refine(
                 upper, best_exact, contenders, gs_group, gs_serial, group_of, e_read, e_serial
             )
-            self._fill(exact, contenders, gs_group, gs_serial, group_of, e_read, e_serial)
+            self._fill(exact, contenders, gs_group, gs_serial, group_of)
         known = ~np.isnan(exact)
         best_exact = np.full(n_groups, -math.inf)
         np.maximum.at(best_exact, gs_group[known], exact[known])
@@ -1364,6 +1596,22 @@ class _Grouping:
         if not contenders.size:
             return contenders
         members = np.flatnonzero(self.weighed)
+        keep_span = m.tables.keep_span
+        # A group of many reads and many contenders: one float32 product bounds them all,
+        # closely enough that they need no further tightening.
+        size = np.bincount(group_of[members], minlength=len(best))
+        per_group = np.bincount(gs_group[contenders], minlength=len(best))
+        wide = size * per_group > MATRIX_PAIRS
+        settled: list[IntArray] = []
+        for g in np.flatnonzero(wide).tolist():
+            mine = contenders[gs_group[contenders] == g]
+            reads = members[group_of[members] == g]
+            floor = best[g] - keep_span - len(reads) * _ROUGH_MARGIN
+            for begin, end, bound in m._rough_totals(
+                p, reads, np.zeros(len(reads), np.int64), self.weight[reads], gs_serial[mine]
+            ):
+                settled.append(mine[begin:end][bound[0] >= floor])
+        contenders = contenders[~wide[gs_group[contenders]]]
         telling = p.top[members] - p.background[members]
         order = np.lexsort((members, -telling, group_of[members]))
         by_group = members[order]
@@ -1390,10 +1638,8 @@ class _Grouping:
                 ll = m._pair_log_likelihoods(p, reads[missing], serials[missing])
                 slack = self.weight[reads[missing]] * (self.f.other_bound[reads[missing]] - ll)
                 np.subtract.at(upper, contenders[owner[missing]], slack)
-            contenders = contenders[
-                upper[contenders] >= best[gs_group[contenders]] - m.tables.keep_span
-            ]
-        return contenders
+            contenders = contenders[upper[contenders] >= best[gs_group[contenders]] - keep_span]
+        return np.sort(np.concatenate([contenders, *settled]))
 
     def _fill(
         self,
@@ -1402,38 +1648,51 @@ class _Grouping:
         gs_group: IntArray,
         gs_serial: IntArray,
         group_of: IntArray,
-        e_read: IntArray,
-        e_serial: IntArray,
     ) -> None:
-        """Exact totals for the (group, serial) pairs ``which`` that lack them: log L of every
-        weighed member, from its edge where it has one, computed otherwise."""
+        """Exact totals for the (group, serial) pairs ``which`` that lack them."""
         which = which[np.isnan(exact[which])]
-        if not which.size:
-            return
+        if which.size:
+            exact[which] = self._totals(gs_group[which], gs_serial[which], group_of)
+
+    def _totals(self, group: IntArray, serial: IntArray, group_of: IntArray) -> FloatArray:
+        """``T_s`` of each (group, serial) pair: ``c·log L`` summed over the group's weighed
+        members, from the read's candidate edge where it has one, computed otherwise; in
+        slices of about ``FILL_PAIRS`` (read, serial) pairs, so memory stays bounded however
+        many reads a group holds."""
+        out = np.zeros(len(group))
+        if not len(group):
+            return out
         n = len(self.m.index)
+        f = self.f
         members = np.flatnonzero(self.weighed)
         by_group = members[np.argsort(group_of[members], kind="stable")]
         g_sorted = group_of[by_group]
-        lo = np.searchsorted(g_sorted, gs_group[which], "left")
-        hi = np.searchsorted(g_sorted, gs_group[which], "right")
-        counts = hi - lo
-        owner = np.repeat(np.arange(len(which)), counts)
-        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        reads = by_group[lo[owner] + local]
-        serials = gs_serial[which][owner]
-        edge_key = e_read * n + e_serial  # sorted: edges are by (read, serial)
-        want = reads * n + serials
-        at = np.searchsorted(edge_key, want)
-        have = (at < len(edge_key)) & (edge_key[np.minimum(at, len(edge_key) - 1)] == want)
-        lls = np.empty(len(reads))
-        f = self.f
-        f_key = f.read * n + f.serial
-        f_at = np.searchsorted(f_key, want)
-        lls[have] = f.ll[np.minimum(f_at, len(f_key) - 1)][have]
-        missing = np.flatnonzero(~have)
-        if missing.size:
-            lls[missing] = self.m._pair_log_likelihoods(self.p, reads[missing], serials[missing])
-        exact[which] = np.bincount(owner, self.weight[reads] * lls, minlength=len(which))
+        lo_all = np.searchsorted(g_sorted, group, "left")
+        counts_all = np.searchsorted(g_sorted, group, "right") - lo_all
+        f_key = f.read * n + f.serial  # sorted: edges are by (read, serial)
+        ends = np.cumsum(counts_all)
+        start = 0
+        while start < len(group):
+            reach = ends[start] - counts_all[start] + FILL_PAIRS
+            stop = max(start + 1, int(np.searchsorted(ends, reach, "right")))
+            lo, counts = lo_all[start:stop], counts_all[start:stop]
+            owner = np.repeat(np.arange(stop - start), counts)
+            local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            reads = by_group[lo[owner] + local]
+            serials = serial[start:stop][owner]
+            want = reads * n + serials
+            at = np.minimum(np.searchsorted(f_key, want), max(len(f_key) - 1, 0))
+            have = f_key[at] == want if len(f_key) else np.zeros(len(want), bool)
+            lls = np.empty(len(reads))
+            lls[have] = f.ll[at[have]]
+            missing = np.flatnonzero(~have)
+            if missing.size:
+                lls[missing] = self.m._pair_log_likelihoods(
+                    self.p, reads[missing], serials[missing]
+                )
+            out[start:stop] = np.bincount(owner, self.weight[reads] * lls, minlength=stop - start)
+            start = stop
+        return out
 
     def _backgrounds(
         self, group_of: IntArray, members_of: dict[int, list[int]], stats: _Stats
@@ -1505,74 +1764,91 @@ def _pick(
     return chosen, value
 
 
-def _components(e_read: IntArray, e_ec: IntArray, n_reads: int, n_ec: int) -> IntArray:
-    """Connected parts of the read–candidate graph: a label per read (the least read of
-    its part)."""
-    label = np.arange(n_reads, dtype=np.int64)
-    if not len(e_read):
-        return label
-    while True:
-        ec_label = np.full(n_ec, _NO, np.int64)
-        np.minimum.at(ec_label, e_ec, label[e_read])
-        new = label.copy()
-        np.minimum.at(new, e_read, ec_label[e_ec])
-        if np.array_equal(new, label):
-            return label
-        label = new
-
-
-def _merge_order(
-    exhibit: IntArray, component: IntArray, gain: FloatArray, serial: IntArray
-) -> list[int]:
-    """The order groups form in over a whole exhibit: the per-component sequences (each in
-    formation order) merged, at each step the largest gain first, gains within
-    TIE_TOLERANCE equal and then the serial listed first."""
-    result: list[int] = []
-    if not len(exhibit):
-        return result
-    order = np.argsort(exhibit, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, exhibit[order][1:] != exhibit[order][:-1], True])
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        ids = order[lo:hi].tolist()  # formation order within each component
-        if len(ids) == 1:
-            result.append(ids[0])
+def _form_groups(
+    e_read: IntArray,
+    e_ec: IntArray,
+    ec_exhibit: IntArray,
+    ec_serial: IntArray,
+    term: FloatArray,
+    counts: BoolArray,
+    may_join: BoolArray,
+    n_reads: int,
+) -> tuple[IntArray, list[int]]:
+    """Step 5's groups, exhibit by exhibit: repeatedly the (exhibit, serial) node ``ec``
+    with the most gain — ``Σ term`` over its edges that ``counts`` and whose read is
+    unassigned — forms a group of the unassigned reads of its edges that ``may_join``;
+    gains within TIE_TOLERANCE of the most are equal, and then the serial listed first.
+    Edges are sorted by read.  A heap of gains, made stale as reads are assigned and
+    refreshed when popped, keeps the work near-linear in the edges.  Returns each read's
+    group (−1: none) and each group's exhibit, groups numbered in the order formed."""
+    n_ec = len(ec_serial)
+    gain = np.bincount(e_ec, np.where(counts, term, 0.0), minlength=n_ec)
+    by_ec = np.argsort(e_ec, kind="stable")
+    ec_start = np.searchsorted(e_ec[by_ec], np.arange(n_ec + 1))
+    read_start = np.searchsorted(e_read, np.arange(n_reads + 1))
+    group_of = np.full(n_reads, -1, np.int64)
+    group_exhibit: list[int] = []
+    live = np.flatnonzero(gain > TIE_TOLERANCE)
+    heap = list(
+        zip(
+            ec_exhibit[live].tolist(),
+            (-gain[live]).tolist(),
+            ec_serial[live].tolist(),
+            live.tolist(),
+            strict=True,
+        )
+    )
+    heapq.heapify(heap)
+    gains: list[float] = gain.tolist()
+    e_ec_list: list[int] = e_ec.tolist()
+    term_list: list[float] = term.tolist()
+    counts_list: list[bool] = counts.tolist()
+    while heap:
+        exhibit, key, _, k = heap[0]
+        if -key != gains[k]:  # stale: refresh
+            heapq.heappop(heap)
+            if gains[k] > TIE_TOLERANCE:
+                heapq.heappush(heap, (exhibit, -gains[k], int(ec_serial[k]), k))
             continue
-        queues: dict[int, list[int]] = {}
-        for g in ids:
-            queues.setdefault(int(component[g]), []).append(g)
-        lists = list(queues.values())
-        pointer = [0] * len(lists)
-        heap = [(-float(gain[q[0]]), int(serial[q[0]]), k) for k, q in enumerate(lists)]
-        heapq.heapify(heap)
-        while heap:
-            top = heap[0][0]
-            near = []
-            while heap and heap[0][0] <= top + TIE_TOLERANCE:
-                near.append(heapq.heappop(heap))
-            pick = min(near, key=lambda item: item[1])
-            for item in near:
-                if item is not pick:
-                    heapq.heappush(heap, item)
-            k = pick[2]
-            result.append(lists[k][pointer[k]])
-            pointer[k] += 1
-            if pointer[k] < len(lists[k]):
-                g = lists[k][pointer[k]]
-                heapq.heappush(heap, (-float(gain[g]), int(serial[g]), k))
-    return result
+        top = gains[k]
+        near: list[tuple[int, float, int, int]] = []
+        while heap and heap[0][0] == exhibit and -heap[0][1] >= top - TIE_TOLERANCE:
+            entry = heapq.heappop(heap)
+            now = gains[entry[3]]
+            if now >= top - TIE_TOLERANCE:
+                near.append((entry[0], -now, entry[2], entry[3]))
+            elif now > TIE_TOLERANCE:
+                heapq.heappush(heap, (entry[0], -now, entry[2], entry[3]))
+        pick = min(near, key=lambda entry: entry[2])
+        for entry in near:
+            if entry is not pick:
+                heapq.heappush(heap, entry)
+        chosen = pick[3]
+        group = len(group_exhibit)
+        group_exhibit.append(exhibit)
+        edges = by_ec[ec_start[chosen] : ec_start[chosen + 1]]
+        joining = e_read[edges[may_join[edges] & (group_of[e_read[edges]] < 0)]]
+        group_of[joining] = group
+        for r in joining.tolist():
+            for j in range(int(read_start[r]), int(read_start[r + 1])):
+                if counts_list[j]:
+                    gains[e_ec_list[j]] -= term_list[j]
+        gains[chosen] = 0.0
+    return group_of, group_exhibit
 
 
-def _tie_sorted(values: list[tuple[int, float]]) -> list[tuple[int, float]]:
+def _tie_order(values: list[tuple[int, float]]) -> Iterator[tuple[int, float]]:
     """Serials by value, values within TIE_TOLERANCE of the leader equal and ordered by
-    list position (the reference's rule)."""
-    result: list[tuple[int, float]] = []
+    list position (the reference's rule), lazily: each one found in one pass over the
+    rest, so taking the first one or two costs a pass or two."""
     rest = list(values)
     while rest:
         top = max(v for _, v in rest)
-        pick = min((item for item in rest if item[1] >= top - TIE_TOLERANCE), key=lambda x: x[0])
-        result.append(pick)
-        rest.remove(pick)
-    return result
+        at = min(
+            (k for k, (_, v) in enumerate(rest) if v >= top - TIE_TOLERANCE),
+            key=lambda k: rest[k][0],
+        )
+        yield rest.pop(at)
 
 
 def match_reads(

@@ -40,7 +40,8 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    it; ``c`` is the least cost found.  ``λ`` is the least cost a serial can have and be found
    by no window: over the alignments, the cheapest way to break every window (a break: a
    character outside the expansion, at its break cost).  The stage is *conclusive* when
-   ``min(c, D) < λ`` (nothing it missed can beat what it found), or when what it found is
+   ``min(c, D) + CERTAIN_NATS < λ`` (nothing it missed can come near what it found: the
+   read's search is *certified*), or when what it found is
    notable — ``c ≤ D − log N`` at the first stage (it stands out from a list of ``N``),
    ``c ≤ D`` at a later one (it explains the read better than chance).  Otherwise the next
    stage runs, unless its windows, over all the read's alignments, would reach more than
@@ -58,7 +59,13 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    cartridge already found is a priori about ``N`` times likelier to have shed a tag than
    any one other listed serial).  Ties go to the serial listed first.  Reads left when no
    serial gains, and the unreadable and unscored ones, form one group nothing explains.
-   Groups whose best serial coincides are merged.
+   Groups whose best serial coincides are merged.  A group is *established* when it holds
+   two reads or more whose evidence for its best serial, ``T_best − Σ c·log L₀``, is at
+   least ``log N`` (the exhibit holds that cartridge).  Each read alone in its group (or in
+   none) joins the established group whose best or runner-up serial it has the most
+   evidence for, on the terms above (ties to the group formed first) — a tag that tells a
+   group's two likeliest serials apart belongs with it; the merging and joining repeat
+   until no read moves.
 6. **The group's serials**: the candidates of its reads; each one's total
    ``T_s = Σ_G c·log L(read|s)``; serials more than ``Θ = Σ_p log|allowed_p| + 1`` nats
    below the best total are counted with "another serial" (a random serial is at least
@@ -77,7 +84,16 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    below the kept serials' own part of it, ``Σ_K Π_p 1/|allowed_p| · exp T_s``, which the
    combinations kept may miss when reads fit their serial equally well in several ways.
    A read with ``c < 1`` and several alignments enters by ``Σ_a (w_a x_a)^c`` ≥
-   ``(Σ_a w_a x_a)^c``.
+   ``(Σ_a w_a x_a)^c``.  A *cartridge of the exhibit* — the best serial of another of its
+   established groups — has prior ``1 − p_outside`` instead of ``(1 − p_outside)/N`` (it
+   is a priori the source of a tag of the exhibit), unless its prior × likelihood falls
+   more than ``RIVAL_SPAN`` nats below the best kept serial's (then it is left out), and
+   the row names the best kept serial that is not one.  When no read of the group has a certified
+   search, one more hypothesis: a listed serial all the searches could have missed, prior
+   ``(1 − p_outside)/N``, log-likelihood ``Σ_G c·min(bound, log L(read|best))`` — on each
+   read as likely as its search allows (``bound``: every alignment at most ``settled``
+   short of ``ℓ̂``, ``settled`` the least cost of a serial the read does not name), never
+   likelier than the group's best serial.
 8. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
    ``none`` when it is below "another serial"'s; else ``ambiguous``.
 
@@ -94,6 +110,7 @@ from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
+    CERTAIN_NATS,
     MASS_QUANTUM,
     MAX_ALIGNMENTS,
     MAX_CANDIDATES,
@@ -102,6 +119,7 @@ from taserlink.forensics.scoring import (
     MIX_KEEP,
     MIX_SPAN,
     READ_HITS,
+    RIVAL_SPAN,
     SPAN_NATS,
     STAGE_HITS,
     STAGE_KEYS,
@@ -408,7 +426,7 @@ class _Reference:
             chosen = [s for c, s in sorted((c, s) for s, c in found.items() if c <= bound)]
             chosen = chosen[:MAX_CANDIDATES]
             left_out = min((c for s, c in found.items() if s not in chosen), default=math.inf)
-            read.certified = min(least, limit) < guarantee
+            read.certified = min(least, limit) + CERTAIN_NATS < guarantee
             read.settled = min(guarantee, left_out, limit)
             notable = limit - (math.log(self.n) if stage == 0 else 0.0)
             if read.certified or least <= notable:
@@ -481,33 +499,63 @@ class _Reference:
             groups.append(group)
             unassigned = [r for r in unassigned if all(r is not g for g in group)]
 
-        # Groups naming the same serial are merged, the later into the earlier.
-        merged = True
-        while merged:
-            merged = False
-            seen: dict[int, int] = {}
-            for g, group in enumerate(groups):
-                kept = self.kept(group)
-                if not kept:
+        while True:
+            # Groups naming the same serial are merged, the later into the earlier.
+            merged = True
+            while merged:
+                merged = False
+                seen: dict[int, int] = {}
+                for g, group in enumerate(groups):
+                    kept = self.kept(group)
+                    if not kept:
+                        continue
+                    b = kept[0][0]
+                    if b in seen:
+                        groups[seen[b]] = groups[seen[b]] + group
+                        del groups[g]
+                        merged = True
+                        break
+                    seen[b] = g
+
+            # Each read alone in its group, or in none, joins the established group whose
+            # best or runner-up serial it has the most evidence for (as when a group is
+            # formed), ties to the earlier group.
+            named = [
+                [s for s, _ in self.kept(group)[:2]] if self.established(group) else []
+                for group in groups
+            ]
+            home = {id(r): g for g, group in enumerate(groups) for r in group}
+            moves: list[tuple[_Read, int]] = []
+            for r in scored:
+                if id(r) in home and len(self.weighed(groups[home[id(r)]])) >= 2:
                     continue
-                b = kept[0][0]
-                if b in seen:
-                    groups[seen[b]] = groups[seen[b]] + group
-                    del groups[g]
-                    merged = True
-                    break
-                seen[b] = g
+                offers: list[tuple[float, int]] = []
+                for g, serials in enumerate(named):
+                    for s in serials:
+                        fit = cands(r).get(s)
+                        if fit is None or fit < best[id(r)] - join - TIE_TOLERANCE:
+                            continue
+                        term = r.tag.confidence * (fit - ll0[id(r)])
+                        if term > TIE_TOLERANCE:
+                            offers.append((term, g))
+                if offers:
+                    most = max(t for t, _ in offers)
+                    moves.append((r, min(g for t, g in offers if t >= most - TIE_TOLERANCE)))
+            if not moves:
+                break
+            for r, g in moves:
+                if id(r) in home:
+                    groups[home[id(r)]] = [x for x in groups[home[id(r)]] if x is not r]
+                groups[g].append(r)
+            groups = [group for group in groups if group]
 
         order = {id(r): i for i, r in enumerate(members)}
         assigned = {id(r) for g in groups for r in g}
         rest = [r for r in members if id(r) not in assigned]
-        # The exhibit's cartridges: the best serials of its groups of two reads or more.
-        cartridges = []
-        for group in groups:
-            kept = self.kept(group)
-            weighed = [r for r in group if r.tag.confidence > 0]
-            if kept and len(weighed) >= 2:
-                cartridges.append((kept[0][0], group))
+        # The exhibit's cartridges: the best serials of its established groups.
+        cartridges = [
+            (self.kept(group)[0][0], group) for group in groups if self.established(group)
+        ]
         rows = []
         for group in groups:
             others = [s for s, g in cartridges if g is not group]
@@ -515,6 +563,21 @@ class _Reference:
         if rest:
             rows.append(self.row(exhibit, rest, True, [s for s, _ in cartridges]))
         return rows
+
+    @staticmethod
+    def weighed(group: list[_Read]) -> list[_Read]:
+        """The reads of a group that count: scored, of positive confidence."""
+        return [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
+
+    def established(self, group: list[_Read]) -> bool:
+        """Whether a group establishes a cartridge of its exhibit: two reads or more whose
+        evidence for its best serial, ``T_best − Σ c·log L₀``, is at least ``log N``."""
+        weighed = self.weighed(group)
+        kept = self.kept(group)
+        if len(weighed) < 2 or not kept:
+            return False
+        chance = sum(r.tag.confidence * r.log_background for r in weighed)
+        return kept[0][1] - chance >= math.log(self.n)
 
     def missed(self, read: _Read) -> float:
         """The most log L(read | s) of a listed serial the read does not name: every
@@ -545,7 +608,7 @@ class _Reference:
         self, exhibit: str, group: list[_Read], nothing_explains: bool, cartridges: list[int]
     ) -> MatchRow:
         """Steps 7 and 8 for one group; ``cartridges`` are the serials of the exhibit's
-        other groups of two reads or more."""
+        exhibit's other established groups."""
         settings = self.settings
         n = self.n
         kept = self.kept(group)
@@ -564,23 +627,31 @@ class _Reference:
         log_other = math.log(
             settings.p_outside + (1 - settings.p_outside) * (n - len(kept)) / n
         ) + max(self.background(weighed), floor)
-        # Each serial's log prior × likelihood: a cartridge the exhibit holds (found by two
-        # reads or more of another group) is a priori the source of a tag of the exhibit,
-        # not one of N.
+        # Each serial's log prior × likelihood: a cartridge the exhibit holds (the best
+        # serial of another established group) is a priori the source of a tag of the
+        # exhibit, not one of N; one far below the best serial is left out.
         log_cartridge_prior = math.log(1 - settings.p_outside)
         weight = {s: log_serial_prior + t for s, t in kept}
+        least = log_serial_prior + kept[0][1] - RIVAL_SPAN
         for s in cartridges:
             total = dict(kept).get(s)
             if total is None:
                 total = sum(r.tag.confidence * self.log_likelihood(r, s) for r in weighed)
-            weight[s] = log_cartridge_prior + total
-        terms = [*weight.values(), log_other]
-        if not any(r.certified for r in weighed):
-            # No read's search could rule out a listed serial it missed beating the best:
-            # the best one it could have missed competes.
-            terms.append(log_serial_prior + sum(r.tag.confidence * self.missed(r) for r in weighed))
-            log_other = _log_sum_exp([log_other, terms[-1]])
-        z = _log_sum_exp(terms)
+            if log_cartridge_prior + total >= least:
+                weight[s] = log_cartridge_prior + total
+        # When no read's search is certified, a listed serial they could all have missed
+        # competes: on each read as likely as its bound allows, never more than the best.
+        best = kept[0][0]
+        log_missed = (
+            -math.inf
+            if any(r.certified for r in weighed)
+            else log_serial_prior
+            + sum(
+                r.tag.confidence * min(self.missed(r), self.log_likelihood(r, best))
+                for r in weighed
+            )
+        )
+        z = _log_sum_exp([*weight.values(), log_other, log_missed])
         named = [s for s, _ in kept if s not in cartridges][:1] or [kept[0][0]]
         runner = _tie_sorted([(s, w) for s, w in weight.items() if s != named[0]])[:1]
         top = [(self.serials[s], math.exp(weight[s] - z)) for s in named + [s for s, _ in runner]]
@@ -592,6 +663,7 @@ class _Reference:
             nothing_explains,
             settings,
             self.scheme.length,
+            math.exp(log_missed - z),
         )
 
     # -- step 7: the background of a group ----------------------------------------------

@@ -23,7 +23,7 @@ __all__ = [
     "TagRead",
 ]
 
-DEFAULT_MATCH_THRESHOLD = 0.99
+DEFAULT_MATCH_THRESHOLD = 0.999
 """Posterior a serial needs for the status ``match``."""
 DEFAULT_P_OUTSIDE = 0.01
 """Prior probability that a recovered cartridge's serial is not in the serial list."""

@@ -28,6 +28,7 @@ from taserlink.forensics.serials import UNREADABLE
 from taserlink.serials import SerialScheme
 
 __all__ = [
+    "CERTAIN_NATS",
     "EXPANSION_NATS",
     "MAX_ALIGNMENTS",
     "MAX_CANDIDATES",
@@ -36,6 +37,7 @@ __all__ = [
     "MIX_EXACT",
     "MIX_KEEP",
     "MIX_SPAN",
+    "RIVAL_SPAN",
     "READ_HITS",
     "SPAN_NATS",
     "STAGE_HITS",
@@ -73,6 +75,12 @@ serials."""
 STAGE_HITS: Final = (64, 1024, 2048)
 """Most listed serials one window may reach at each stage; a window beyond (a list far from
 random there, e.g. serials issued in sequence) is not looked up."""
+CERTAIN_NATS: Final = 2.3
+"""A stage certifies a read's search when no serial its windows missed can come within
+this many nats of the best it found (a factor 10).  A group none of whose reads' searches
+is certified meets, in its posterior, a listed serial the searches could all have missed:
+on each read as likely as the read's bound allows, never more than the group's best
+serial."""
 MAX_CANDIDATES: Final = 64
 """Most candidates one read names (the cheapest, ties to the serial listed first): a read
 that fits more serials than this within :data:`SPAN_NATS` cannot single one out, and the
@@ -101,6 +109,12 @@ MIX_KEEP: Final = 32
 of the largest; the rest are left out."""
 MIX_SPAN: Final = 40.0
 """Combinations more than this many nats below the largest are left out."""
+RIVAL_SPAN: Final = 25.0
+"""A cartridge of the exhibit whose prior × likelihood falls more than this many nats below
+the group's best serial's is left out of the group's posterior: each weighs under e^−25
+(1.4·10⁻¹¹) of the best, so even the most an exhibit can hold (half its
+:data:`MAX_EXHIBIT_READS`, two reads each) stay under 10⁻⁶ together — a unit of a written
+score."""
 MAX_EXHIBIT_READS: Final = 100_000
 """Most reads one exhibit may hold (the most a reads file holds): grouping is near-linear
 in an exhibit's reads, so this bounds memory, not time."""
@@ -399,6 +413,7 @@ def build_row(
     nothing_explains: bool,
     settings: MatchSettings,
     length: int,
+    missed: float = 0.0,
 ) -> MatchRow:
     """The row for one group of reads.
 
@@ -449,6 +464,8 @@ def build_row(
     explanation = explain(edits, torn, length, runner_edits)
     if status is MatchStatus.AMBIGUOUS and (p2 is None or other > p2):
         explanation += f"; another serial of the list or one outside it: {other:.3g}"
+    if status is MatchStatus.AMBIGUOUS and missed > max(other, p2 or 0.0):
+        explanation += f"; a listed serial the search could have missed: {missed:.3g}"
     return MatchRow(exhibit, serial, status, p1, tags, runner, p2, explanation)
 
 
