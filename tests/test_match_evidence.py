@@ -49,7 +49,7 @@ EXACT = ConfusionModel.default(
 )
 """Reads every readable character of which is the serial's: consistent with it."""
 THRESHOLD = MatchSettings().match_threshold
-FALL_TOLERANCE = 1e-3
+FALL_TOLERANCE = 0.01
 """The most a consistent read may lower the posterior (see the module's docstring)."""
 
 

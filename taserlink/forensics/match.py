@@ -1213,11 +1213,13 @@ class _Grouping:
         leftover_id[left] = n_formed + np.arange(len(left))
         group_of = np.where(group_of < 0, leftover_id[p.exhibit], group_of)
         group_exhibit.extend(left.tolist())
+        stats: _Stats | None = None
+        changed: BoolArray | None = None  # the groups whose reads changed since `stats`
         while True:
             # Groups of one exhibit naming the same serial are merged, the later into the
             # earlier.
             while True:
-                stats = self._stats(group_of, len(group_exhibit))
+                stats = self._stats(group_of, len(group_exhibit), stats, changed)
                 alive = np.zeros(len(group_exhibit), bool)
                 alive[group_of] = True
                 seen: dict[tuple[int, int], int] = {}
@@ -1233,7 +1235,10 @@ class _Grouping:
                 if merge is None:
                     break
                 group_of[group_of == merge[1]] = merge[0]
-            if not self._rejoin(group_of, n_formed, group_exhibit, stats, term, joins & better):
+                changed = np.zeros(len(group_exhibit), bool)
+                changed[list(merge)] = True
+            changed = self._rejoin(group_of, n_formed, group_exhibit, stats, term, joins & better)
+            if changed is None:
                 break
         members_of: dict[int, list[int]] = {}
         for r, g in enumerate(group_of.tolist()):
@@ -1325,11 +1330,12 @@ class _Grouping:
         stats: _Stats,
         term: FloatArray,
         may_join: BoolArray,
-    ) -> bool:
+    ) -> BoolArray | None:
         """Step 5's last part: each read alone in its group, or in none, joins the
         established group of its exhibit whose best or runner-up serial it has the most
         evidence for (``term``, over its candidates; ``may_join`` as when a group is
-        formed), ties to the group formed first.  Whether any read joined."""
+        formed), ties to the group formed first.  The groups any read left or joined, or
+        ``None`` when none moved."""
         m, p, f = self.m, self.p, self.f
         n = len(m.index)
         weighed = np.flatnonzero(self.weighed)
@@ -1338,7 +1344,7 @@ class _Grouping:
         edge = np.flatnonzero(may_join & alone[f.read])
         formed = np.flatnonzero(self._established(group_of, n_formed, stats))
         if not edge.size or not formed.size:
-            return False
+            return None
         seconds = formed[stats.second[formed] >= 0]
         opt_group = np.concatenate([formed, seconds])
         opt_serial = np.concatenate([stats.first[formed], stats.second[seconds]])
@@ -1350,7 +1356,7 @@ class _Grouping:
         lo = np.searchsorted(opt_key, want, "left")
         counts = np.searchsorted(opt_key, want, "right") - lo
         if not counts.any():
-            return False
+            return None
         owner = np.repeat(np.arange(len(edge)), counts)
         local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         group = opt_group[lo[owner] + local]
@@ -1362,8 +1368,13 @@ class _Grouping:
         pick = np.full(len(group_of), _NO, np.int64)
         np.minimum.at(pick, read[choose], group[choose])
         moving = np.flatnonzero(pick != _NO)
+        if not moving.size:
+            return None
+        changed = np.zeros(len(group_exhibit), bool)
+        changed[group_of[moving]] = True
+        changed[pick[moving]] = True
         group_of[moving] = pick[moving]
-        return True
+        return changed
 
     def _established(self, group_of: IntArray, n_formed: int, stats: _Stats) -> BoolArray:
         """Per group: whether it establishes a cartridge of its exhibit — a formed group of
@@ -1515,9 +1526,18 @@ class _Grouping:
         best_two = [(s, math.exp(weight[s] - z)) for s in [named, *(s for s, _ in rest)]]
         return best_two, math.exp(log_other - z), math.exp(log_missed - z)
 
-    def _stats(self, group_of: IntArray, n_groups: int) -> _Stats:
-        """Step 6 for every group: the serials kept, their totals, best and runner-up."""
+    def _stats(
+        self,
+        group_of: IntArray,
+        n_groups: int,
+        previous: _Stats | None = None,
+        changed: BoolArray | None = None,
+    ) -> _Stats:
+        """Step 6 for every group: the serials kept, their totals, best and runner-up —
+        computed afresh for the ``changed`` groups only when ``previous`` holds the rest."""
         m, f = self.m, self.f
+        if previous is None or changed is None:
+            changed = np.ones(n_groups, bool)
         n = len(m.index)
         keep_span = m.tables.keep_span
         weight = self.weight
@@ -1526,7 +1546,7 @@ class _Grouping:
         bound_total = np.bincount(
             group_of[members], weight[members] * f.other_bound[members], minlength=n_groups
         )
-        use = self.weighed[f.read]
+        use = self.weighed[f.read] & changed[group_of[f.read]]
         e_read, e_serial, e_ll = f.read[use], f.serial[use], f.ll[use]
         e_group = group_of[e_read]
         gs_key, gs_of = np.unique(e_group * n + e_serial, return_inverse=True)
@@ -1564,6 +1584,13 @@ class _Grouping:
         np.maximum.at(best_exact, gs_group[known], exact[known])
         kept = known & (exact >= best_exact[gs_group] - keep_span)
         k_group, k_serial, k_total = gs_group[kept], gs_serial[kept], exact[kept]
+        if previous is not None and not changed.all():
+            stay = ~changed[previous.k_group]
+            k_group = np.concatenate([previous.k_group[stay], k_group])
+            k_serial = np.concatenate([previous.k_serial[stay], k_serial])
+            k_total = np.concatenate([previous.k_total[stay], k_total])
+            order = np.lexsort((k_serial, k_group))
+            k_group, k_serial, k_total = k_group[order], k_serial[order], k_total[order]
         n_kept = np.bincount(k_group, minlength=n_groups)
         log_sum = np.full(n_groups, -math.inf)
         if len(k_group):
