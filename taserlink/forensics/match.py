@@ -1255,7 +1255,7 @@ class _Grouping:
         # When no read's search is certified, a listed serial they could all have missed
         # competes too: on each read as likely as the read's bound allows, but never more
         # than the group's best serial (so a read that cannot bound its search adds nothing
-        # against the best, and consistent reads never lower its posterior).
+        # against the best, and reads of the best cannot make it gain on it).
         weighed = np.flatnonzero(self.weighed)
         has = stats.first >= 0
         sure = np.zeros(len(group_exhibit), bool)
