@@ -201,10 +201,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--truth", choices=sorted(TRUTHS), nargs="+", default=list(TRUTHS), help="both"
     )
-    parser.add_argument("--monotone", action="store_true", help="consistent reads added")
-    parser.add_argument("--exhibits", type=int, default=300, help="with --monotone (300)")
+    parser.add_argument(
+        "--monotone",
+        action="store_true",
+        help="instead: add consistent reads one at a time to exhibits at 1,000,000 serials "
+        "and count how often the true serial's posterior falls (seeded by FIRST)",
+    )
+    parser.add_argument(
+        "--exhibits", type=int, default=300, help="exhibits of --monotone, per seed (300)"
+    )
     args = parser.parse_args(argv)
     if args.monotone:
+        if args.exhibits < 1:
+            parser.error("--exhibits ≥ 1")
         monotone(args.exhibits, args.seeds[0])
         return 0
     seeds = range(args.seeds[0], args.seeds[1] + 1)
