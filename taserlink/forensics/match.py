@@ -617,7 +617,7 @@ class Matcher:
             certain = np.minimum(least, limit)
             bound = np.minimum(least + SPAN_NATS, limit)
             sure = certain + CERTAIN_NATS < per_read
-            stands_out = least <= limit - (math.log(n) if stage == 0 else 0.0)
+            stands_out = least <= limit - math.log(n)
             conclusive = active & (sure | stands_out)
             done = conclusive | (active & last)
             named = active[f_read] & (cost <= bound[f_read])

@@ -428,7 +428,7 @@ class _Reference:
             left_out = min((c for s, c in found.items() if s not in chosen), default=math.inf)
             read.certified = min(least, limit) + CERTAIN_NATS < guarantee
             read.settled = min(guarantee, left_out, limit)
-            notable = limit - (math.log(self.n) if stage == 0 else 0.0)
+            notable = limit - math.log(self.n)
             if read.certified or least <= notable:
                 break
         return {s: self.log_likelihood(read, s) for s in sorted(chosen)}
