@@ -99,6 +99,18 @@ def test_match_is_registered() -> None:
     assert match_command in COMMANDS
 
 
+def test_workers_change_no_byte_of_the_output(tmp_path: Path, serials: Path) -> None:
+    reads = _reads_file(
+        tmp_path, {f"E{i}": _noisy(TARGET, 1 + i % 3, i) for i in range(12)} | {"X": ["*?*"]}
+    )
+    outputs = {
+        workers: _run("--reads", str(reads), "--serials", str(serials), "--workers", workers)
+        for workers in ("1", "2", "5")
+    }
+    assert outputs["1"][1].count("\n") == 14
+    assert outputs["1"] == outputs["2"] == outputs["5"]
+
+
 def test_clean_reads_of_a_listed_serial_match(tmp_path: Path, serials: Path) -> None:
     reads = _reads_file(tmp_path, {"E1": _noisy(TARGET, 8, 1)})
     code, out, err = _run("--reads", str(reads), "--serials", str(serials))
@@ -335,6 +347,8 @@ def test_missing_inputs_exit_2(tmp_path: Path, serials: Path) -> None:
         ("--match-threshold", "0.3"),
         ("--match-threshold", "1"),
         ("--match-threshold", "high"),
+        ("--workers", "0"),
+        ("--workers", "two"),
     ],
 )
 def test_bad_settings_exit_2(tmp_path: Path, serials: Path, option: str, value: str) -> None:

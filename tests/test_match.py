@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from taserlink.errors import MatchError
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
 from taserlink.forensics.results import MatchStatus, TagRead
@@ -181,7 +182,6 @@ def test_validation_figures_when_examiners_err_more_than_the_model_says() -> Non
 def test_an_exhibit_beyond_the_bound_is_refused_by_both(monkeypatch: pytest.MonkeyPatch) -> None:
     """The bound on an exhibit's reads (MAX_EXHIBIT_READS, the most a reads file holds)
     is checked by both matchers, naming the exhibit; here lowered to keep the test small."""
-    from taserlink.errors import MatchError
     from taserlink.forensics import scoring
     from taserlink.forensics.reference import reference_match_reads
 
@@ -226,3 +226,34 @@ def test_many_exhibits_are_matched_in_batches_with_the_same_answers(
     whole = match_reads(reads, serials)
     monkeypatch.setattr(fast, "BATCH_READS", 7)
     assert match_reads(reads, serials) == whole
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_give_the_same_rows_in_the_same_order(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Threads over batches of whole exhibits change nothing: the rows of 1 worker, in the
+    same order, down to the last digit of every score — with batches cut small enough
+    that every worker has several, and exhibits of many reads among them."""
+    import taserlink.forensics.match as fast
+
+    rng = random.Random(25)
+    serials = register(3000, seed=26)
+    reads: list[TagRead] = []
+    for e in range(80):
+        targets = rng.sample(serials, rng.randint(1, 3))
+        reads += reads_of(
+            f"E{e}",
+            simulate_reads(targets * rng.randint(1, 6), MODEL, rng, p_torn=0.3),
+        )
+    one = match_reads(reads, serials)
+    monkeypatch.setattr(fast, "MIN_WORKER_BATCH", 5)
+    assert Matcher(SerialIndex(serials)).match(reads, workers=workers) == one
+    assert match_reads(reads, serials, workers=workers) == one
+    assert len({r.exhibit for r in one}) == 80
+
+
+def test_workers_below_one_are_refused() -> None:
+    serials = register(100, seed=3)
+    with pytest.raises(MatchError, match="workers = 0"):
+        match_reads([TagRead("E", "t", serials[0])], serials, workers=0)

@@ -48,7 +48,7 @@ from taserlink.cli.common import (
 )
 from taserlink.errors import ConfusionModelError, MatchError
 from taserlink.forensics.confusion import ConfusionModel
-from taserlink.forensics.match import match_reads
+from taserlink.forensics.match import match_reads, usable_cores
 from taserlink.forensics.matchfiles import (
     read_reads,
     read_serials,
@@ -120,6 +120,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help=f"posterior needed for status match, 0.5 < T < 1 (default {DEFAULT_MATCH_THRESHOLD})",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=usable_cores(),
+        metavar="N",
+        help="threads matching exhibits at once; the answers are the same whatever N "
+        "(default: the cores usable here, %(default)s)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
         help="JSON on stdout: the model's note, the settings and the rows (OUT.csv's keys)",
@@ -136,12 +144,16 @@ def run(args: argparse.Namespace) -> int:
             (exit 2); the output cannot be written (exit 3).
     """
     settings = _settings(args.p_outside, args.match_threshold)
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: at least 1")
     if args.out is not None:
         _refuse_overwriting_inputs(args.out, (args.reads, args.serials, args.model))
     model = _model(args.model)
     reads = read_reads(args.reads, SCHEME)
     serials = read_serials(args.serials, SCHEME)
-    rows = match_reads(reads, serials, scheme=SCHEME, model=model, settings=settings)
+    rows = match_reads(
+        reads, serials, scheme=SCHEME, model=model, settings=settings, workers=args.workers
+    )
     if args.out is not None:
         try:
             write_matches(rows, args.out)

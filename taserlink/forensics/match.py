@@ -31,7 +31,9 @@ import functools
 import heapq
 import itertools
 import math
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +70,7 @@ from taserlink.forensics.scoring import (
 from taserlink.forensics.serials import TORN, UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
-__all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads"]
+__all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads", "usable_cores"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -91,6 +93,12 @@ _SCAN = 64
 BATCH_READS = 16_384
 """Most reads matched at once (whole exhibits; a larger input is matched in batches, an
 exhibit larger than this alone)."""
+WORKER_BATCHES = 4
+"""With several workers, reads are cut into about this many batches a worker (whole
+exhibits, at least :data:`MIN_WORKER_BATCH` reads each), so that a batch slow to match
+does not leave the other workers idle."""
+MIN_WORKER_BATCH = 512
+"""Fewest reads a batch is cut to for workers: below, numpy's per-call cost dominates."""
 
 
 class SerialIndex:
@@ -602,16 +610,14 @@ class Matcher:
             cost = top[pair_read] - self._row_scores(prepared, pair_row, pair_serial)
             keep = cost <= limit[pair_read]
             pair_read, pair_serial, cost = pair_read[keep], pair_serial[keep], cost[keep]
+            # Each (read, serial) found once, at its least cost, in (read, serial) order.
             key = pair_read * n + pair_serial
-            order = np.lexsort((cost, key))
+            order = np.argsort(key)
             key, cost = key[order], cost[order]
-            first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
-            key, cost = key[first], cost[first]
+            if len(key):
+                first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+                key, cost = key[first], np.minimum.reduceat(cost, first)
             f_read, f_serial = key // n, key % n
-            # Each read's finds cheapest first (ties to the serial listed first), so that
-            # the first MAX_CANDIDATES within bound are its candidates.
-            order = np.lexsort((f_serial, cost, f_read))
-            f_read, f_serial, cost = f_read[order], f_serial[order], cost[order]
             least = np.full(n_reads, math.inf)
             np.minimum.at(least, f_read, cost)
             certain = np.minimum(least, limit)
@@ -620,11 +626,15 @@ class Matcher:
             stands_out = least <= limit - math.log(n)
             conclusive = active & (sure | stands_out)
             done = conclusive | (active & last)
-            named = active[f_read] & (cost <= bound[f_read])
-            rank = np.cumsum(named) - 1
-            starts = np.searchsorted(f_read, f_read, "left")
-            before = np.concatenate(([0], np.cumsum(named)))[starts]
-            named &= (rank - before + 1) <= MAX_CANDIDATES
+            # Each read's finds within bound cheapest first (a stable sort: ties stay in
+            # serial order, to the serial listed first), so that the first MAX_CANDIDATES
+            # are its candidates.
+            near = np.flatnonzero(active[f_read] & (cost <= bound[f_read]))
+            near = near[np.lexsort((cost[near], f_read[near]))]
+            n_read = f_read[near]
+            rank = np.arange(len(near)) - np.searchsorted(n_read, n_read, "left")
+            named = np.zeros(len(key), bool)
+            named[near[rank < MAX_CANDIDATES]] = True
             take = named & done[f_read]
             cand_read.append(f_read[take])
             cand_serial.append(f_serial[take])
@@ -837,35 +847,44 @@ class Matcher:
         return _segment_lse(scores, starts, owner, len(read))
 
     # -- the query -----------------------------------------------------------------------
-    def match(self, reads: Sequence[TagRead]) -> list[MatchRow]:
+    def match(self, reads: Sequence[TagRead], *, workers: int = 1) -> list[MatchRow]:
         """Match ``reads`` (any number of exhibits): rows exhibit by exhibit in order of
         first appearance, groups in the order formed, the reads nothing explains last —
         exactly as :func:`taserlink.forensics.reference.reference_match_reads`.
 
         Exhibits are independent, so they are matched in batches of at most
         :data:`BATCH_READS` reads (an exhibit larger than that alone): memory stays
-        bounded however many reads are given.
+        bounded however many reads are given.  With ``workers`` > 1 the batches are
+        smaller (:data:`WORKER_BATCHES`) and matched by that many threads at once (numpy
+        releases the interpreter's lock in its array work); the rows are the same, in the
+        same order, whatever ``workers``.
 
         Raises:
             ReadError: a read not in the notation, or with a character the model has no
                 column for (naming its exhibit and tag).
             MatchError: an exhibit of more than
-                :data:`~taserlink.forensics.scoring.MAX_EXHIBIT_READS` reads.
+                :data:`~taserlink.forensics.scoring.MAX_EXHIBIT_READS` reads, or
+                ``workers`` < 1.
         """
+        if workers < 1:
+            raise MatchError(f"workers = {workers!r}: at least 1")
         by_exhibit: dict[str, list[TagRead]] = {}
         for read in reads:
             by_exhibit.setdefault(read.exhibit, []).append(read)
         check_exhibit_sizes(by_exhibit)
-        rows: list[MatchRow] = []
-        batch: list[TagRead] = []
+        size = BATCH_READS
+        if workers > 1:
+            share = -(-len(reads) // (workers * WORKER_BATCHES))
+            size = min(BATCH_READS, max(MIN_WORKER_BATCH, share))
+        batches: list[list[TagRead]] = [[]]
         for members in by_exhibit.values():
-            if batch and len(batch) + len(members) > BATCH_READS:
-                rows.extend(self._match_batch(batch))
-                batch = []
-            batch.extend(members)
-        if batch:
-            rows.extend(self._match_batch(batch))
-        return rows
+            if batches[-1] and len(batches[-1]) + len(members) > size:
+                batches.append([])
+            batches[-1].extend(members)
+        if workers == 1 or len(batches) == 1:
+            return [row for batch in batches if batch for row in self._match_batch(batch)]
+        with ThreadPoolExecutor(min(workers, len(batches))) as pool:
+            return [row for rows in pool.map(self._match_batch, batches) for row in rows]
 
     def _match_batch(self, reads: Sequence[TagRead]) -> list[MatchRow]:
         prepared = self._prepare(reads)
@@ -1885,13 +1904,24 @@ def match_reads(
     scheme: SerialScheme = CARTRIDGE_SCHEME,
     model: ConfusionModel | None = None,
     settings: MatchSettings | None = None,
+    workers: int = 1,
 ) -> list[MatchRow]:
     """Match ``reads`` against ``serials``: build a :class:`SerialIndex`, run a
-    :class:`Matcher`.  Build the index once yourself to match many batches.
+    :class:`Matcher` with ``workers`` threads (:meth:`Matcher.match`).  Build the index
+    once yourself to match many batches.
 
     Raises:
-        MatchError: an empty serial list, a duplicate, or a serial not canonical and valid.
+        MatchError: an empty serial list, a duplicate, a serial not canonical and valid,
+            or ``workers`` < 1.
         ReadError: a read not in the notation.
         ConfusionModelError: a model for another alphabet.
     """
-    return Matcher(SerialIndex(serials, scheme), model, settings).match(reads)
+    return Matcher(SerialIndex(serials, scheme), model, settings).match(reads, workers=workers)
+
+
+def usable_cores() -> int:
+    """The processor cores this process may run on (at least 1): a default for
+    ``workers``."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)

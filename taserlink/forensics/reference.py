@@ -28,26 +28,26 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    serial (type letter uniform over the type letters, the rest uniform — the check
    character too, an approximation).
 4. **Candidates.**  ``ℓ̂ = max_a (log w_a + Σ best[p, o])`` is the most any serial could
-   score and ``cost_a(s) = ℓ̂ − ℓ_a(s)`` ≥ 0 how far a serial falls short of it;
-   ``D = ℓ̂ − log L₀`` (a serial further behind explains the read worse than a random one).
-   The search runs in stages.  At stage ``k`` an alignment has a *window* at every start
-   where ``stage_lengths(...)[k]`` consecutive positions are covered, of at most
-   ``STAGE_KEYS[k]`` keys (each character standing for its expansion, ``?`` and skips for
-   any) and matched by at most ``STAGE_HITS[k]`` listed serials; every such window is used
-   at the first stage, and at a later one the disjoint windows that make ``λ`` (below)
-   largest (ties to leaving a start out).  A serial is *found* by an alignment when one of
-   its windows matches it, and costed as the least ``cost_a`` over the alignments that find
-   it; ``c`` is the least cost found.  ``λ`` is the least cost a serial can have and be found
-   by no window: over the alignments, the cheapest way to break every window (a break: a
-   character outside the expansion, at its break cost).  The stage is *conclusive* when
-   ``min(c, D) + CERTAIN_NATS < λ`` (nothing it missed can come near what it found: the
-   read's search is *certified*), or when what it found is
-   notable — ``c ≤ D − log N`` at the first stage (it stands out from a list of ``N``),
-   ``c ≤ D`` at a later one (it explains the read better than chance).  Otherwise the next
-   stage runs, unless its windows, over all the read's alignments, would reach more than
-   ``READ_HITS`` listed serials: then the stage before is the last.  The candidates are
-   the serials the last stage run found with cost ≤ ``min(c + SPAN_NATS, D)``, at most the
-   ``MAX_CANDIDATES`` cheapest (ties to the serial listed first).
+   score and ``cost_a(s) = ℓ̂ − ℓ_a(s)`` ≥ 0 how far a serial falls short of it; ``D = ℓ̂ −
+   log L₀`` (a serial further behind explains the read worse than a random one). The search
+   runs in stages.  At stage ``k`` an alignment has a *window* at every start where
+   ``stage_lengths(...)[k]`` consecutive positions are covered, of at most ``STAGE_KEYS[k]``
+   keys (each character standing for its expansion, ``?`` and skips for any) and matched by
+   at most ``STAGE_HITS[k]`` listed serials; every such window is used at the first stage,
+   and at a later one the disjoint windows that make ``λ`` (below) largest (ties to leaving
+   a start out).  A serial is *found* by an alignment when one of its windows matches it,
+   and costed as the least ``cost_a`` over the alignments that find it; ``c`` is the least
+   cost found.  ``λ`` is the least cost a serial can have and be found by no window: over
+   the alignments, the cheapest way to break every window (a break: a character outside the
+   expansion, at its break cost).  The stage is *conclusive* when ``min(c, D) + CERTAIN_NATS
+   < λ`` (nothing it missed can come near what it found: the read's search is *certified*),
+   or when what it found is notable — ``c ≤ D − log N``: it stands out from a list of ``N``
+   (merely explaining the read better than chance, ``c ≤ D``, is what some of ten million
+   serials do for a read with two arbitrary misreads: it does not end the search).
+   Otherwise the next stage runs, unless its windows, over all the read's alignments, would
+   reach more than ``READ_HITS`` listed serials: then the stage before is the last.  The
+   candidates are the serials the last stage run found with cost ≤ ``min(c + SPAN_NATS,
+   D)``, at most the ``MAX_CANDIDATES`` cheapest (ties to the serial listed first).
 5. **Grouping** (an exhibit's reads may come from several cartridges).  The exhibit's
    *anchors* are the best candidates (ties to the serial listed first) of the reads that
    stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand
