@@ -369,6 +369,7 @@ class Matcher:
         self._flat = table.ravel()
         self._flat32 = np.maximum(self._flat, -1e30).astype(np.float32)
         self._table32 = self._flat32.reshape(table.shape)
+        self._ones32 = np.ones(length, np.float32)
 
         def with_absent(
             values: npt.NDArray[np.generic], fill: float | bool | int
@@ -577,7 +578,7 @@ class Matcher:
             if not active.any():
                 break
             rows = np.flatnonzero(active[prepared.row_read])
-            cols = prepared.row_cols[rows]
+            cols = prepared.row_cols.take(rows, axis=0)
             w_row, w_left, w_right, guarantee = self._windows(cols, stage)
             row_of_read = prepared.row_read[rows]
             if stage:
@@ -756,10 +757,12 @@ class Matcher:
         out = np.empty(len(rows))
         for begin in range(0, len(rows), _CHUNK):
             end = min(begin + _CHUNK, len(rows))
-            index = prepared.row_cols[rows[begin:end]].astype(np.int32)
+            # ``take`` along the first axis: a plain gather of whole rows, several times
+            # faster than the general fancy index.
+            index = prepared.row_cols.take(rows[begin:end], axis=0).astype(np.int32)
             index *= base
-            index += self.index.codes[serials[begin:end]]
-            out[begin:end] = self._flat32[index].sum(axis=1)
+            index += self.index.codes.take(serials[begin:end], axis=0)
+            out[begin:end] = self._flat32[index] @ self._ones32
         return out
 
     def _row_scores(self, prepared: _Reads, rows: IntArray, serials: IntArray) -> FloatArray:
@@ -770,13 +773,13 @@ class Matcher:
         for begin in range(0, len(rows), _CHUNK):
             end = min(begin + _CHUNK, len(rows))
             r, s = rows[begin:end], serials[begin:end]
-            index = prepared.row_cols[r].astype(np.int32)
+            index = prepared.row_cols.take(r, axis=0).astype(np.int32)
             index *= base
-            index += self.index.codes[s]
-            values = self._flat[index]
+            index += self.index.codes.take(s, axis=0)
+            values = self._flat.take(index.T)  # (L, pairs): each position contiguous
             acc = np.zeros(end - begin)
             for p in range(length):
-                acc += values[:, p]
+                acc += values[p]
             out[begin:end] = prepared.row_weight[r] + acc
         return out
 
@@ -802,7 +805,7 @@ class Matcher:
         for lo in range(0, len(serials), width):
             hi = min(lo + width, len(serials))
             onehot = np.zeros((length * base, hi - lo), np.float32)
-            codes = self.index.codes[serials[lo:hi]].astype(np.int64)
+            codes = self.index.codes.take(serials[lo:hi], axis=0).astype(np.int64)
             onehot[np.arange(length) * base + codes, np.arange(hi - lo)[:, None]] = 1.0
             totals = np.zeros((n_owner, hi - lo))
             per_slice = max(1, _MATRIX_CELLS // (hi - lo))
@@ -815,7 +818,9 @@ class Matcher:
                 which = np.repeat(np.arange(stop - start), counts)
                 local = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
                 rows = prepared.row_start[reads[start:stop]][which] + local
-                table = self._table32[prepared.row_cols[rows]].reshape(len(rows), length * base)
+                table = self._table32.take(prepared.row_cols.take(rows, axis=0), axis=0).reshape(
+                    len(rows), length * base
+                )
                 scores = table @ onehot
                 scores += prepared.row_weight[rows].astype(np.float32)[:, None]
                 if len(rows) == stop - start:  # one alignment a read

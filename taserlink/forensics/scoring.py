@@ -116,8 +116,10 @@ the group's best serial's is left out of the group's posterior: each weighs unde
 :data:`MAX_EXHIBIT_READS`, two reads each) stay under 10⁻⁶ together — a unit of a written
 score."""
 MAX_EXHIBIT_READS: Final = 100_000
-"""Most reads one exhibit may hold (the most a reads file holds): grouping is near-linear
-in an exhibit's reads, so this bounds memory, not time."""
+"""Most reads one exhibit may hold (the most a reads file holds).  Grouping is near-linear
+in an exhibit's reads and every pairing of them is sliced, so memory grows near-linearly;
+the pairings' matrix filters are quadratic at heart (``docs/matching.md`` §5, "Any
+exhibit size")."""
 TIE_TOLERANCE: Final = 1e-9
 """Log-likelihoods (nats) closer than this are equal: ties go to the serial listed first."""
 MASS_QUANTUM: Final = 1e-9
