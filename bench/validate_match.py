@@ -44,14 +44,14 @@ from collections.abc import Callable
 
 from bench_match import make_serials
 
-from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex
-from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
 from taserlink.forensics.simulate import (
     TAG_COUNTS,
     ReadNoise,
     Validation,
     ValidationCell,
+    consistent_noise,
+    posterior_path,
     second_noise,
     stated_noise,
     validate,
@@ -132,31 +132,6 @@ def print_wrong(v: Validation) -> None:
         )
 
 
-CONSISTENT = ConfusionModel.default(
-    p_correct=1 - 2e-9,
-    p_confusable=1e-9,
-    p_unreadable=0.15,
-    p_skip=1e-9,
-    p_insert=1e-9,
-    read_as_two=[],
-)
-"""Reads every readable character of which is the serial's."""
-
-
-def answered(rows: list[MatchRow], serial: str) -> tuple[float, bool]:
-    """The posterior the rows' answers give ``serial`` — as the serial or runner-up of a
-    ``match`` or ``ambiguous`` row; 0 when none does (a ``none`` row answers no serial) —
-    and whether a row answers ``match`` with it."""
-    for row in rows:
-        if row.status is MatchStatus.NONE:
-            continue
-        if row.serial == serial and row.score is not None:
-            return row.score, row.status is MatchStatus.MATCH
-        if row.runner_up == serial and row.runner_up_score is not None:
-            return row.runner_up_score, False
-    return 0.0, False
-
-
 def monotone(exhibits: int, seed: int, serials: int = 1_000_000) -> None:
     """Print how the true serial's posterior moves as consistent reads are added."""
     listed = make_serials(serials, seed)
@@ -167,14 +142,9 @@ def monotone(exhibits: int, seed: int, serials: int = 1_000_000) -> None:
     lost: list[tuple[str, list[str]]] = []
     for _ in range(exhibits):
         serial = listed[rng.randrange(serials)]
-        noise = ReadNoise(
-            "consistent", CONSISTENT, rng.choice([0.0, 0.4, 1.0]), 4, rng.choice([0.0, 0.5])
-        )
+        noise = consistent_noise(p_torn=rng.choice([0.0, 0.4, 1.0]), p_hole=rng.choice([0.0, 0.5]))
         texts = noise.reads([serial] * rng.randint(2, 7), random.Random(rng.randrange(2**32)))
-        path = []
-        for k in range(1, len(texts) + 1):
-            rows = matcher.match([TagRead("E", f"t{i}", t) for i, t in enumerate(texts[:k])])
-            path.append(answered(rows, serial))
+        path = posterior_path(matcher, serial, texts)
         for k, ((before, was), (after, still)) in enumerate(itertools.pairwise(path)):
             steps += 1
             falls.append((before - after, serial, texts[: k + 2]))

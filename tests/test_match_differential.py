@@ -23,7 +23,7 @@ from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
 from taserlink.forensics.reference import reference_match_reads
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
-from taserlink.forensics.simulate import confusable_neighbour, simulate_reads
+from taserlink.forensics.simulate import confusable_neighbour, simulate_reads, simulated_register
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 SCHEMES = [
@@ -242,14 +242,7 @@ def crowded_scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRe
     bounds on their totals must sort out."""
     scheme = draw(st.sampled_from(SCHEMES[:2]))
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
-    serials: list[str] = []
-    while len(serials) < 30:
-        if serials and rng.random() < 0.4:
-            candidate = confusable_neighbour(rng.choice(serials), scheme, rng)
-        else:
-            candidate = scheme.generate(rng)
-        if candidate is not None and candidate not in serials:
-            serials.append(candidate)
+    serials = simulated_register(30, rng, scheme, look_alikes=0.4)
     sloppy = ConfusionModel.default(scheme, p_correct=0.8, p_skip=0.03, p_insert=0.02)
     reads: list[TagRead] = []
     for serial in rng.sample(serials, draw(st.integers(1, 2))):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -32,22 +31,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex
-from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
+from taserlink.forensics.results import MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import parse_read
-from taserlink.forensics.simulate import ReadNoise, second_noise, stated_noise
+from taserlink.forensics.simulate import (
+    ReadNoise,
+    answered_posterior,
+    consistent_noise,
+    posterior_path,
+    second_noise,
+    stated_noise,
+)
 from taserlink.serials import CARTRIDGE_SCHEME
 
-EXACT = ConfusionModel.default(
-    p_correct=1 - 2e-9,
-    p_confusable=1e-9,
-    p_unreadable=0.15,
-    p_skip=1e-9,
-    p_insert=1e-9,
-    read_as_two=[],
-)
-"""Reads every readable character of which is the serial's: consistent with it."""
 THRESHOLD = MatchSettings().match_threshold
 FALL_TOLERANCE = 0.01
 """The most a consistent read may lower the posterior (see the module's docstring)."""
@@ -78,29 +74,6 @@ def matcher(size: int) -> Matcher:
     return Matcher(SerialIndex(list(register(size))))
 
 
-def posterior(rows: Sequence[MatchRow], serial: str) -> tuple[float, bool]:
-    """The posterior an answer gives the serial — as the serial or the runner-up of a
-    `match` or `ambiguous` row; 0 when none does (a `none` row answers no serial) — and
-    whether a row answers `match` with it."""
-    for row in rows:
-        if row.status is MatchStatus.NONE:
-            continue
-        if row.serial == serial and row.score is not None:
-            return row.score, row.status is MatchStatus.MATCH
-        if row.runner_up == serial and row.runner_up_score is not None:
-            return row.runner_up_score, False
-    return 0.0, False
-
-
-def prefixes(m: Matcher, serial: str, texts: Sequence[str]) -> list[tuple[float, bool]]:
-    """The serial's posterior and status after each read of one exhibit is added."""
-    out = []
-    for k in range(1, len(texts) + 1):
-        rows = m.match([TagRead("E", f"t{i}", t) for i, t in enumerate(texts[:k])])
-        out.append(posterior(rows, serial))
-    return out
-
-
 @pytest.mark.parametrize("size", [100_000, 1_000_000])
 @settings(
     max_examples=25,
@@ -114,16 +87,13 @@ def test_consistent_reads_never_lower_the_posterior(size: int, data: st.DataObje
     serials = register(size)
     serial = serials[data.draw(st.integers(0, size - 1), label="serial")]
     rng = random.Random(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    noise = ReadNoise(
-        "consistent",
-        EXACT,
-        data.draw(st.sampled_from([0.0, 0.4, 1.0]), label="p_torn"),
-        4,
-        data.draw(st.sampled_from([0.0, 0.5]), label="p_hole"),
+    noise = consistent_noise(
+        p_torn=data.draw(st.sampled_from([0.0, 0.4, 1.0]), label="p_torn"),
+        p_hole=data.draw(st.sampled_from([0.0, 0.5]), label="p_hole"),
     )
     texts = noise.reads([serial] * data.draw(st.integers(2, 7), label="reads"), rng)
     assert all(parse_read(t).fits(serial) for t in texts)
-    path = prefixes(matcher(size), serial, texts)
+    path = posterior_path(matcher(size), serial, texts)
     for (before, matched), (after, still) in itertools.pairwise(path):
         assert after >= before - FALL_TOLERANCE, (texts, path)
         # A match is lost only by such a small fall across the threshold.
@@ -152,7 +122,7 @@ def test_hundreds_of_tags_of_one_cartridge_match_it(noise: ReadNoise, torn: bool
     previous = 0.0
     for count in (10, 30, 100, 300, 1000):
         rows = m.match([TagRead("E", f"t{i}", t) for i, t in enumerate(texts[:count])])
-        score, matched = posterior(rows, serial)
+        score, matched = answered_posterior(rows, serial)
         assert matched, (count, rows[:3])
         assert score >= previous - 1e-9
         previous = score

@@ -42,7 +42,10 @@ __all__ = [
     "second_noise",
     "stated_noise",
     "Validation",
+    "answered_posterior",
     "confusable_neighbour",
+    "consistent_noise",
+    "posterior_path",
     "simulate_read",
     "simulate_reads",
     "simulated_register",
@@ -282,6 +285,50 @@ def second_noise(scheme: SerialScheme = CARTRIDGE_SCHEME, *, p_torn: float = 0.2
         read_as_two=pairs,
     )
     return ReadNoise("a second way of reading", model, p_torn, 4, 0.25)
+
+
+def consistent_noise(
+    scheme: SerialScheme = CARTRIDGE_SCHEME, *, p_torn: float, p_hole: float
+) -> ReadNoise:
+    """Reads *consistent* with their serial: every readable character the serial's own (no
+    misread, skip or insertion beyond :data:`NEGLIGIBLE` odds), 15 % of characters
+    unreadable, a share ``p_torn`` torn to fragments of 4 or more characters, ``p_hole`` of
+    those with an inner stretch lost too — the reads that must never lower the serial's
+    posterior (``docs/matching.md`` §5, "More evidence is not a worse answer")."""
+    model = ConfusionModel.default(
+        scheme,
+        p_correct=1 - 2 * NEGLIGIBLE,
+        p_confusable=NEGLIGIBLE,
+        p_unreadable=0.15,
+        p_skip=NEGLIGIBLE,
+        p_insert=NEGLIGIBLE,
+        read_as_two=[],
+    )
+    return ReadNoise("consistent reads", model, p_torn, 4, p_hole)
+
+
+def answered_posterior(rows: list[MatchRow], serial: str) -> tuple[float, bool]:
+    """The posterior the rows' answers give ``serial`` — as the serial or the runner-up of
+    a ``match`` or ``ambiguous`` row; 0 when none does (a ``none`` row answers no serial) —
+    and whether a row answers ``match`` with it."""
+    for row in rows:
+        if row.status is MatchStatus.NONE:
+            continue
+        if row.serial == serial and row.score is not None:
+            return row.score, row.status is MatchStatus.MATCH
+        if row.runner_up == serial and row.runner_up_score is not None:
+            return row.runner_up_score, False
+    return 0.0, False
+
+
+def posterior_path(matcher: Matcher, serial: str, texts: list[str]) -> list[tuple[float, bool]]:
+    """:func:`answered_posterior` of ``serial`` after each read of ``texts`` is added to one
+    exhibit: the first read alone, the first two, … all of them."""
+    path = []
+    for k in range(1, len(texts) + 1):
+        rows = matcher.match([TagRead("E", f"t{i}", t) for i, t in enumerate(texts[:k])])
+        path.append(answered_posterior(rows, serial))
+    return path
 
 
 def confusable_neighbour(serial: str, scheme: SerialScheme, rng: random.Random) -> str | None:
