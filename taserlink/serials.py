@@ -20,6 +20,7 @@ the whole list, the same rules as :meth:`SerialScheme.normalize` and
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -335,6 +336,14 @@ class SerialScheme:
     def is_valid(self, text: str) -> bool:
         """True when :meth:`validate` would accept ``text``."""
         return self.problem(self.normalize(text)) is None
+
+    @property
+    def capacity(self) -> int:
+        """How many distinct valid serials the scheme has (what :meth:`generate` can
+        draw)."""
+        body_length = self.length - 1 - (1 if self.check else 0)
+        first = len(self.type_letters) if self.type_letters else len(self.alphabet)
+        return first * math.prod([len(self.alphabet)] * body_length)
 
     def generate(self, rng: random.Random, type_letter: str | None = None) -> str:
         """A random valid serial (deterministic for a seeded ``rng``)."""

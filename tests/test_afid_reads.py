@@ -109,10 +109,10 @@ def test_reads_of_any_length_or_none_readable_are_kept(
 def test_any_scheme() -> None:
     legacy = SerialScheme(name="legacy", alphabet="0123456789", length=6, type_letters={})
     serial = legacy.generate(random.Random(3))
-    assert parse_read(serial[:2] + "??" + serial[4:], legacy).fits(serial)
-    longer = parse_read(serial + "1", legacy)  # one too many: kept, for the matcher to explain
+    assert parse_read(serial[:2] + "??" + serial[4:]).fits(serial)
+    longer = parse_read(serial + "1")  # one too many: kept, for the matcher to explain
     assert longer.complete and longer.length == 7 and not longer.fits(serial)
-    assert parse_read("*" + serial[2:], legacy).fits(serial)
+    assert parse_read("*" + serial[2:]).fits(serial)
     assert CARTRIDGE_SCHEME.length == 10
 
 
@@ -197,7 +197,7 @@ def test_a_read_torn_into_many_pieces_is_kept_but_too_damaged_to_score() -> None
     legacy = SerialScheme(
         "legacy", alphabet="0123456789ABCDEF", length=16, type_letters={}, check=False
     )
-    many = parse_read("*1*2*3*4*5*6*7*8*", legacy)
+    many = parse_read("*1*2*3*4*5*6*7*8*")
     assert many.segments == tuple("12345678") and many.placement_count(16) > MAX_ALIGNMENTS
     assert alignments(many, 16, ConfusionModel.default(legacy)) is None
     worst = parse_read("*1*2*3*4*5*")  # the most a cartridge read can be torn

@@ -33,7 +33,7 @@ from taserlink.forensics.matchfiles import (
     write_matches,
 )
 from taserlink.forensics.results import MatchRow, MatchStatus
-from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME, SerialScheme
+from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 from tests.test_tables import Refused, one_line_at_a_time
 
 RNG = random.Random(20240601)
@@ -172,17 +172,14 @@ def test_too_many_reads_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_reads_of_any_length_and_unreadable_tags_are_kept(tmp_path: Path) -> None:
-    """Whatever the notation can write is read as written, in any scheme: how a read of
-    the wrong length, or with nothing readable, is scored is the matcher's question."""
+    """Whatever the notation can write is read as written, whatever the serials' scheme:
+    how a read of the wrong length, or with nothing readable, is scored is the matcher's
+    question."""
     device = DEVICE_SCHEME.generate(random.Random(3))
     texts = [A[:4] + A[5:], A + "K", "S4K7", "??????????", "*?*", "*???-?*", "*", device[:5]]
     path = _file(tmp_path, HEADER + "".join(f"E1,t{i},{t},\n" for i, t in enumerate(texts)))
-    legacy = SerialScheme(
-        name="legacy", alphabet="0123456789", length=5, type_letters={}, check=False
-    )
-    for scheme in (CARTRIDGE_SCHEME, legacy):
-        reads = read_reads(path, scheme)
-        assert [(r.text, r.line) for r in reads] == [(t, n) for n, t in enumerate(texts, 2)]
+    reads = read_reads(path)
+    assert [(r.text, r.line) for r in reads] == [(t, n) for n, t in enumerate(texts, 2)]
 
 
 # -- SERIALS ------------------------------------------------------------------------------

@@ -175,3 +175,18 @@ def test_a_bare_model_is_read_with_the_default_tearing() -> None:
     assert v.truth == "the given model"
     assert v.listed == CELLS * PER_CELL
     assert v.select(torn=False).right_rate >= 0.9
+
+
+def test_a_register_larger_than_half_its_scheme_is_refused_not_drawn_forever() -> None:
+    """Drawing distinct serials at random from a scheme that cannot hold enough of them
+    would never end: it is refused up front."""
+    import random
+
+    from taserlink.forensics.simulate import simulated_register
+    from taserlink.serials import SerialScheme
+
+    tiny = SerialScheme("ab", alphabet="AB", length=2, type_letters={}, check=False)
+    assert tiny.capacity == 4 and CARTRIDGE_SCHEME.capacity == 4 * 32**8
+    assert len(set(simulated_register(2, random.Random(1), tiny))) == 2
+    with pytest.raises(ValueError, match="3 serials: the ab scheme has 4"):
+        simulated_register(3, random.Random(1), tiny)

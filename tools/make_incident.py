@@ -50,6 +50,7 @@ from taserlink.emulator.firmware import HostInfo, SimulatedDevice
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.scenarios import new_device
 from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.reference import alignments
 from taserlink.forensics.serials import UNREADABLE, parse_read
 from taserlink.forensics.simulate import simulate_reads
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
@@ -388,35 +389,19 @@ def _register(rng: random.Random, issued: Sequence[str], decoy: str, outsider: s
 
 
 # -- the reads, and this script's own check of them ------------------------------------------
-def _placements(text: str, length: int) -> list[list[tuple[int, str]]]:
-    """Every placement of a read's segments (a torn part stands for zero or more
-    characters), as (position, read character) pairs: one character a position, as the
-    scene's reads are drawn (no skip or insertion).
+def _placements(text: str, model: ConfusionModel) -> list[tuple[tuple[int, str], ...]]:
+    """Every placement of a read's segments (the reference's alignments: a torn part stands
+    for zero or more characters), as (position, read character) pairs: one character a
+    position, as the scene's reads are drawn (no skip or insertion).
 
     Raises:
-        ValueError: the read fits no serial of ``length`` characters so (a read with a
-            character skipped or added, which this rough check does not model).
+        ValueError: the read fits no serial that way (a read with a character skipped or
+            added, which this rough check does not model).
     """
-    read = parse_read(text)
-    found: list[list[tuple[int, str]]] = []
-
-    def place(k: int, start: int, covered: list[tuple[int, str]]) -> None:
-        if k == len(read.segments):
-            found.append(covered)
-            return
-        segment = read.segments[k]
-        for position in range(start, length - len(segment) + 1):
-            if k == 0 and read.starts_at_start and position:
-                break
-            last = k == len(read.segments) - 1 and read.ends_at_end
-            if last and position + len(segment) != length:
-                continue
-            place(k + 1, position + len(segment), covered + list(enumerate(segment, position)))
-
-    place(0, 0, [])
-    if not found:
-        raise ValueError(f"read {text!r} does not fit a serial of {length} characters")
-    return found
+    found = alignments(parse_read(text), CARTRIDGE_SCHEME.length, model) or []
+    if not found or any(a.events for a in found):
+        raise ValueError(f"read {text!r} does not fit a serial one character a position")
+    return [a.covered for a in found]
 
 
 class _Scorer:
@@ -426,6 +411,7 @@ class _Scorer:
 
     def __init__(self, serials: Sequence[str], model: ConfusionModel) -> None:
         self.serials = list(serials)
+        self.model = model
         alphabet = model.alphabet
         self.codes = np.array([[alphabet.index(c) for c in s] for s in serials], dtype=np.intp)
         self.log_matrix = np.log(model.matrix)
@@ -438,7 +424,7 @@ class _Scorer:
 
     def log_likelihoods(self, text: str, confidence: float) -> tuple[np.ndarray, float]:
         """log L(read | serial) for every serial, and log L(read | a random serial)."""
-        placements = _placements(text, CARTRIDGE_SCHEME.length)
+        placements = _placements(text, self.model)
         terms = np.zeros((len(placements), len(self.serials)))
         background = np.zeros(len(placements))
         for p, placement in enumerate(placements):

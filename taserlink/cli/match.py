@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         _refuse_overwriting_inputs(args.out, (args.reads, args.serials, args.model))
     model = _model(args.model)
-    reads = read_reads(args.reads, SCHEME)
+    reads = read_reads(args.reads)
     serials = read_serials(args.serials, SCHEME)
     rows = match_reads(
         reads, serials, scheme=SCHEME, model=model, settings=settings, workers=args.workers

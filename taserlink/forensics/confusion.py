@@ -26,19 +26,20 @@ serial is the matcher's question, not this model's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from taserlink.errors import ConfusionModelError, ReadError, SerialError
-from taserlink.forensics.serials import TORN, UNREADABLE
+from taserlink.forensics.serials import TORN, UNREADABLE, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = [
@@ -296,21 +297,17 @@ class ConfusionModel:
                 row[column[c]] = error / len(others)
             row *= 1.0 - p_unreadable
             row[column[UNREADABLE]] = p_unreadable
-        pairs = (
-            tuple(p for p in DEFAULT_READ_AS_TWO if p[0] in scheme.alphabet)
-            if read_as_two is None
-            else cast("tuple[tuple[str, str, float], ...]", tuple(tuple(p) for p in read_as_two))
-        )
-        # validated before the note unpacks them (a malformed pair is a ConfusionModelError)
-        cls(scheme.alphabet, read_characters, matrix, "", p_skip, p_insert, pairs)
-        two = ", ".join(f"{t}->{w} {p}" for t, w, p in pairs) or "none"
+        given = None if read_as_two is None else tuple(read_as_two)
+        # Validated (a malformed pair is a ConfusionModelError) before the note names them.
+        model = cls(scheme.alphabet, read_characters, matrix, "", p_skip, p_insert, given)
+        two = ", ".join(f"{t}->{w} {p}" for t, w, p in model.pairs) or "none"
         note = (
             f"default for the {scheme.name} scheme (stated assumptions): "
             f"p_correct={p_correct}, p_confusable={p_confusable}, "
             f"p_unreadable={p_unreadable}, groups={'/'.join(groups)}, "
             f"p_skip={p_skip}, p_insert={p_insert}, read as two: {two}"
         )
-        return cls(scheme.alphabet, read_characters, matrix, note, p_skip, p_insert, pairs)
+        return dataclasses.replace(model, note=note)
 
     @classmethod
     def fit(
@@ -388,7 +385,13 @@ class ConfusionModel:
             except SerialError as error:
                 raise SerialError(f"pair {n_pairs}: {error}") from error
             try:
-                columns = _complete_read_columns(prior, text)
+                read = parse_read(text)
+                if not read.complete:
+                    raise ReadError(
+                        f"read {text!r} is torn (*): only complete reads can be aligned "
+                        "with their serial; mark unreadable characters with ?"
+                    )
+                columns = prior.read_indices("".join(read.segments))
             except ReadError as error:
                 raise ReadError(f"pair {n_pairs}: {error}") from error
             numbers, trues, reads = by_length.setdefault(len(columns), ([], [], []))
@@ -458,8 +461,8 @@ class ConfusionModel:
             ) from None
 
     def read_indices(self, text: str) -> IntArray:
-        """Columns of the characters of ``text`` (separators dropped): the rows of
-        :meth:`log_likelihood_table` a vectorised matcher gathers.
+        """Columns of the characters of ``text`` (separators dropped), as :meth:`fit`
+        counts them.
 
         Raises:
             ReadError: a character the model does not know (``*`` included: split torn
@@ -517,12 +520,6 @@ class ConfusionModel:
         being the number of read characters other than ``?``."""
         legible = len(self.read_characters) - 1
         return math.log(self.p_insert / legible) - math.log1p(-self.p_insert)
-
-    def log_likelihood_table(self) -> FloatArray:
-        """log P(read | true), shape ``(len(read_characters), len(alphabet))``: row ``j`` is
-        read character ``read_characters[j]``, column ``i`` true ``alphabet[i]``.  Natural
-        logarithms, all finite.  A fresh writable array."""
-        return np.log(self.matrix.T)
 
     # -- files -----------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -693,23 +690,6 @@ def _is_string(value: object) -> bool:
 # -- fitting -------------------------------------------------------------------------------
 _SINGLE, _PAIR, _SKIP = 0, 1, 2
 """The steps a true character takes in an alignment, in the order that wins ties."""
-
-
-def _complete_read_columns(model: ConfusionModel, text: str) -> IntArray:
-    """Columns of a complete read of any length (separators dropped).
-
-    Raises:
-        ReadError: an empty read, a torn one, or a character ``model`` does not know.
-    """
-    cleaned = text.translate(_READ_SEPARATORS)
-    if not cleaned:
-        raise ReadError(f"read {text!r} is empty")
-    if TORN in cleaned:
-        raise ReadError(
-            f"read {text!r} is torn (*): only complete reads can be aligned "
-            "with their serial; mark unreadable characters with ?"
-        )
-    return model.read_indices(cleaned)
 
 
 @dataclass

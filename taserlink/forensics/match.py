@@ -86,7 +86,8 @@ groups with cartridges) filters the pairs by one float32 matrix product first.""
 _MATRIX_CELLS = 1 << 22
 """(row, serial) cells of one slice of that product."""
 _ROUGH_MARGIN = 1e-3
-"""Nats a float32 filter's sum may fall short of the exact one (its rounding is ~1e-5)."""
+"""Nats a float32 filter's sum may fall short of the exact one, per read: its rounding is
+below 1e-4 for a serial of 16 characters."""
 _NO = np.iinfo(np.int64).max
 _SCAN = 64
 """A directory bucket of at most this many keys is scanned; a larger one searched."""
@@ -384,14 +385,11 @@ class Matcher:
         self._size = with_absent(tables.size, 0)
         self._wild = with_absent(tables.wild, True)
         self._break = with_absent(tables.break_cost, math.inf)
-        log_count = np.array(tables.log_count)
-        self._gain = log_count[self._size] - np.array(tables.log_allowed)[:, None]
         widest = max(1, int(tables.size.max()))
         self._expansion = np.zeros((length, len(outputs) + 1, widest), np.int64)
         for p in range(length):
             for o, codes in enumerate(tables.expansion[p]):
                 self._expansion[p, o, : len(codes)] = codes
-        self._allowed_count = np.array([len(a) for a in tables.allowed], np.int64)
         # Where a pair can never be written (no allowed character there is written so).
         self._impossible = {
             (p, o)
@@ -403,7 +401,7 @@ class Matcher:
         self._prior = np.full((length, base), -math.inf)
         for p, allowed in enumerate(tables.allowed):
             self._prior[p, list(allowed)] = -tables.log_allowed[p]
-        self._output_of = {c: i for i, c in enumerate(outputs)}
+        self._output_of = tables.output_index
         # Complete reads are encoded as "serials" over the read characters: length and
         # characters checked, each turned into its output column, all at once.
         read_characters = self.model.read_characters
@@ -415,7 +413,6 @@ class Matcher:
             check=False,
             aliases={},
         )
-        self._read_column = np.array([self._output_of[c] for c in read_characters], np.int16)
 
     # -- reads and their alignments ----------------------------------------------------
     def _prepare(self, reads: Sequence[TagRead]) -> _Reads:
@@ -434,7 +431,8 @@ class Matcher:
             [t if k else "" for t, k in zip(cleaned, plain, strict=True)]
         )
         plain &= encoded
-        columns = self._read_column[codes] if n else np.zeros((0, length), np.int16)
+        # The outputs begin with the read characters in order: a code is its column.
+        columns = codes.astype(np.int16) if n else np.zeros((0, length), np.int16)
         state = [ReadState.SCORED] * n
         plain &= (columns != self._unreadable).any(axis=1)
         ways: list[tuple[Alignment, ...] | None] = [None] * n
@@ -445,7 +443,7 @@ class Matcher:
         for i in np.flatnonzero(~plain).tolist():
             read = ordered[i]
             try:
-                parsed = parse_read(read.text, scheme)
+                parsed = parse_read(read.text)
                 for segment in parsed.segments:
                     for c in segment:
                         if c not in self._output_of:
@@ -547,7 +545,7 @@ class Matcher:
         extra = read.length - length
         if not 0 < extra <= MAX_EXTRA:
             return None  # what :meth:`_template` could not place cannot be scored
-        found = _event_alignments(read, length, self.model, extra)
+        found = _event_alignments(read, self.model, extra)
         if found is None:
             return None
         impossible = self._impossible
@@ -606,7 +604,7 @@ class Matcher:
             rough = prepared.row_weight[pair_row] + self._rough_scores(
                 prepared, pair_row, pair_serial
             )
-            keep = top[pair_read] - rough <= limit[pair_read] + 1e-3
+            keep = top[pair_read] - rough <= limit[pair_read] + _ROUGH_MARGIN
             pair_row, pair_read, pair_serial = pair_row[keep], pair_read[keep], pair_serial[keep]
             cost = top[pair_read] - self._row_scores(prepared, pair_row, pair_serial)
             keep = cost <= limit[pair_read]
@@ -751,8 +749,8 @@ class Matcher:
         return np.repeat(row, counts), self.index.ids[positions].astype(np.int64)
 
     def _rough_scores(self, prepared: _Reads, rows: IntArray, serials: IntArray) -> FloatArray:
-        """Σ T[o, s_p] in float32, summed in any order: a filter (rounding below 1e-4 nats
-        for a serial of 16 characters), never a score."""
+        """Σ T[o, s_p] in float32, summed in any order: a filter (within
+        :data:`_ROUGH_MARGIN` of the exact sum), never a score."""
         base = self.index.base
         out = np.empty(len(rows))
         for begin in range(0, len(rows), _CHUNK):
@@ -974,13 +972,11 @@ class Matcher:
         )
         profile = self._prior.copy()[None]  # (combinations, L, base)
         log_w = np.zeros(1)
-        pos = np.arange(length)
         for k in single:
             row = int(prepared.row_start[members[k]])
             cols = prepared.row_cols[row]
             profile = profile + weight[k] * table[cols][None]
             log_w = log_w + weight[k] * prepared.row_weight[row]
-        del pos
         for k in several:
             r = members[k]
             m = int(prepared.row_count[r])
@@ -1131,7 +1127,7 @@ def _from_template(
 
 
 def _event_alignments(
-    read: AfidRead, length: int, model: ConfusionModel, extra: int
+    read: AfidRead, model: ConfusionModel, extra: int
 ) -> tuple[Alignment, ...] | None:
     """Alignments of a read ``extra`` characters too long: which of its characters are
     extra, each inserted (never a ``?``, at most one a gap) or the second of a pair."""
@@ -1269,7 +1265,7 @@ class _Grouping:
             members_of.setdefault(g, []).append(r)
         # B(G) is at least the kept serials' own share of it: a random serial is each of
         # them with probability Π 1/|allowed|.
-        floor = stats.log_sum - (m.tables.keep_span - 1.0)
+        floor = stats.log_sum - sum(m.tables.log_allowed)
         background = np.maximum(self._backgrounds(group_of, members_of, stats), floor)
         log_prior = math.log((1 - settings.p_outside) / n)
         log_other = (

@@ -8,7 +8,7 @@ serials in, one row per cartridge out.
     (:func:`taserlink.forensics.serials.parse_read`): a read of any length, torn or not,
     and one with no readable character are kept (how each is scored is the matcher's
     question); a character other than a digit, a letter A–Z (either case), ``?``, ``*``, a
-    hyphen or a space is refused.  The same ``tag`` twice in one exhibit is an error: it
+    hyphen, a space or a tab is refused.  The same ``tag`` twice in one exhibit is an error: it
     would count one physical tag twice.
 
 ``SERIALS`` (:func:`read_serials`)
@@ -144,7 +144,7 @@ def _fraction(text: str, column: str, row: Row) -> float:
 # -- READS.csv ----------------------------------------------------------------------------
 
 
-def read_reads(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> list[TagRead]:
+def read_reads(path: PathLike) -> list[TagRead]:
     """The tag reads of ``READS.csv``, in file order (see the module docstring).
 
     Each :class:`TagRead` has the stripped ``exhibit``, ``tag`` and ``read`` text as
@@ -169,7 +169,7 @@ def read_reads(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> list[
         tag = _label(row, "tag")
         text = row.required("read")
         try:
-            parse_read(text, scheme)
+            parse_read(text)
         except ReadError as error:
             raise row.error(f"bad read: {error}") from None
         given = row.value("confidence")

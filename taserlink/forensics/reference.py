@@ -13,14 +13,16 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
 1. **Alignments.**  A read is written from a serial one true character at a time — each
    skipped, read as one character (``?`` included) or read as two — with an extra legible
    character inserted in a gap now and then (at most one a gap); torn parts (``*``) hide
-   stretches of the serial.  A read's
-   *alignments* are the ways it fits a serial with the fewest such events its length
-   allows: none for a read of ``L`` characters or a torn read of at most ``L``; ``L − n``
-   skips for a complete read of ``n < L``; ``n − L`` insertions or pairs for a read of
-   ``n > L``.  A torn read's pieces may sit anywhere consistent with its tears, each
-   placement equally likely (weight ``1/M``).  More than ``MAX_EXTRA`` events or more than
-   ``MAX_ALIGNMENTS`` alignments: the read is kept, not scored.  A read with no character
-   other than ``?`` is kept as an unreadable tag, not scored.
+   stretches of the serial.  A read's *alignments* are the ways it fits a serial with the
+   fewest such events its length allows: none for a read of ``L`` characters or a torn read
+   of at most ``L``; ``L − n`` skips for a complete read of ``n < L``; ``n − L`` insertions
+   or pairs for a read of ``n > L``.  A torn read's pieces may sit anywhere consistent with
+   its tears, each placement equally likely (weight ``1/M``); an inserted character weighs
+   ``p_insert / legible / (1 − p_insert)`` (``ConfusionModel.insertion_log_weight``).  An
+   alignment that puts a pair where no allowed character is written so is dropped.  More
+   than ``MAX_EXTRA`` events, more than ``MAX_ALIGNMENTS`` alignments or none left: the read
+   is kept, not scored.  A read with no character other than ``?`` is kept as an unreadable
+   tag, not scored.
 2. **Likelihood.**  ``ℓ_a(s) = log w_a + Σ_(p,o)∈a T[o, s_p]``;
    ``L(read | s) = Σ_a exp ℓ_a(s)``.  A read with the examiner's ``confidence`` ``c``
    counts as ``c`` of a read: ``L^c`` (0 ignores it).
@@ -44,17 +46,18 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    or when what it found is notable — ``c ≤ D − log N``: it stands out from a list of ``N``
    (merely explaining the read better than chance, ``c ≤ D``, is what some of ten million
    serials do for a read with two arbitrary misreads: it does not end the search).
-   Otherwise the next stage runs, unless its windows, over all the read's alignments, would
-   reach more than ``READ_HITS`` listed serials: then the stage before is the last.  The
+   Otherwise the next stage runs, unless its windows' hits (listed serials matched,
+   counted per window and alignment) would number more than ``READ_HITS``: then the stage
+   before is the last.  The
    candidates are the serials the last stage run found with cost ≤ ``min(c + SPAN_NATS,
    D)``, at most the ``MAX_CANDIDATES`` cheapest (ties to the serial listed first).
 5. **Grouping** (an exhibit's reads may come from several cartridges).  The exhibit's
    *anchors* are the best candidates (ties to the serial listed first) of the reads that
-   stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand
-   out takes as candidates too the anchors that explain it better than chance.  A read may
-   join only the serials of its candidates.  Repeatedly, the serial with the most evidence
-   — ``Σ c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have it within
-   a factor ``grouping_factor`` of their best candidate — forms a group of every
+   stand out (``log L(read|best) − log L₀(read) ≥ log N``); a read that does not stand out
+   takes as candidates too the anchors that explain it better than chance.  A read may join
+   only the serials of its candidates.  Repeatedly, the serial with the most evidence — ``Σ
+   c·(log L(read|s) − log L₀(read))`` over the unassigned reads that have it within a factor
+   ``grouping_factor`` of their best candidate, positive terms only — forms a group of every
    unassigned read with positive evidence for it within a factor ``N`` of its best (a
    cartridge already found is a priori about ``N`` times likelier to have shed a tag than
    any one other listed serial).  Ties go to the serial listed first.  Reads left when no
@@ -62,38 +65,39 @@ for one exhibit (its reads, the list of ``N`` serials of length ``L``):
    Groups whose best serial coincides are merged.  A group is *established* when it holds
    two reads or more whose evidence for its best serial, ``T_best − Σ c·log L₀``, is at
    least ``log N`` (the exhibit holds that cartridge).  Each read alone in its group (or in
-   none) joins the established group whose best or runner-up serial it has the most
-   evidence for, on the terms above (ties to the group formed first) — a tag that tells a
-   group's two likeliest serials apart belongs with it; the merging and joining repeat
-   until no read moves.
+   none) joins the established group whose best or runner-up serial it has the most evidence
+   for, on the terms above (ties to the group formed first) — a tag that tells a group's two
+   likeliest serials apart belongs with it; the merging and joining repeat until no read
+   moves.
 6. **The group's serials**: the candidates of its reads; each one's total
    ``T_s = Σ_G c·log L(read|s)``; serials more than ``Θ = Σ_p log|allowed_p| + 1`` nats
    below the best total are counted with "another serial" (a random serial is at least
    that likely), the rest kept.
-7. **Posterior.**  Each kept serial ``s``: prior ``(1 − p_outside)/N``, likelihood
-   ``exp T_s``.  "Another serial" — one of the ``N − K`` not kept, or one outside the
-   list: prior ``p_outside + (1 − p_outside)(N − K)/N``, likelihood
-   ``B(G) = E_t[Π_G L(read|t)^c]`` for *one* random serial ``t`` (reads that agree with
-   each other but with no listed serial make it likely, as they should).  ``B`` is a sum
-   over the combinations of the reads' alignments of products over positions: summed
-   exactly while the combinations number at most ``MIX_EXACT``; beyond, before a read with
-   ``M`` alignments is taken in, only the largest are kept (at most
-   ``min(MIX_KEEP, MIX_EXACT // M − 1)``, within ``MIX_SPAN`` nats of the largest — one
-   left out weighs at most e^−40 of the largest when it is left out, and a group of reads
-   of one cartridge soon agrees on one placement of each piece).  ``B(G)`` is never taken
-   below the kept serials' own part of it, ``Σ_K Π_p 1/|allowed_p| · exp T_s``, which the
-   combinations kept may miss when reads fit their serial equally well in several ways.
-   A read with ``c < 1`` and several alignments enters by ``Σ_a (w_a x_a)^c`` ≥
-   ``(Σ_a w_a x_a)^c``.  A *cartridge of the exhibit* — the best serial of another of its
-   established groups — has prior ``1 − p_outside`` instead of ``(1 − p_outside)/N`` (it
-   is a priori the source of a tag of the exhibit), unless its prior × likelihood falls
-   more than ``RIVAL_SPAN`` nats below the best kept serial's (then it is left out), and
-   the row names the best kept serial that is not one.  When no read of the group has a certified
-   search, one more hypothesis: a listed serial all the searches could have missed, prior
-   ``(1 − p_outside)/N``, log-likelihood ``Σ_G c·min(bound, log L(read|best))`` — on each
-   read as likely as its search allows (``bound``: every alignment at most ``settled``
-   short of ``ℓ̂``, ``settled`` the least cost of a serial the read does not name), never
-   likelier than the group's best serial.
+7. **Posterior.**  Each kept serial ``s``: prior ``(1 − p_outside)/N``, likelihood ``exp
+   T_s``.  "Another serial" — one of the ``N − K`` not kept, or one outside the list: prior
+   ``p_outside + (1 − p_outside)(N − K)/N``, likelihood ``B(G) = E_t[Π_G L(read|t)^c]`` for
+   *one* random serial ``t`` (reads that agree with each other but with no listed serial
+   make it likely, as they should).  ``B`` is a sum over the combinations of the reads'
+   alignments of products over positions: summed exactly while the combinations number at
+   most ``MIX_EXACT``, the reads taken in with one alignment first, then by fewest
+   alignments (input order among equals); beyond, before a read with ``M`` alignments is
+   taken in, only the largest are kept (at most ``min(MIX_KEEP, MIX_EXACT // M − 1)``,
+   ranked by mass rounded to ``MASS_QUANTUM``, within ``MIX_SPAN`` nats of the largest — one
+   left out weighs at most e^−40 of the largest when it is left out, and a group of reads of
+   one cartridge soon agrees on one placement of each piece).  ``B(G)`` is never taken below
+   the kept serials' own part of it, ``Σ_K Π_p 1/|allowed_p| · exp T_s``, which the
+   combinations kept may miss when reads fit their serial equally well in several ways. A
+   read with ``c < 1`` and several alignments enters by ``Σ_a (w_a x_a)^c`` ≥ ``(Σ_a w_a
+   x_a)^c``.  A *cartridge of the exhibit* — the best serial of another of its established
+   groups — has prior ``1 − p_outside`` instead of ``(1 − p_outside)/N`` (it is a priori the
+   source of a tag of the exhibit), unless its prior × likelihood falls more than
+   ``RIVAL_SPAN`` nats below the best kept serial's (then it is left out, or, when it is a
+   kept serial, keeps the ordinary prior), and the row names the best kept serial that is
+   not one.  When no read of the group has a certified search, one more hypothesis: a listed
+   serial all the searches could have missed, prior ``(1 − p_outside)/N``, log-likelihood
+   ``Σ_G c·min(bound, log L(read|best))`` — on each read as likely as its search allows
+   (``bound``: every alignment at most ``settled`` short of ``ℓ̂``, ``settled`` the least
+   cost of a serial the read does not name), never likelier than the group's best serial.
 8. **Status**: ``match`` when the best serial's posterior ≥ ``match_threshold``; else
    ``none`` when it is below "another serial"'s; else ``ambiguous``.
 
@@ -270,7 +274,7 @@ class _Reference:
 
     def prepare(self, tag: TagRead) -> _Read:
         try:
-            parsed = parse_read(tag.text, self.scheme)
+            parsed = parse_read(tag.text)
         except ReadError as error:
             raise ReadError(f"exhibit {tag.exhibit!r} tag {tag.tag!r}: {error}") from None
         if parsed.readable == 0:
@@ -587,7 +591,7 @@ class _Reference:
 
     def kept(self, group: list[_Read]) -> list[tuple[int, float]]:
         """Step 6: the group's kept serials with their totals, best first."""
-        weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
+        weighed = self.weighed(group)
         serials = sorted({s for r in weighed for s in (r.candidates or {})})
         totals = []
         for s in serials:
@@ -608,7 +612,7 @@ class _Reference:
         self, exhibit: str, group: list[_Read], nothing_explains: bool, cartridges: list[int]
     ) -> MatchRow:
         """Steps 7 and 8 for one group; ``cartridges`` are the serials of the exhibit's
-        exhibit's other established groups."""
+        other established groups."""
         settings = self.settings
         n = self.n
         kept = self.kept(group)
@@ -619,7 +623,7 @@ class _Reference:
             return build_row(
                 exhibit, summaries, [], 1.0, nothing_explains, settings, self.scheme.length
             )
-        weighed = [r for r in group if r.state == ReadState.SCORED and r.tag.confidence > 0]
+        weighed = self.weighed(group)
         log_serial_prior = math.log((1 - settings.p_outside) / n)
         # B(G) is at least the kept serials' own share of it (each is the random serial
         # with probability Π 1/|allowed|); the combination sum may leave that out.

@@ -67,7 +67,7 @@ character is that close, those within this many nats of the likeliest.  ``?`` an
 equally likely under every character, stand for any."""
 SPAN_NATS: Final = 10.0
 """Δ: a read's candidates are the listed serials within this many nats of its best listed
-serial (a factor e⁸ ≈ 3,000): serials further behind are counted with "another serial"."""
+serial (a factor e¹⁰ ≈ 22,000): serials further behind are counted with "another serial"."""
 STAGE_SHORTER: Final = (0, 1, 2)
 """The search's stages: at stage ``k`` a window is this many characters shorter than the
 first stage's (see :func:`stage_lengths`), so it survives more misreads and reaches more
@@ -86,8 +86,9 @@ MAX_CANDIDATES: Final = 64
 that fits more serials than this within :data:`SPAN_NATS` cannot single one out, and the
 rest are counted with "another serial"."""
 READ_HITS: Final = 8192
-"""A stage after the first is run for a read only if its windows, over all the read's
-alignments, reach at most this many listed serials; otherwise the search ends with the
+"""A stage after the first is run for a read only if its windows' hits — listed serials
+matched, counted per window and alignment (one serial may count several times) — number
+at most this many; otherwise the search ends with the
 stage before (a torn read fits many ways, and short windows in every one of them would
 reach much of the list)."""
 STAGE_KEYS: Final = (64, 1024, 1024)
@@ -142,7 +143,7 @@ def index_window(scheme: SerialScheme) -> int:
 def stage_lengths(scheme: SerialScheme, serials: int) -> tuple[int, ...]:
     """Window length at each stage of the search for a list of ``serials`` serials: the
     first the shortest whose possible keys number at least half the list (4 for the
-    cartridge scheme from 32,769 to 2,097,152 serials: about one serial a key), never more than
+    cartridge scheme from 65,537 to 2,097,152 serials: about one serial a key), never more than
     :func:`index_window`; the others :data:`STAGE_SHORTER` characters shorter, at least 1."""
     base = len(scheme.alphabet)
     first = 1
@@ -209,7 +210,7 @@ class ReadSummary:
     tag: str
     alignments: tuple[Alignment, ...]
     torn: bool
-    state: str = ReadState.SCORED
+    state: str
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,6 @@ class PositionTables:
       their number, ``wild`` whether they are all the allowed ones;
     - ``break_cost[p, o]``: the least cost (nats below ``best``) of an allowed character
       outside the expansion (``inf`` when there is none or it can never be read so).
-
-    ``log_count[k]`` is ``math.log(k)`` for the sizes the search multiplies, so both
-    matchers compare the very same numbers.
     """
 
     def __init__(self, model: ConfusionModel, scheme: SerialScheme) -> None:
@@ -262,7 +260,6 @@ class PositionTables:
             (tuple(letters) if p == 0 and letters else every) for p in range(length)
         )
         self.log_allowed = tuple(math.log(len(a)) for a in self.allowed)
-        self.log_count = tuple([-math.inf] + [math.log(k) for k in range(1, base + 1)])
         n_out = len(self.outputs)
         self.best = np.zeros((length, n_out))
         self.mean = np.zeros((length, n_out))
@@ -318,11 +315,6 @@ class PositionTables:
             outside = [top - v for k, v in enumerate(logs) if k not in chosen and v > -math.inf]
             cost[o] = min(outside) if outside else math.inf
         return _Columns(best, mean, size, wild, cost, expansion)
-
-    def readable(self, output: str) -> bool:
-        """Whether ``output`` says anything about the character under it (not ``?``, not a
-        skip)."""
-        return output not in (UNREADABLE, SKIPPED)
 
 
 # -- explanations ------------------------------------------------------------------------

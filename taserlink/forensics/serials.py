@@ -81,7 +81,7 @@ class AfidRead:
     def placement_count(self, length: int) -> int:
         """In how many ways the segments fit a serial of ``length`` characters, in order,
         without overlap, a torn part standing for zero or more characters."""
-        free = length - sum(len(s) for s in self.segments)
+        free = length - self.length
         gaps = len(self.segments) + 1 - self.starts_at_start - self.ends_at_end
         if free < 0:
             return 0
@@ -107,7 +107,7 @@ class AfidRead:
         return re.search(pattern, serial) is not None
 
 
-def parse_read(text: str, scheme: SerialScheme = CARTRIDGE_SCHEME) -> AfidRead:
+def parse_read(text: str) -> AfidRead:
     """Parse one read in the AFID read notation.
 
     Any read the notation can write is accepted: one of the wrong length (a character

@@ -8,7 +8,7 @@ consecutive characters survives, written in the read notation with ``*`` for the
 ends.
 
 Reads follow the model's indel part too: a character skipped, one written as two
-(``W`` as ``VV``), an extra character inserted.  :data:`SECOND_NOISE` is a second, documented
+(``W`` as ``VV``), an extra character inserted.  :func:`second_noise` is a second, documented
 way of reading — other look-alikes, more indels, tears with holes — to validate the matcher
 on reads drawn from a model other than the one it assumes.
 
@@ -364,7 +364,14 @@ def simulated_register(
     look_alikes: float = 0.0,
 ) -> list[str]:
     """``size`` distinct serials of ``scheme``; with probability ``look_alikes`` each is a
-    :func:`confusable_neighbour` of an earlier one (a register with near-twins)."""
+    :func:`confusable_neighbour` of an earlier one (a register with near-twins).
+
+    Raises:
+        ValueError: ``size`` more than half the serials ``scheme`` has (drawing them at
+            random would take too long).
+    """
+    if 2 * size > scheme.capacity:
+        raise ValueError(f"{size} serials: the {scheme.name} scheme has {scheme.capacity}")
     serials: list[str] = []
     seen: set[str] = set()
     while len(serials) < size:
@@ -455,7 +462,7 @@ def validation_scene(
 
     Raises:
         ValueError: a tag-count column with fewer than one tag or ``low > high``, or as
-            :func:`simulate_reads`.
+            :func:`simulated_register` and :func:`simulate_reads`.
     """
     for label, low, high in tag_counts:
         if not 1 <= low <= high:
@@ -491,7 +498,8 @@ class ValidationCell:
     Attributes:
         tags: the tag-count column (a :data:`TAG_COUNTS` label; ``"all"`` for cells of
             several columns added up).
-        torn: every tag torn (``True``) or none (``None``: cells of both added up).
+        torn: every tag torn (``True``) or none (``False``); ``None``: cells of both added
+            up.
         indels: reads drawn with the truth's indels or without (``None``: both).
         listed: exhibits whose cartridge is listed.
         matched_right: of those, exhibits with a ``match`` row naming their cartridge.
@@ -626,8 +634,8 @@ class Validation:
 
     @property
     def matched_wrong(self) -> int:
-        """``match`` rows naming a serial other than their exhibit's cartridge, listed or
-        not (the unlisted exhibits given a ``match`` included)."""
+        """Wrong ``match`` answers: rows of listed exhibits naming another serial, plus the
+        unlisted exhibits given a ``match`` (counted once each, however many rows)."""
         return sum(c.matched_wrong + c.unlisted_matched for c in self.cells)
 
     @property
