@@ -56,7 +56,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 from bench_match import make_serials
-from common import best_of
+from common import best_of, verdict
 from common import machine_info as shared_machine_info
 
 from taserlink.forensics.match import Matcher, SerialIndex
@@ -76,7 +76,8 @@ NOISES: dict[str, Callable[..., ReadNoise]] = {"second": second_noise, "stated":
 
 @dataclass(frozen=True)
 class Scene:
-    """Reads of ``cartridges`` true serials (one per read, in order) in one exhibit."""
+    """A scene's reads (``texts``) and the true serial of each (``true_serials``, in
+    order)."""
 
     label: str
     true_serials: list[str]
@@ -227,10 +228,6 @@ def measure_isolated(
         child.kill()
         child.join()
     return result or f"the child ended with exit code {child.exitcode} and no answer"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from common import best_of
+from common import best_of, verdict
 from common import machine_info as shared_machine_info
 
 from taserlink.forensics.match import Matcher, SerialIndex, usable_cores
@@ -228,10 +228,6 @@ class Answers:
         return sum(s is status for s in self.status) / max(len(self.status), 1)
 
     @property
-    def match_share(self) -> float:
-        return self.share(MatchStatus.MATCH)
-
-    @property
     def wrong_matches(self) -> int:
         """Number of ``match`` answers naming another serial than the true one."""
         return int(self.wrong_match.sum())
@@ -240,12 +236,6 @@ class Answers:
     def wrong_per_10k(self) -> float:
         """Wrong ``match`` answers per 10,000 reads."""
         return self.wrong_matches * WRONG_PER / max(len(self.status), 1)
-
-    @property
-    def wrong_match_share(self) -> float:
-        """Share of the ``match`` answers naming another serial than the true one."""
-        matches = sum(s is MatchStatus.MATCH for s in self.status)
-        return self.wrong_matches / matches if matches else 0.0
 
 
 def score_rows(rows: Sequence[MatchRow], true_serials: Sequence[str]) -> Answers:
@@ -368,10 +358,6 @@ class MixFigures:
     baseline_hits: BoolArray | None
     texts: list[str]
     true_serials: list[str]
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def print_size(built: IndexFigures, mixes: list[MixFigures]) -> None:

@@ -52,3 +52,8 @@ def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
         finally:
             gc.enable()
     return min(times), result
+
+
+def verdict(ok: bool) -> str:
+    """A target's mark in a benchmark's table: PASS or MISS (a benchmark fails nothing)."""
+    return "PASS" if ok else "MISS"

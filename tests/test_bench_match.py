@@ -82,8 +82,10 @@ def test_reads_come_from_the_second_model_in_a_complete_and_a_torn_mix(
     assert truth.tolist() == truth_torn.tolist()  # the same true serials in both mixes
     assert not any("*" in t for t in complete)
     assert all("*" in t for t in torn)
-    # Fragments keep at least 4 characters of the tag (before any hole or indel).
-    assert all(len(t.replace("*", "")) >= 1 for t in torn)
+    # Fragments keep at least 4 characters of the tag before any hole (1–3 lost, a quarter
+    # of them) or skip: nearly all still show 4, none is empty.
+    kept = [len(t.replace("*", "")) for t in torn]
+    assert min(kept) >= 1 and sum(k >= 4 for k in kept) >= 0.7 * len(kept)
     # The second model's indels: some complete reads are not 10 characters long.
     assert any(len(t) != CARTRIDGE_SCHEME.length for t in complete)
     # The same seed draws the same reads; the stated model draws others.
@@ -110,12 +112,11 @@ def test_score_rows_counts_recall_and_wrong_answers_as_documented(bench: ModuleT
     assert answers.hits.tolist() == [True, False, True, False, True, False]
     assert answers.recall() == pytest.approx(3 / 6)
     assert answers.recall(2) == pytest.approx(1 / 2)
-    assert answers.match_share == pytest.approx(2 / 6)
+    assert answers.share(MatchStatus.MATCH) == pytest.approx(2 / 6)
     assert answers.share(MatchStatus.AMBIGUOUS) == pytest.approx(2 / 6)
     assert answers.share(MatchStatus.NONE) == pytest.approx(2 / 6)
     assert answers.wrong_matches == 1
     assert answers.wrong_per_10k == pytest.approx(10_000 / 6)
-    assert answers.wrong_match_share == pytest.approx(1 / 2)
     assert [r.exhibit for r in answers.rows] == [str(i) for i in range(6)]
     with pytest.raises(AssertionError):
         bench.score_rows(rows[:5], truth)  # an exhibit without a row
@@ -146,7 +147,6 @@ def test_the_scan_gets_the_matchers_input_normalisation(bench: ModuleType) -> No
 
 
 def test_baseline_figures(bench: ModuleType, serials: list[str]) -> None:
-    pytest.importorskip("rapidfuzz")
     truth = np.arange(0, SERIALS, SERIALS // READS)[:READS]
     exact = [serials[i] for i in truth.tolist()]
     per_s, hits = bench.run_baseline(serials, exact, truth)
@@ -187,7 +187,7 @@ def test_matcher_figures_are_sane(bench: ModuleType, serials: list[str]) -> None
     exact = [serials[i] for i in truth.tolist()]
     _, perfect = bench.run_matcher(index, exact, truth, 1)
     assert perfect.recall() == 1.0
-    assert perfect.match_share == 1.0 and perfect.wrong_matches == 0
+    assert perfect.share(MatchStatus.MATCH) == 1.0 and perfect.wrong_matches == 0
 
 
 def test_sizes_of_the_scan(bench: ModuleType) -> None:
@@ -207,7 +207,8 @@ def test_main_runs_small(bench: ModuleType, capsys: pytest.CaptureFixture[str]) 
     assert "index build (best of 1)" in out
     assert "drawn from second_noise()" in out
     assert "wrong match answers (per 10,000 reads)" in out
-    targets = 3 + (3 if "rapidfuzz reads/s" in out else 1) * 2  # index; wrong, ratio, recall
+    assert "rapidfuzz reads/s" in out  # the baseline is a test dependency: it always runs
+    targets = 3 + 3 * 2  # index build, size, peak; per mix: wrong answers, ratio, recall
     assert out.count("PASS") + out.count("MISS") == targets
 
 

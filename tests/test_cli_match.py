@@ -20,7 +20,7 @@ from taserlink.cli import COMMANDS, main
 from taserlink.cli import match as match_command
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.matchfiles import MATCH_COLUMNS, read_matches
-from taserlink.forensics.results import DEFAULT_MATCH_THRESHOLD
+from taserlink.forensics.results import DEFAULT_MATCH_THRESHOLD, MatchRow, TagRead
 from taserlink.forensics.simulate import simulate_reads
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 from tests.conftest import ROOT
@@ -99,7 +99,21 @@ def test_match_is_registered() -> None:
     assert match_command in COMMANDS
 
 
-def test_workers_change_no_byte_of_the_output(tmp_path: Path, serials: Path) -> None:
+def test_workers_change_no_byte_of_the_output(
+    tmp_path: Path, serials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches cut to two reads, so that several threads really match at once."""
+    import taserlink.forensics.match as fast
+
+    monkeypatch.setattr(fast, "MIN_WORKER_BATCH", 2)
+    batches: list[int] = []
+    match_batch = fast.Matcher._match_batch
+
+    def counted(self: fast.Matcher, reads: list[TagRead]) -> list[MatchRow]:
+        batches.append(len(reads))
+        return match_batch(self, reads)
+
+    monkeypatch.setattr(fast.Matcher, "_match_batch", counted)
     reads = _reads_file(
         tmp_path, {f"E{i}": _noisy(TARGET, 1 + i % 3, i) for i in range(12)} | {"X": ["*?*"]}
     )
@@ -109,6 +123,7 @@ def test_workers_change_no_byte_of_the_output(tmp_path: Path, serials: Path) -> 
     }
     assert outputs["1"][1].count("\n") == 14
     assert outputs["1"] == outputs["2"] == outputs["5"]
+    assert len(batches) > 3  # one batch for 1 worker, several for 2 and for 5
 
 
 def test_clean_reads_of_a_listed_serial_match(tmp_path: Path, serials: Path) -> None:

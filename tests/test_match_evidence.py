@@ -103,12 +103,21 @@ def test_consistent_reads_never_lower_the_posterior(size: int, data: st.DataObje
 @pytest.mark.parametrize(
     "noise, torn",
     [
+        (stated_noise(), False),
         (stated_noise(), None),
         (stated_noise(), True),
+        (second_noise(), False),
         (second_noise(), None),
         (second_noise(), True),
     ],
-    ids=["stated-some-torn", "stated-all-torn", "second-some-torn", "second-all-torn"],
+    ids=[
+        "stated-complete",
+        "stated-some-torn",
+        "stated-all-torn",
+        "second-complete",
+        "second-some-torn",
+        "second-all-torn",
+    ],
 )
 def test_hundreds_of_tags_of_one_cartridge_match_it(noise: ReadNoise, torn: bool | None) -> None:
     """10, 30, 100, 300 and 1,000 reads of one cartridge, as one exhibit, against a million
@@ -133,8 +142,9 @@ def test_hundreds_of_tags_of_one_cartridge_match_it(noise: ReadNoise, torn: bool
 
 
 def test_an_exhibit_of_two_thousand_cartridges_is_answered_as_they_would_be_apart() -> None:
-    """2,000 reads of 2,000 cartridges in one exhibit: each cartridge its own row, the same
-    serial, status and posterior as when each read is an exhibit of its own."""
+    """2,000 reads of 2,000 cartridges in one exhibit: each serial named once, and nearly
+    every read (97 %) answered with the same serial and status as when each read is an
+    exhibit of its own."""
     m = matcher(100_000)
     serials = register(100_000)
     rng = random.Random(21)

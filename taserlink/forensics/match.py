@@ -12,8 +12,9 @@ an index, and with no Python loop over the serial list:
   cartridge scheme).
 - :class:`Matcher` — takes a batch of reads through the definition's steps: every
   alignment of every read as a row of output columns; the search, stage by stage, for
-  the reads it has not yet settled (each window's keys looked up as ranges with one
-  ``searchsorted`` per start, what is found costed with one gather); each read's
+  the reads it has not yet settled (each window's keys looked up as ranges through a
+  directory of its first characters, a bucket scanned or searched; what is found costed
+  by a float32 filter, then exactly); each read's
   candidates scored over all its alignments; the groups of every exhibit formed from a
   heap of gains made stale as reads are assigned (work near-linear in the read–candidate
   edges, however many cartridges an exhibit holds); each group's serials, totals and
@@ -242,7 +243,6 @@ class SerialIndex:
             right[long[at]] = left[long[at]] + inside.astype(np.int64)
             big = np.flatnonzero(~small)
             for i in big.tolist():
-                w = int(start[long[i]])
                 table = self.keys[lo[i] : hi[i]]
                 a = int(np.searchsorted(table, np.uint32(key_lo[i]), "left"))
                 b = (
@@ -252,7 +252,6 @@ class SerialIndex:
                 )
                 left[long[i]] = lo[i] + a
                 right[long[i]] = lo[i] + b
-                del w
         return left, right
 
 
@@ -317,7 +316,7 @@ class _Reads:
     templated: dict[int, tuple[str, npt.NDArray[np.int64], float]]  # read -> built lazily
     texts: list[str]  # cleaned text of complete reads of the serial's length
     row_read: IntArray  # per row: its read
-    row_cols: npt.NDArray[np.int16]  # (rows, L) output columns, ABSENT if uncovered
+    row_cols: npt.NDArray[np.int16]  # (rows, L) output columns, Matcher._absent if uncovered
     row_weight: FloatArray  # per row: log w_a
     row_start: IntArray  # per read: its first row (rows of unscored reads: none)
     row_count: IntArray  # per read
@@ -905,9 +904,7 @@ class Matcher:
             return found
         best = np.full(n_reads, -np.inf)
         np.maximum.at(best, read, ll)
-        tied = ll >= best[read] - TIE_TOLERANCE
-        pick = np.full(n_reads, _NO, np.int64)
-        np.minimum.at(pick, read[tied], serial[tied])
+        pick, _ = _pick(read, serial, ll, n_reads, None)
         evidence = np.where(np.isfinite(best), best, 0.0) - np.where(
             prepared.scored, prepared.background, 0.0
         )
