@@ -26,6 +26,7 @@ __all__ = [
     "CaptureError",
     "ReadError",
     "ClockModelError",
+    "TimelineError",
     "ConfusionModelError",
     "InputFileError",
     "MatchError",
@@ -122,6 +123,11 @@ class ConfusionModelError(TaserlinkError, ValueError):
 class ClockModelError(TaserlinkError, ValueError):
     """Images that cannot make one clock model (no images, several devices, or two images
     that disagree about a record)."""
+
+
+class TimelineError(ClockModelError):
+    """Downloads that cannot make one device timeline: two that hold different records
+    under one sequence number (naming both), or none at all."""
 
 
 class InputFileError(TaserlinkError, ValueError):

@@ -21,10 +21,11 @@ import pytest
 from taserlink.cli import COMMANDS, main
 from taserlink.cli import link as link_command
 from taserlink.emulator.scenarios import START, new_device
-from taserlink.forensics.issues import parse_utc, utc_text
+from taserlink.forensics.issues import parse_utc
 from taserlink.forensics.link import LinkKind
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.timeline.times import utc_text
 from tests.conftest import CAPTURES, ROOT
 
 SCENE = CAPTURES / "incident"

@@ -29,13 +29,7 @@ from hypothesis import strategies as st
 
 import taserlink
 from taserlink.cli import COMMANDS, main, show
-from taserlink.cli.common import (
-    InputError,
-    device_time_iso,
-    device_times_iso,
-    exit_code_for,
-    utc_iso,
-)
+from taserlink.cli.common import InputError, exit_code_for
 from taserlink.emulator.scenarios import new_device
 from taserlink.emulator.synthetic import synthetic_image
 from taserlink.errors import (
@@ -46,7 +40,6 @@ from taserlink.errors import (
     TaserlinkError,
     TruncatedError,
 )
-from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel
 from taserlink.format import (
     DEVICE_EPOCH_UNIX_MS,
     EventCode,
@@ -58,6 +51,8 @@ from taserlink.format import (
     record_crcs,
 )
 from taserlink.format.records import payload_fields
+from taserlink.timeline.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel
+from taserlink.timeline.times import device_time_iso, device_times_iso, utc_iso
 from tests.conftest import CAPTURE_FILES
 
 NAMES = [path.stem for path in CAPTURE_FILES]

@@ -16,13 +16,6 @@ from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_sce
 from taserlink.emulator.pki import DeviceCredentials, issue_device_credentials
 from taserlink.emulator.scenarios import START
 from taserlink.emulator.synthetic import synthetic_image
-from taserlink.forensics.clock import (
-    DEFAULT_HOST_SET_BOUND_MS,
-    AnchorKind,
-    ClockModel,
-    ClockModelError,
-    EpochStart,
-)
 from taserlink.format import (
     DEVICE_EPOCH_UNIX_MS,
     ClockSource,
@@ -32,6 +25,14 @@ from taserlink.format import (
     read_image,
 )
 from taserlink.serials import DEVICE_SCHEME
+from taserlink.timeline.clock import (
+    DEFAULT_HOST_SET_BOUND_MS,
+    AnchorKind,
+    ClockModel,
+    ClockModelError,
+    EpochStart,
+    TimelineError,
+)
 from tests.conftest import CAPTURES
 
 HOUR = 3_600_000
@@ -398,8 +399,10 @@ def test_different_records_under_one_seq_are_refused_and_named() -> None:
     records["seq"][4] = records["seq"][3]
     one = dataclasses.replace(image, records=records)
     seq = int(records["seq"][3])
+    serial = image.identity.serial
     with pytest.raises(
-        ClockModelError, match=f"^an image holds two different records under seq {seq}$"
+        TimelineError,
+        match=f"^download image 1 of device {serial} holds two different records at seq {seq}:",
     ):
         ClockModel.from_images([one])
     records = image.records.copy()
@@ -407,7 +410,9 @@ def test_different_records_under_one_seq_are_refused_and_named() -> None:
     other = dataclasses.replace(image, records=records)
     seq = int(records["seq"][7])
     with pytest.raises(
-        ClockModelError, match=f"^two images hold different records under seq {seq}$"
+        TimelineError,
+        match=f"^downloads image 1 and image 2 of device {serial} hold different records at "
+        f"seq {seq}:",
     ):
         ClockModel.from_images([image, other])
     with pytest.raises(ClockModelError, match="no records"):

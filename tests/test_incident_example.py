@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from taserlink.forensics.clock import ClockModel
 from taserlink.forensics.issues import parse_utc, read_issues
 from taserlink.forensics.serials import parse_read
 from taserlink.format import EventCode, payload_view, read_image
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.timeline.clock import ClockModel
 from tests.conftest import CAPTURES, ROOT
 
 SCENE = CAPTURES / "incident"

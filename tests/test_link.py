@@ -31,7 +31,6 @@ from taserlink.forensics.issues import (
     parse_issues,
     parse_utc,
     read_issues,
-    utc_text,
 )
 from taserlink.forensics.link import (
     CustodyState,
@@ -47,6 +46,7 @@ from taserlink.forensics.results import MatchRow, MatchStatus
 from taserlink.format import RECORD_SIZE, EventCode, Image, read_image
 from taserlink.integrity import TrustStore
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from taserlink.timeline.times import utc_text
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

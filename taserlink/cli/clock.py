@@ -38,10 +38,8 @@ from typing import Any, Final, TextIO
 from taserlink.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
-    device_time_iso,
     printable,
     stderr_line,
-    utc_iso,
 )
 from taserlink.cli.dock import (
     Attempt,
@@ -53,6 +51,7 @@ from taserlink.cli.dock import (
 )
 from taserlink.device import ClockSet, DeviceSession, UsbDeviceInfo, open_link
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
+from taserlink.timeline.times import device_time_iso, utc_iso
 
 __all__ = [
     "NAME",

@@ -10,12 +10,8 @@ maps a library error to one of them.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from typing import Any, Final, NoReturn
-
-import numpy as np
-import numpy.typing as npt
 
 from taserlink.errors import (
     ClockModelError,
@@ -32,6 +28,7 @@ from taserlink.errors import (
     TrustStoreError,
 )
 from taserlink.format import CrcCheck, Image, read_image
+from taserlink.timeline import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM, ClockSettings
 
 __all__ = [
     "EXIT_OK",
@@ -46,9 +43,6 @@ __all__ = [
     "add_output_options",
     "exit_code_for",
     "open_image",
-    "device_time_iso",
-    "device_times_iso",
-    "utc_iso",
     "printable",
     "plain_value",
     "stderr_line",
@@ -164,45 +158,6 @@ def open_image(path: str, *, crc: CrcCheck = CrcCheck.REPORT) -> Image:
 
 # -- rendering ----------------------------------------------------------------------------
 
-_DEVICE_EPOCH: Final = dt.datetime(2000, 1, 1)
-"""Device time 0 on the device clock (no time zone)."""
-_UNIX_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_DEVICE_TIME_LIMIT_MS: Final = (dt.datetime.max - _DEVICE_EPOCH) // dt.timedelta(milliseconds=1)
-"""Largest device time (ms) that still has a four-digit-year ISO form."""
-_DEVICE_EPOCH_NP: Final = np.datetime64("2000-01-01T00:00:00.000", "ms")
-
-
-def device_time_iso(ms: int) -> str | None:
-    """Device time (ms since 2000-01-01T00:00:00 on the device clock) as ISO 8601, no zone.
-
-    Example: ``2026-03-02T06:40:00.000``.  ``None`` when it lies past year 9999 (a device
-    time field the device never wrote sensibly).
-    """
-    if not 0 <= ms <= _DEVICE_TIME_LIMIT_MS:
-        return None
-    when = _DEVICE_EPOCH + dt.timedelta(milliseconds=ms)
-    return when.isoformat(timespec="milliseconds")
-
-
-def device_times_iso(ms: npt.NDArray[np.uint64]) -> list[str | None]:
-    """:func:`device_time_iso` of every element, vectorised (numpy ``datetime64``)."""
-    valid = ms <= _DEVICE_TIME_LIMIT_MS
-    safe = np.where(valid, ms, 0).astype(np.int64).astype("timedelta64[ms]")
-    text = np.datetime_as_string(_DEVICE_EPOCH_NP + safe, unit="ms").tolist()
-    if valid.all():
-        return list(text)
-    return [t if ok else None for t, ok in zip(text, valid.tolist(), strict=True)]
-
-
-def utc_iso(ms: int) -> str | None:
-    """Host UTC (ms since the Unix epoch) as ISO 8601 with ``Z``, e.g.
-    ``2026-03-02T06:40:00.000Z``; ``None`` outside years 1–9999."""
-    try:
-        when = _UNIX_EPOCH + dt.timedelta(milliseconds=ms)
-    except OverflowError:
-        return None
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 def printable(text: str, also: str = "") -> str:
     """``text`` with every non-printable character (and any in ``also``) escaped.
@@ -255,3 +210,43 @@ def add_output_options(parser: argparse.ArgumentParser, csv_help: str) -> None:
     output.add_argument(
         "--json", dest="output", action="store_const", const="json", help="one JSON object"
     )
+
+
+def add_clock_options(parser: argparse.ArgumentParser, corrects: str) -> None:
+    """The clock model's options, the same on every command that corrects device times:
+    ``--max-drift-ppm PPM`` and ``--host-set-anchors``; read them back with
+    :func:`clock_settings`.  ``corrects`` names what the host-set anchors correct (for
+    the help text), e.g. ``"events"``."""
+    parser.add_argument(
+        "--max-drift-ppm",
+        metavar="PPM",
+        type=_drift,
+        default=DEFAULT_MAX_DRIFT_PPM,
+        help=f"largest device clock drift assumed (default {DEFAULT_MAX_DRIFT_PPM:g} ppm)",
+    )
+    parser.add_argument(
+        "--host-set-anchors",
+        action="store_true",
+        help=(
+            "also take each clock set made by a host over USB (CLOCK_SET source=HOST) as "
+            f"a UTC anchor, ±{DEFAULT_HOST_SET_BOUND_MS} ms: corrects {corrects} no "
+            "download anchors, assuming the setting host was on UTC (the log cannot show "
+            "it; the output says the option was used). Off by default; menu sets never "
+            "anchor"
+        ),
+    )
+
+
+def clock_settings(args: argparse.Namespace) -> ClockSettings:
+    """The :class:`ClockSettings` of :func:`add_clock_options`' options."""
+    return ClockSettings(max_drift_ppm=args.max_drift_ppm, host_sets=args.host_set_anchors)
+
+
+def _drift(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1e6 ppm")
+    return value

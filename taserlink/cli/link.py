@@ -14,7 +14,7 @@ explains them.
 ``--host-set-anchors`` (off by default) makes every ``CLOCK_SET`` made by a host over USB
 (``source=HOST``, as ``taserlink clock --set`` makes) an anchor of its device's clock
 model too: its new time read as UTC, ± 1,000 ms (``host_sets`` of
-:meth:`taserlink.forensics.clock.ClockModel.from_images`).  A deployment in a clock epoch
+:meth:`taserlink.timeline.clock.ClockModel.from_images`).  A deployment in a clock epoch
 that no download reaches (after a clock reset and a host set, with no later download) then
 gets a corrected time.  The log cannot show that the setting host was on UTC, so this is
 the examiner's choice and the output says it was made: the text's clock models start with
@@ -61,13 +61,14 @@ from taserlink.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     UsageError,
+    add_clock_options,
     add_output_options,
+    clock_settings,
     open_image,
     printable,
 )
 from taserlink.errors import LinkError
-from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM
-from taserlink.forensics.issues import parse_utc, read_issues, utc_text
+from taserlink.forensics.issues import parse_utc, read_issues
 from taserlink.forensics.link import (
     CartridgeEvent,
     Deployment,
@@ -76,13 +77,13 @@ from taserlink.forensics.link import (
     LinkRow,
     Severity,
     Window,
-    device_time_text,
     image_paths,
     link,
 )
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.results import MatchStatus
 from taserlink.format import Image
+from taserlink.timeline.times import device_time_text, utc_text
 
 __all__ = ["NAME", "CSV_COLUMNS", "JSON_KEYS", "register", "run", "write_text", "write_csv"]
 
@@ -177,36 +178,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             f"(repeatable; default: ${verify.ROOTS_ENV}, else no trusted root)"
         ),
     )
-    parser.add_argument(
-        "--max-drift-ppm",
-        metavar="PPM",
-        type=_drift,
-        default=DEFAULT_MAX_DRIFT_PPM,
-        help=f"largest device clock drift assumed (default {DEFAULT_MAX_DRIFT_PPM:g} ppm)",
-    )
-    parser.add_argument(
-        "--host-set-anchors",
-        action="store_true",
-        help=(
-            "also take each clock set made by a host over USB (CLOCK_SET source=HOST) as "
-            f"a UTC anchor, ±{DEFAULT_HOST_SET_BOUND_MS} ms: corrects deployments no "
-            "download anchors, assuming the setting host was on UTC (the log cannot show "
-            "it; the output says the option was used). Off by default; menu sets never "
-            "anchor"
-        ),
-    )
+    add_clock_options(parser, "deployments")
     add_output_options(parser, "one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS))
     return parser
-
-
-def _drift(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1e6 ppm")
-    return value
 
 
 def _window(texts: list[str] | None) -> Window | None:
@@ -245,8 +219,7 @@ def run(args: argparse.Namespace) -> int:
         matches,
         window=window,
         trust=trust,
-        max_drift_ppm=args.max_drift_ppm,
-        host_sets=args.host_set_anchors,
+        clock=clock_settings(args),
     )
     if args.output == "json":
         data = result.as_dict()

@@ -18,7 +18,7 @@ shown as ISO 8601 without a zone, never as UTC.  Host times in the acquisition a
 shown with ``Z``.
 
 Corrected UTC.  Every event also gets the UTC its device time corresponds to, with a ± bound,
-from the clock model of :mod:`taserlink.forensics.clock` (:class:`ClockModel` built from the
+from the clock model of :mod:`taserlink.timeline.clock` (:class:`ClockModel` built from the
 image and from every ``--also IMAGE``: other downloads of the same device, whose anchors let
 the model estimate the clock's drift between downloads).  The bound is the model's: the
 true UTC lies within ``utc ± bound`` as long as the clock's rate error never exceeded the
@@ -75,17 +75,25 @@ import numpy.typing as npt
 from taserlink.cli.common import (
     EXIT_OK,
     InputError,
+    add_clock_options,
     add_output_options,
-    device_time_iso,
-    device_times_iso,
+    clock_settings,
     open_image,
     plain_value,
     printable,
-    utc_iso,
 )
-from taserlink.errors import ClockModelError
-from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel, Epoch
-from taserlink.format import NO_BAY, ClockSource, EventCode, Image, payload_view
+from taserlink.errors import TimelineError
+from taserlink.format import NO_BAY, ClockSource, EventCode, Image
+from taserlink.timeline import ClockSettings, DeviceTimeline
+from taserlink.timeline.decode import event_name, payload_fields
+from taserlink.timeline.times import (
+    device_time_iso,
+    device_time_text,
+    device_times_iso,
+    utc_iso,
+    utc_text,
+    utc_times_iso,
+)
 
 __all__ = [
     "NAME",
@@ -96,7 +104,6 @@ __all__ = [
     "clock_for",
     "clock_json",
     "events",
-    "event_name",
     "register",
     "run",
 ]
@@ -118,14 +125,9 @@ keys of each ``--json`` event (which also has ``utc_ms``)."""
 CHUNK = 8192
 """Records rendered per step."""
 
-_NAMES: Final = {int(code): code.name for code in EventCode}
 _CLOCK_SOURCES: Final = {int(source): source.name for source in ClockSource}
 _FIELD_SPECIALS: Final = ";= "
 """Characters escaped in field text, so ``k=v;k=v`` and ``k=v k=v`` split unambiguously."""
-_UTC_MIN_MS: Final = -62_135_596_800_000
-"""0001-01-01T00:00:00.000Z in Unix milliseconds: the first UTC :func:`utc_iso` shows."""
-_UTC_MAX_MS: Final = 253_402_300_799_999
-"""9999-12-31T23:59:59.999Z in Unix milliseconds: the last UTC :func:`utc_iso` shows."""
 _BOUND_UNITS: Final = (
     (60_000, 1000, "s"),
     (3_600_000, 60_000, "min"),
@@ -162,16 +164,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "(drift estimated between downloads); only IMAGE's events are shown"
         ),
     )
-    parser.add_argument(
-        "--host-set-anchors",
-        action="store_true",
-        help=(
-            "also take each clock set made by a host over USB (CLOCK_SET source=HOST) as "
-            f"a UTC anchor, ±{DEFAULT_HOST_SET_BOUND_MS} ms: corrects epochs no download "
-            "reaches, assuming the setting host was on UTC (the log cannot show it; the "
-            "output says the option was used). Off by default; menu sets never anchor"
-        ),
-    )
+    add_clock_options(parser, "epochs")
     add_output_options(parser, "one CSV row per event: " + ",".join(CSV_COLUMNS))
     return parser
 
@@ -188,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     """
     image = open_image(args.image)
     others = [(path, open_image(path)) for path in args.also]
-    clock = clock_for(image, args.image, others, host_sets=args.host_set_anchors)
+    clock = clock_for(image, args.image, others, settings=clock_settings(args))
     writers = {"text": write_text, "csv": write_csv, "json": write_json}
     writers[args.output](image, args.image, sys.stdout, clock=clock)
     return EXIT_OK
@@ -199,16 +192,30 @@ def run(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class Clock:
-    """The clock model a rendering corrects times with, and what it was built from."""
+    """The device timeline a rendering corrects times with, and what it was built from."""
 
-    model: ClockModel | None
-    """``None`` when the image alone cannot make a model (see ``failure``)."""
+    timeline: DeviceTimeline | None
+    """``None`` when the images cannot make one (see ``failure``)."""
     sources: tuple[str, ...]
-    """The images the model was built from, as the user named them (IMAGE first)."""
+    """The images the timeline was built from, as the user named them (IMAGE first)."""
     failure: str | None = None
-    """Why there is no model (``None`` when there is one)."""
+    """Why there is no clock model (``None`` when there is one)."""
     host_sets: bool = False
     """Host clock sets were asked for as anchors (``--host-set-anchors``)."""
+
+    def correct(
+        self, records: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
+        """:meth:`DeviceTimeline.correct`, or no answer (and why) without a timeline."""
+        if self.timeline is None:
+            n = len(records)
+            note = f"no correction: no clock model ({self.failure})"
+            return np.full(n, np.nan), np.full(n, np.nan), [note] * n
+        return self.timeline.correct(records)
+
+    def uncorrected(self, records: npt.NDArray[Any]) -> int:
+        """How many of ``records`` get no corrected time."""
+        return len(records) if self.timeline is None else self.timeline.uncorrected(records)
 
 
 def clock_for(
@@ -216,98 +223,36 @@ def clock_for(
     source: str,
     others: Sequence[tuple[str, Image]] = (),
     *,
-    host_sets: bool = False,
+    settings: ClockSettings | None = None,
 ) -> Clock:
-    """The clock model of ``image`` (read from ``source``) and ``others`` (path, image);
-    with ``host_sets``, host clock sets are anchors too (:meth:`ClockModel.from_images`).
+    """The device timeline of ``image`` (read from ``source``) and ``others`` (path,
+    image), its clock model made with ``settings``.
 
-    With no ``others``, an image that cannot make a model (no records, or two records
-    under one sequence number) gets ``Clock(None, ..., failure)``: it is still shown, with
-    no corrected times.
+    With no ``others``, an image that cannot make a timeline (two different records under
+    one sequence number) gets ``Clock(None, ..., failure)``: it is still shown, with no
+    corrected times; so does an image with no records (no clock model).
 
     Raises:
         InputError: one of ``others`` is of another device than ``image``.
-        ClockModelError: ``others`` disagree with ``image`` (or each other) about a record.
+        TimelineError: ``others`` disagree with ``image`` (or each other) about a record.
     """
+    settings = settings or ClockSettings()
     serial = image.identity.serial
     for path, other in others:
         if other.identity.serial != serial:
-            error = ClockModelError(
+            error = TimelineError(
                 f"an image of device {other.identity.serial}, not of {serial} "
                 "(--also takes other downloads of the same device)"
             )
             raise InputError(path, error)
     sources = (source, *(path for path, _ in others))
-    images = [image, *(im for _, im in others)]
     try:
-        model = ClockModel.from_images(images, host_sets=host_sets)
-    except ClockModelError as error:
+        timeline = DeviceTimeline.from_images([(source, image), *others], settings=settings)
+    except TimelineError as error:
         if others:
             raise
-        return Clock(None, sources, str(error), host_sets)
-    return Clock(model, sources, None, host_sets)
-
-
-def _epoch_note(model: ClockModel, epoch: Epoch) -> str:
-    """What the model says about a time in ``epoch`` (why there is no correction there)."""
-    return model.to_utc(epoch.first_device_ms, seq=epoch.first_seq).note
-
-
-class _Corrector:
-    """Corrected UTC of records, a chunk at a time (see :meth:`ClockModel.correct`)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.model = clock.model
-        self.failure = f"no correction: no clock model ({clock.failure})"
-        self.notes: dict[int, str] = {}
-
-    def __call__(
-        self, records: npt.NDArray[Any]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
-        """``(utc_ms, bound_ms, notes)``: NaN and a note where the model has no answer."""
-        n = len(records)
-        model = self.model
-        if model is None:
-            return np.full(n, np.nan), np.full(n, np.nan), [self.failure] * n
-        utc, bound = model.correct(records)
-        missing = np.isnan(utc)
-        if not missing.any():
-            return utc, bound, [None] * n
-        notes: list[str | None] = [None] * n
-        rows = np.flatnonzero(missing)
-        seqs = records["seq"][rows]
-        which = model.epoch_indices(seqs).tolist()
-        for row, k, seq in zip(rows.tolist(), which, seqs.tolist(), strict=True):
-            notes[row] = self._note(k, seq)
-        return utc, bound, notes
-
-    def _note(self, k: int, seq: int) -> str:
-        assert self.model is not None
-        if k < 0:
-            return f"no correction: seq {seq} precedes the clock model's log"
-        if k not in self.notes:
-            self.notes[k] = _epoch_note(self.model, self.model.epochs[k])
-        return self.notes[k]
-
-    def uncorrected(self, records: npt.NDArray[Any]) -> int:
-        """How many of ``records`` the model gives no corrected time."""
-        if self.model is None:
-            return len(records)
-        which = self.model.epoch_indices(records["seq"])
-        anchored = np.array([bool(e.anchors) for e in self.model.epochs] + [False])
-        return int(np.count_nonzero(~anchored[which]))  # -1 picks the trailing False
-
-
-def _utc_times_iso(ms: npt.NDArray[np.float64]) -> list[str | None]:
-    """:func:`utc_iso` of every element (Unix ms, whole), vectorised; ``None`` for NaN and
-    for times outside the years 1–9999."""
-    with np.errstate(invalid="ignore"):
-        valid = (ms >= _UTC_MIN_MS) & (ms <= _UTC_MAX_MS)  # NaN compares False
-    safe = np.where(valid, ms, 0).astype(np.int64).astype("datetime64[ms]")
-    text = np.datetime_as_string(safe, unit="ms", timezone="UTC").tolist()
-    if valid.all():
-        return list(text)
-    return [t if ok else None for t, ok in zip(text, valid.tolist(), strict=True)]
+        return Clock(None, sources, str(error), settings.host_sets)
+    return Clock(timeline, sources, timeline.clock_failure, settings.host_sets)
 
 
 def _whole_ms(values: npt.NDArray[np.float64]) -> list[int | None]:
@@ -332,9 +277,9 @@ def bound_text(ms: int) -> str:
 
 def _describe(clock: Clock) -> list[str]:
     """The model and its inputs as text lines (strings from the images made printable)."""
-    if clock.model is None:
+    if clock.timeline is None or clock.timeline.clock is None:
         return [f"none — {clock.failure}; no time is corrected"]
-    return [printable(line) for line in clock.model.describe().splitlines()]
+    return [printable(line) for line in clock.timeline.describe().splitlines()]
 
 
 def clock_json(clock: Clock) -> dict[str, Any]:
@@ -344,7 +289,7 @@ def clock_json(clock: Clock) -> dict[str, Any]:
     ``host_set_bound_ms`` their ± bound (``null`` when they were not); such anchors have
     ``kind`` ``"host clock set"``.
     """
-    model = clock.model
+    model = None if clock.timeline is None else clock.timeline.clock
     if model is None:
         return {
             "images": list(clock.sources),
@@ -379,7 +324,8 @@ def clock_json(clock: Clock) -> dict[str, Any]:
                 "start": e.start.value,
                 "drift_ppm": e.drift_ppm,
                 "corrected": bool(e.anchors),
-                "note": None if e.anchors else _epoch_note(model, e),
+                "drift_limited": e.drift_limited,
+                "note": None if e.anchors else model.no_correction_note(e),
                 "anchors": [
                     {
                         "kind": a.kind.value,
@@ -427,74 +373,33 @@ class Event:
     """Why there is no corrected time (``None`` when there is one)."""
 
 
-def event_name(code: int) -> str:
-    """``EventCode`` name of ``code``, or ``UNKNOWN(0x..)`` with its hex value."""
-    return _NAMES.get(code) or f"UNKNOWN(0x{code:02X})"
-
-
 def events(image: Image, chunk: int = CHUNK, *, clock: Clock | None = None) -> Iterator[Event]:
     """Every record of ``image``, in file order, ``chunk`` records decoded at a time, with
     times corrected by ``clock`` (default: the model of ``image`` alone)."""
     clock = clock or clock_for(image, "IMAGE")
-    correct = _Corrector(clock)
     records = image.records
     crc_ok = np.ones(len(records), dtype=bool)
     crc_ok[image.crc_failures] = False
     for start in range(0, len(records), chunk):
         part = records[start : start + chunk]
-        utc, bound, notes = correct(part)
+        utc, bound, notes = clock.correct(part)
         columns = zip(
             part["seq"].tolist(),
             device_times_iso(part["time_ms"]),
             part["time_ms"].tolist(),
             part["code"].tolist(),
-            _payload_fields(part),
+            payload_fields(part),
             crc_ok[start : start + chunk].tolist(),
-            _utc_times_iso(utc),
+            utc_times_iso(utc),
             _whole_ms(utc),
             _whole_ms(bound),
             notes,
             strict=True,
         )
-        for seq, when, ms, code, fields, ok, utc_text, utc_ms, bound_ms, note in columns:
+        for seq, when, ms, code, fields, ok, utc_cell, utc_ms, bound_ms, note in columns:
             yield Event(
-                seq, when, ms, event_name(code), code, fields, ok, utc_text, utc_ms, bound_ms, note
+                seq, when, ms, event_name(code), code, fields, ok, utc_cell, utc_ms, bound_ms, note
             )
-
-
-def _payload_fields(records: npt.NDArray[Any]) -> list[dict[str, Any]]:
-    """The payload fields of each record, decoded per event code through numpy views."""
-    codes = records["code"]
-    out: list[dict[str, Any]] = [{} for _ in range(len(records))]
-    for code in np.unique(codes).tolist():
-        selected = codes == code
-        if code in _NAMES:
-            view = payload_view(records, EventCode(code))
-            assert view.dtype.names is not None
-            columns = {name: _column(view[name]) for name in view.dtype.names}
-        else:
-            columns = {"raw": [bytes(v) for v in records["payload"][selected].tolist()]}
-        for row, values in zip(
-            np.flatnonzero(selected).tolist(), zip(*columns.values(), strict=True), strict=True
-        ):
-            out[row] = {
-                name: value
-                for name, value in zip(columns, values, strict=True)
-                if name != "reserved" or any(value)
-            }
-    return out
-
-
-def _column(values: npt.NDArray[Any]) -> list[Any]:
-    """One payload field of many records as Python values (strings decoded from ASCII)."""
-    names = values.dtype.names
-    if names:
-        return [dict(zip(names, item, strict=True)) for item in values.tolist()]
-    if values.dtype.kind == "S":
-        return [b.decode("ascii", "backslashreplace") for b in values.tolist()]
-    if values.dtype.kind == "V":
-        return [bytes(v) for v in values.tolist()]
-    return list(values.tolist())
 
 
 def field_text(code: int, name: str, value: Any) -> str:
@@ -523,21 +428,13 @@ def fields_text(event: Event, separator: str, *, device_times: bool = False) -> 
     parts = []
     for name, value in event.fields.items():
         if device_times and name.endswith("_time_ms") and isinstance(value, int):
-            parts.append(f"{name[:-3]}={_device_time_text(value)}")
+            parts.append(f"{name[:-3]}={device_time_text(value)}")
         else:
             parts.append(f"{name}={field_text(event.code, name, value)}")
     return separator.join(parts)
 
 
 # -- text ---------------------------------------------------------------------------------
-
-
-def _device_time_text(ms: int) -> str:
-    return device_time_iso(ms) or f"out-of-range({ms}ms)"
-
-
-def _utc_text(ms: int) -> str:
-    return utc_iso(ms) or f"out-of-range({ms}ms)"
 
 
 def _section_counts(image: Image) -> dict[str, int]:
@@ -552,7 +449,7 @@ def _utc_cell(event: Event) -> str:
     """The text rendering's corrected-UTC column: ``<ISO>Z ±<bound>`` or ``-``."""
     if event.utc_ms is None or event.utc_bound_ms is None:
         return "-"
-    return f"{event.utc or _utc_text(event.utc_ms)} {bound_text(event.utc_bound_ms)}"
+    return f"{event.utc or utc_text(event.utc_ms)} {bound_text(event.utc_bound_ms)}"
 
 
 def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = None) -> None:
@@ -582,7 +479,7 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
         "",
         "base",
         f"  first sequence  {base.first_seq}",
-        f"  device time     {_device_time_text(base.device_time_ms)} (device clock)",
+        f"  device time     {device_time_text(base.device_time_ms)} (device clock)",
         "",
         "download statement",
     ]
@@ -592,7 +489,7 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
         st = image.statement
         lines += [
             f"  covers          {st.first_seq}..{st.last_seq}",
-            f"  device time     {_device_time_text(st.device_time_ms)} (device clock)",
+            f"  device time     {device_time_text(st.device_time_ms)} (device clock)",
             f"  nonce           {st.nonce.hex()}",
             f"  seal interval   every {st.seal_interval} records",
             f"  identity hash   {st.identity_sha256.hex()} (SHA-256)",
@@ -600,9 +497,9 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
     lines += [
         "",
         "acquisition",
-        f"  host UTC start  {_utc_text(acq.host_utc_start_ms)}",
-        f"  host UTC end    {_utc_text(acq.host_utc_end_ms)}",
-        f"  statement at    {_utc_text(acq.statement_utc_ms)} (host UTC)",
+        f"  host UTC start  {utc_text(acq.host_utc_start_ms)}",
+        f"  host UTC end    {utc_text(acq.host_utc_end_ms)}",
+        f"  statement at    {utc_text(acq.statement_utc_ms)} (host UTC)",
         f"  operator        {printable(acq.operator)}",
         f"  workstation     {printable(acq.workstation)}",
         f"  clock source    {printable(acq.clock_source)}",
@@ -614,7 +511,7 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
     ]
     if clock.host_sets:
         lines.append("  option          --host-set-anchors: host clock sets taken as UTC anchors")
-    uncorrected = _Corrector(clock).uncorrected(image.records)
+    uncorrected = clock.uncorrected(image.records)
     corrected = len(image.records) - uncorrected
     without = f"; {uncorrected} without (see the notes among the events)" if uncorrected else ""
     lines.append(f"  corrected       {corrected} of {len(image.records)} records{without}")
@@ -636,7 +533,7 @@ def write_text(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
         if event.utc_note is not None and event.utc_note != note:
             batch.append(f"  note: {printable(event.utc_note)} (from seq {event.seq})")
         note = event.utc_note
-        when = event.device_time or _device_time_text(event.device_time_ms)
+        when = event.device_time or device_time_text(event.device_time_ms)
         crc = "ok  " if event.crc_ok else "FAIL"
         batch.append(
             f"  {event.seq:>{seq_width}}  {when:<26}  {_utc_cell(event):<34}  {crc}  "

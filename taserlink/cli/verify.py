@@ -56,7 +56,6 @@ from taserlink.cli.common import (
     InputError,
     printable,
     stderr_line,
-    utc_iso,
 )
 from taserlink.errors import FormatError, TaserlinkError, TruncatedError, TrustStoreError
 from taserlink.format import Image, read_image
@@ -68,6 +67,7 @@ from taserlink.integrity import (
     verify_continuity,
     verify_image,
 )
+from taserlink.timeline.times import utc_iso
 
 __all__ = [
     "NAME",

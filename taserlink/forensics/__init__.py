@@ -2,12 +2,12 @@
 (reads → cartridge serials with posterior scores) and linkage (cartridge → ``DEPLOY`` →
 device → officer, with consistency findings)."""
 
-from taserlink.forensics.clock import ClockModel, CorrectedTime
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.link import Linkage, link
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
 from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
 from taserlink.forensics.serials import AfidRead, parse_read
+from taserlink.timeline.clock import ClockModel, CorrectedTime
 
 __all__ = [
     "AfidRead",

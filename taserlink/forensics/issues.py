@@ -51,6 +51,7 @@ from taserlink.errors import InputFileError, LinkError, SerialError
 from taserlink.forensics import tables
 from taserlink.forensics.tables import Row
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from taserlink.timeline.times import utc_text
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -61,7 +62,6 @@ __all__ = [
     "parse_issues",
     "parse_utc",
     "read_issues",
-    "utc_text",
 ]
 
 ISSUE_COLUMNS: Final = ("serial", "officer", "issued_at", "returned_at")
@@ -125,16 +125,6 @@ def parse_utc(text: str) -> int:
     except (ValueError, OverflowError) as error:
         raise LinkError(f"{text!r} is not a valid time: {error}") from None
     return result
-
-
-def utc_text(ms: int) -> str:
-    """Unix ms as ISO 8601 UTC with ``Z`` and milliseconds, e.g. ``2024-03-05T06:30:00.000Z``
-    (``<ms> ms`` outside years 1–9999)."""
-    try:
-        when = _UNIX_EPOCH + dt.timedelta(milliseconds=ms)
-    except OverflowError:
-        return f"{ms} ms"
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def officer_key(officer: str) -> str:

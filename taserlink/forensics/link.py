@@ -14,7 +14,7 @@ For each cartridge that an exhibit's reads point to (status ``match``; status
 ``ambiguous`` links its best serial as an **unconfirmed candidate**, flagged in every
 output; ``none`` links nothing) it builds a :class:`LinkRow`: every ``DEPLOY`` record of
 that serial in any image (:class:`Deployment`: device, sequence, bay, device time, UTC
-corrected by the device's :class:`~taserlink.forensics.clock.ClockModel` with its ± bound,
+corrected by the device's :class:`~taserlink.timeline.clock.ClockModel` with its ± bound,
 the images holding the record and whether one of them verified), who held the device then
 and to whom the cartridge was signed out then (:class:`Custody`, judged over the whole
 ± bound of the corrected time).  It also holds the cartridge's **history**: every
@@ -42,7 +42,6 @@ the time-dependent checks are not made and a warning says so.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import enum
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,13 +51,14 @@ from typing import Any, Final
 
 import numpy as np
 
-from taserlink.errors import ClockModelError, LinkError, TaserlinkError
-from taserlink.forensics.clock import DEFAULT_MAX_DRIFT_PPM, ClockModel, CorrectedTime
-from taserlink.forensics.issues import Issue, IssueList, officer_key, utc_text
+from taserlink.errors import LinkError, SerialError, TaserlinkError, TimelineError
+from taserlink.forensics.issues import Issue, IssueList, officer_key
 from taserlink.forensics.results import MatchRow, MatchStatus
-from taserlink.format import RECORD_SIZE, EventCode, Image, payload_view, read_image
+from taserlink.format import EventCode, Image, payload_view, read_image
 from taserlink.integrity import Severity, TrustStore, verify_image
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.timeline import ClockModel, ClockSettings, CorrectedTime, DeviceTimeline
+from taserlink.timeline.times import device_time_text, utc_text
 
 __all__ = [
     "IMAGE_SUFFIX",
@@ -74,7 +74,6 @@ __all__ = [
     "Linkage",
     "Severity",
     "Window",
-    "device_time_text",
     "image_paths",
     "link",
     "read_images",
@@ -82,16 +81,6 @@ __all__ = [
 
 IMAGE_SUFFIX: Final = ".tdi"
 """The suffix of dataport images (any case)."""
-_DEVICE_EPOCH: Final = dt.datetime(2000, 1, 1)
-
-
-def device_time_text(ms: int) -> str:
-    """Device time (ms since 2000-01-01 on the device clock) as ISO 8601 without a zone,
-    e.g. ``2026-03-02T06:40:00.000`` (``<ms> ms`` past year 9999)."""
-    try:
-        return (_DEVICE_EPOCH + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
-    except OverflowError:
-        return f"{ms} ms"
 
 
 # -- the result's types -------------------------------------------------------------------
@@ -612,94 +601,14 @@ def read_images(directory: str | os.PathLike[str]) -> dict[str, Image]:
 # -- linking ------------------------------------------------------------------------------
 
 
-_Raw = tuple[int, int, int, str, tuple[str, ...]]
-"""A merged record naming a cartridge: (seq, device_ms, bay, serial text, names of the
-images holding it)."""
-
-
-@dataclass
-class _DeviceLog:
-    """The merged cartridge records of one device, before custody is known."""
-
-    serial: str
-    names: list[str]
-    images: list[Image]
-    events: dict[EventCode, list[_Raw]]
-    """The ``DEPLOY``, ``CARTRIDGE_INSERT`` and ``CARTRIDGE_REMOVE`` records, by code."""
-    first_seq: int | None
-
-    @property
-    def deploys(self) -> list[_Raw]:
-        return self.events[EventCode.DEPLOY]
-
-
 def _serial_text(raw: bytes) -> str:
-    """A DEPLOY payload's serial field as text: canonical when valid, else as stored
+    """A cartridge record's serial field as text: canonical when valid, else as stored
     (NUL padding dropped, undecodable bytes replaced)."""
     text = raw.rstrip(b"\0").decode("ascii", "replace")
-    return CARTRIDGE_SCHEME.validate(text) if CARTRIDGE_SCHEME.is_valid(text) else text
-
-
-def _device_log(serial: str, named: list[tuple[str, Image]]) -> _DeviceLog:
-    """Merge the records of one device's images by sequence; collect the records that
-    name a cartridge (``DEPLOY``, ``CARTRIDGE_INSERT``, ``CARTRIDGE_REMOVE``).
-
-    Raises:
-        LinkError: two images hold different records under one sequence number.
-    """
-    parts = [image.records for _, image in named]
-    owners = np.concatenate(
-        [np.full(len(part), index, dtype=np.intp) for index, part in enumerate(parts)]
-    )
-    merged = np.concatenate(parts)
-    if len(merged) == 0:
-        empty: dict[EventCode, list[_Raw]] = {code: [] for code in HISTORY_EVENTS}
-        return _DeviceLog(serial, [n for n, _ in named], [i for _, i in named], empty, None)
-    order = np.argsort(merged["seq"], kind="stable")
-    merged, owners = merged[order], owners[order]
-    raw = np.ascontiguousarray(merged).view(np.uint8).reshape(-1, RECORD_SIZE)
-    same = merged["seq"][1:] == merged["seq"][:-1]
-    differ = np.flatnonzero(same & (raw[1:] != raw[:-1]).any(axis=1))
-    if len(differ):
-        i = int(differ[0])
-        first, second = named[int(owners[i])][0], named[int(owners[i + 1])][0]
-        raise LinkError(
-            f"downloads {first} and {second} of device {serial} hold different records at "
-            f"seq {int(merged['seq'][i])}: one of them is not what the device wrote; verify "
-            "both and leave the bad one out"
-        )
-    holders: dict[int, list[str]] = {}
-    for index in np.flatnonzero(np.isin(merged["code"], HISTORY_EVENTS)):
-        holders.setdefault(int(merged["seq"][index]), []).append(named[int(owners[index])][0])
-    keep = np.concatenate([[True], ~same])
-    unique = merged[keep]
-    events: dict[EventCode, list[_Raw]] = {}
-    for code in HISTORY_EVENTS:
-        chosen = unique["code"] == code
-        payloads = payload_view(unique, code)
-        events[code] = [
-            (
-                int(seq),
-                int(time_ms),
-                int(bay),
-                _serial_text(bytes(text)),
-                tuple(dict.fromkeys(holders[int(seq)])),
-            )
-            for seq, time_ms, bay, text in zip(
-                unique["seq"][chosen],
-                unique["time_ms"][chosen],
-                payloads["bay"],
-                payloads["serial"],
-                strict=True,
-            )
-        ]
-    return _DeviceLog(
-        serial,
-        [n for n, _ in named],
-        [i for _, i in named],
-        events,
-        int(unique["seq"][0]),
-    )
+    try:
+        return CARTRIDGE_SCHEME.validate(text)
+    except SerialError:
+        return text
 
 
 def _points(issues: IssueList, serials: Iterable[str], lo: int, hi: int) -> list[int]:
@@ -764,9 +673,7 @@ def link(
     *,
     window: Window | None = None,
     trust: TrustStore | None = None,
-    max_drift_ppm: float = DEFAULT_MAX_DRIFT_PPM,
-    host_clock_ms: int = 0,
-    host_sets: bool = False,
+    clock: ClockSettings | None = None,
 ) -> Linkage:
     """Link recovered cartridges to deployments, devices and officers (module docstring).
 
@@ -779,10 +686,8 @@ def link(
             ``unrecovered_deploy``).
         trust: trusted roots to verify every image against; ``None`` verifies nothing
             (an ``images_not_verified`` warning says so).
-        max_drift_ppm: the stated maximum clock drift for the clock models (ppm).
-        host_clock_ms: the download hosts' stated clock error against UTC (± ms).
-        host_sets: take host clock sets as anchors of the clock models too (the
-            examiner's choice; ``host_sets`` of :meth:`ClockModel.from_images`).
+        clock: the clock models' settings (default :class:`ClockSettings`: ± 100 ppm,
+            hosts on UTC, host clock sets not taken as anchors).
 
     Raises:
         LinkError: no images; two downloads of one device disagree about a record; a
@@ -797,40 +702,28 @@ def link(
             raise LinkError(f"exhibit {match.exhibit!r}: a {match.status.value} row has no serial")
     found = _Findings()
     summaries, verified = _verify(images, trust, found)
-    logs = _device_logs(images)
     devices: list[DeviceSummary] = []
     wanted = {
         CARTRIDGE_SCHEME.normalize(m.serial) for m in matches if m.status is not MatchStatus.NONE
     }
     histories: dict[str, list[CartridgeEvent]] = {}
-    for log in logs:
-        clock = _clock(log, max_drift_ppm, host_clock_ms, host_sets)
-        deployments = tuple(
-            _deployment(
-                _cartridge_event(EventCode.DEPLOY, log.serial, d, clock, issues, verified), issues
-            )
-            for d in log.deploys
-        )
-        for code, raws in log.events.items():
-            if code is EventCode.DEPLOY:
-                events: Iterable[CartridgeEvent] = (d for d in deployments if d.serial in wanted)
-            else:
-                events = (
-                    _cartridge_event(code, log.serial, raw, clock, issues, verified)
-                    for raw in raws
-                    if raw[3] in wanted
-                )
-            for event in events:
+    for timeline in _timelines(images, verified, clock or ClockSettings()):
+        events = _cartridge_events(timeline, issues)
+        deployments = tuple(_deployment(e, issues) for e in events if e.event is EventCode.DEPLOY)
+        for event in (*deployments, *(e for e in events if e.event is not EventCode.DEPLOY)):
+            if event.serial in wanted:
                 histories.setdefault(event.serial, []).append(event)
+        first_seq = int(timeline.seq[0]) if len(timeline) else None
+        names = tuple(d.name for d in timeline.downloads)
         devices.append(
-            DeviceSummary(log.serial, tuple(log.names), clock, deployments, log.first_seq)
+            DeviceSummary(timeline.serial, names, timeline.clock, deployments, first_seq)
         )
-        for warning in () if clock is None else clock.warnings:
+        for warning in () if timeline.clock is None else timeline.clock.warnings:
             found.add(
                 LinkKind.CLOCK_MODEL,
                 Severity.WARNING,
-                f"clock model of {log.serial}: {warning}",
-                device=log.serial,
+                f"clock model of {timeline.serial}: {warning}",
+                device=timeline.serial,
             )
     by_serial: dict[str, list[Deployment]] = {}
     for device in devices:
@@ -912,52 +805,56 @@ def _verify(
     return tuple(summaries), verified
 
 
-def _device_logs(images: Mapping[str, Image]) -> list[_DeviceLog]:
+def _timelines(
+    images: Mapping[str, Image], verified: Mapping[str, bool | None], settings: ClockSettings
+) -> list[DeviceTimeline]:
+    """One timeline per device (by serial), from all of its images.
+
+    Raises:
+        LinkError: two downloads of one device disagree about a record.
+    """
     grouped: dict[str, list[tuple[str, Image]]] = {}
     for name, image in images.items():
         grouped.setdefault(image.identity.serial, []).append((name, image))
-    return [_device_log(serial, grouped[serial]) for serial in sorted(grouped)]
-
-
-def _clock(
-    log: _DeviceLog, max_drift_ppm: float, host_clock_ms: int, host_sets: bool
-) -> ClockModel | None:
-    if log.first_seq is None:
-        return None
     try:
-        return ClockModel.from_images(
-            log.images,
-            max_drift_ppm=max_drift_ppm,
-            host_clock_ms=host_clock_ms,
-            host_sets=host_sets,
-        )
-    except ClockModelError as error:
-        raise LinkError(f"device {log.serial}: no clock model: {error}") from error
+        return [
+            DeviceTimeline.from_images(grouped[serial], settings=settings, verified=verified)
+            for serial in sorted(grouped)
+        ]
+    except TimelineError as error:
+        raise LinkError(str(error)) from error
 
 
-def _cartridge_event(
-    code: EventCode,
-    device: str,
-    raw: _Raw,
-    clock: ClockModel | None,
-    issues: IssueList,
-    verified: Mapping[str, bool | None],
-) -> CartridgeEvent:
-    seq, device_ms, bay, serial, names = raw
-    assert clock is not None  # a device with a record has records
-    time = clock.to_utc(device_ms, seq=seq)
-    states = [verified[n] for n in names]
-    return CartridgeEvent(
-        event=code,
-        device=device,
-        seq=seq,
-        bay=bay,
-        serial=serial,
-        time=time,
-        images=names,
-        verified=None if any(s is None for s in states) else any(states),
-        device_custody=_custody(issues, device, _span_of(time)),
-    )
+def _cartridge_events(timeline: DeviceTimeline, issues: IssueList) -> list[CartridgeEvent]:
+    """Every record of ``timeline`` naming a cartridge, in the order of
+    :data:`HISTORY_EVENTS` then by sequence, with its corrected time (one vectorised
+    correction for all of them) and who held the device then."""
+    chosen = [(code, timeline.rows_of([code])) for code in HISTORY_EVENTS]
+    rows = np.concatenate([r for _, r in chosen])
+    if len(rows) == 0:
+        return []
+    times = iter(timeline.corrected_times(rows))
+    events = []
+    for code, picked in chosen:
+        payloads = payload_view(timeline.records[picked], code)
+        for row, bay, raw in zip(
+            picked.tolist(), payloads["bay"].tolist(), payloads["serial"].tolist(), strict=True
+        ):
+            time = next(times)
+            events.append(
+                CartridgeEvent(
+                    event=code,
+                    device=timeline.serial,
+                    seq=int(timeline.records["seq"][row]),
+                    bay=bay,
+                    serial=_serial_text(raw),
+                    time=time,
+                    images=timeline.holders(row),
+                    verified=timeline.verified_at(row),
+                    device_custody=_custody(issues, timeline.serial, _span_of(time)),
+                )
+            )
+    return events
 
 
 def _deployment(event: CartridgeEvent, issues: IssueList) -> Deployment:

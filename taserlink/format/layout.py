@@ -52,7 +52,7 @@ RECORD_SIZE: Final = 32
 DEVICE_EPOCH_UNIX_MS: Final = 946_684_800_000
 """Device time 0 (2000-01-01T00:00:00, a clock's reset value) in Unix milliseconds, were
 the device clock set to UTC.  Device times carry no time zone: converting one to UTC needs
-the clock correction of :mod:`taserlink.forensics.clock`."""
+the clock correction of :mod:`taserlink.timeline.clock`."""
 SIGNATURE_ED25519: Final = 1
 """``identity.signature_algorithm`` value: Ed25519 (RFC 8032), 64-byte signatures."""
 SIGNATURE_SIZE: Final = 64

@@ -7,8 +7,9 @@ far off the answer can be.
 
 The model (:class:`ClockModel`):
 
-- **Records** from every image are merged by sequence number (images of one device
-  overlap; a sequence number must always name the same record).
+- **Records** from every image are merged by sequence number, once
+  (:func:`taserlink.timeline.merge.merge_downloads`: images of one device overlap; a
+  sequence number must always name the same record).
 - **Epochs.**  The log is cut into epochs of one continuous clock run.  A ``CLOCK_SET``
   record starts an epoch (its time is the *new* time, ``old_time_ms`` the time the clock
   showed at the same instant, so the mapping crosses the set exactly); a ``POWER_ON`` with
@@ -46,10 +47,16 @@ The model (:class:`ClockModel`):
   anchor is detected only where it contradicts another anchor by more than drift allows
   (a warning, and the epoch's bounds fall back on the widest the anchors give).
 - **Estimate.**  Within an epoch, one anchor: drift taken as 0 (UTC advances as device time
-  does).  Two or more: piecewise linear between anchors (the drift of each interval is
-  estimated), extrapolated beyond the outer anchors with the nearest interval's drift,
-  clamped to ± ``max_drift_ppm``; then moved into the interval the bounds allow (below)
-  when it lies outside it.
+  does).  Two or more: one straight line through the anchors, fitted by least squares with
+  each anchor weighted by ``1 / (bound + 2 ms)²`` (a download ± 1 s counts for 10,000
+  times as much as an anchor ± 100 s), its slope limited to what ``max_drift_ppm``
+  allows; then moved into the interval the bounds allow (below) when it lies outside it.
+  The line's slope is the epoch's stated drift (:attr:`Epoch.drift_ppm`), so the stated
+  rate is the one the estimate uses and never exceeds the model's maximum: two anchors
+  29 s apart, one of them ± 131 s, say almost nothing about drift, and the fit then
+  stops at the maximum (:attr:`Epoch.drift_limited`) rather than stating millions of ppm.
+  The fit does not follow a drift that changes within an epoch (temperature); the
+  bounds do not depend on it.
 - **Bounds.**  The only assumption is that the clock's rate error never exceeds
   ``max_drift_ppm`` (default 100 ppm; vendors quote up to about 90 ppm unsynchronised).
   Each anchor ``(d_j, u_j, b_j)`` then confines UTC at device time ``d`` to
@@ -91,7 +98,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from taserlink.errors import ClockModelError
+from taserlink.errors import ClockModelError, TimelineError
 from taserlink.format import (
     DEVICE_EPOCH_UNIX_MS,
     ClockSource,
@@ -100,12 +107,15 @@ from taserlink.format import (
     payload_view,
     read_image,
 )
+from taserlink.timeline.merge import merge_downloads
 
 __all__ = [
     "Anchor",
     "AnchorKind",
     "ClockModel",
     "ClockModelError",
+    "ClockSettings",
+    "TimelineError",
     "CorrectedTime",
     "Epoch",
     "EpochStart",
@@ -118,11 +128,11 @@ DEFAULT_MAX_DRIFT_PPM = 100.0
 DEFAULT_WINDOW_MS = 2000
 """Transfer window assumed when an acquisition's window does not contain its statement."""
 TRUNCATION_MS = 2
+"""Slack for millisecond truncation of device and host times (one each)."""
 DEFAULT_HOST_SET_BOUND_MS = 1000
 """± ms of a host clock set's anchor (besides the host clock's own error): the time between
 the host reading its UTC and the device applying it, a few ms on an idle bus and at most one
 USB transfer timeout of taserlink's own session (1,000 ms); see the module docstring."""
-"""Slack for millisecond truncation of device and host times (one each)."""
 
 
 class EpochStart(enum.Enum):
@@ -174,8 +184,12 @@ class Epoch:
     anchors: tuple[Anchor, ...]
     """Direct and carried anchors, by device time."""
     drift_ppm: float | None
-    """Mean drift between the outer anchors (positive: the clock runs fast); ``None`` with
-    fewer than two anchors (drift then taken as 0)."""
+    """The drift the estimate uses (ppm; positive: the clock runs fast): the slope of the
+    anchors' weighted least-squares line, within ± ``max_drift_ppm``; ``None`` with fewer
+    than two anchors at distinct device times (drift then taken as 0)."""
+    drift_limited: bool = False
+    """The fitted drift lay beyond ± ``max_drift_ppm`` and was held at that maximum (the
+    anchors are too close together for their bounds to measure drift)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,44 @@ def _anchor_arrays(
     return d, u, b
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """The anchors' weighted least-squares line ``utc = utc_mean + slope·(d - d_mean)``."""
+
+    d_mean: float
+    u_mean: float
+    slope: float
+    """UTC ms per device ms, within the slopes ``max_drift_ppm`` allows."""
+    limited: bool
+    """The unconstrained slope lay outside them."""
+
+    @property
+    def drift_ppm(self) -> float:
+        """Device ms per UTC ms, less one, in ppm (positive: the clock runs fast)."""
+        return (1 / self.slope - 1) * 1e6
+
+
+def _fit(
+    d: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    max_drift_ppm: float,
+) -> _Fit | None:
+    """Weights ``1/(b + 2 ms)²``; the slope held to ``[1/(1+ρ), 1/(1-ρ)]``, which is the
+    constrained least-squares optimum (the residual is quadratic in the slope once the
+    intercept is fitted).  ``None`` when the anchors share one device time."""
+    w = 1 / (b + TRUNCATION_MS) ** 2
+    d_mean = float(np.sum(w * d) / np.sum(w))
+    u_mean = float(np.sum(w * u) / np.sum(w))
+    spread = float(np.sum(w * (d - d_mean) ** 2))
+    if spread <= 0:
+        return None
+    free = float(np.sum(w * (d - d_mean) * (u - u_mean))) / spread
+    rho = max_drift_ppm / 1e6
+    slope = min(max(free, 1 / (1 + rho)), 1 / (1 - rho))
+    return _Fit(d_mean, u_mean, slope, slope != free)
+
+
 def _estimate(
     anchors: Sequence[Anchor], device_ms: npt.NDArray[np.float64], max_drift_ppm: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
@@ -214,20 +266,17 @@ def _estimate(
     d, u, b = _anchor_arrays(sorted(anchors, key=lambda a: a.device_ms))
     rho = max_drift_ppm / 1e6
     rate = rho / (1 - rho)
-    lo_slope, hi_slope = 1 / (1 + rho), 1 / (1 - rho)
     x = device_ms[:, None]
     centre = u[None, :] + (x - d[None, :])
     width = b[None, :] + rate * np.abs(x - d[None, :]) + TRUNCATION_MS
     lower = np.max(centre - width, axis=1)
     upper = np.min(centre + width, axis=1)
-    if len(d) == 1:
-        estimate = centre[:, 0]
+    fit = _fit(d, u, b, max_drift_ppm) if len(d) > 1 else None
+    if fit is None:
+        nearest = np.argmin(np.abs(x - d[None, :]), axis=1)
+        estimate = centre[np.arange(len(device_ms)), nearest]
     else:
-        slopes = np.clip(np.diff(u) / np.maximum(np.diff(d), 1.0), lo_slope, hi_slope)
-        estimate = np.interp(device_ms, d, u)
-        before, after = device_ms < d[0], device_ms > d[-1]
-        estimate[before] = u[0] - (d[0] - device_ms[before]) * slopes[0]
-        estimate[after] = u[-1] + (device_ms[after] - d[-1]) * slopes[-1]
+        estimate = fit.u_mean + fit.slope * (device_ms - fit.d_mean)
     # Anchors that disagree anywhere disagree at an anchor (two intervals are furthest apart
     # between their anchors); then every time falls back, even where the widening intervals
     # happen to meet again: their meeting need not hold the true UTC.
@@ -241,6 +290,40 @@ def _estimate(
     fallback = np.max(np.abs(estimate[:, None] - centre) + width, axis=1)
     bound = np.where(consistent, bound, fallback)
     return estimate, np.ceil(bound + 0.5), consistent  # + rounding of the estimate
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    """The settings of a clock model: the examiner's stated assumptions, shown in every
+    report.
+
+    Raises:
+        ClockModelError: ``max_drift_ppm`` outside (0, 10⁶) or a negative bound.
+    """
+
+    max_drift_ppm: float = DEFAULT_MAX_DRIFT_PPM
+    """The largest rate error the clock is assumed to have (ppm)."""
+    host_clock_ms: int = 0
+    """The download hosts' own clock error against UTC (± ms; 0: hosts on UTC)."""
+    default_window_ms: int = DEFAULT_WINDOW_MS
+    """The transfer window (ms) assumed when an acquisition's window does not contain its
+    statement's arrival."""
+    host_sets: bool = False
+    """Take each ``CLOCK_SET`` made by a host (``source`` ``HOST``) as an anchor, its new
+    time read as UTC (off by default: the log does not say whether the setting host was on
+    UTC, so a report must state the choice)."""
+    host_set_bound_ms: int = DEFAULT_HOST_SET_BOUND_MS
+    """± ms of such an anchor (the host's latency in setting the clock), to which
+    ``host_clock_ms`` is added."""
+
+    def __post_init__(self) -> None:
+        if (
+            not 0 < self.max_drift_ppm < 1e6
+            or self.host_clock_ms < 0
+            or self.default_window_ms < 0
+            or self.host_set_bound_ms < 0
+        ):
+            raise ClockModelError("max drift must be in (0, 1e6) ppm and bounds non-negative")
 
 
 @dataclass(frozen=True)
@@ -276,41 +359,63 @@ class ClockModel:
 
         Args:
             images: images of one device (parsed, bytes or paths), in any order.
-            max_drift_ppm: the largest rate error the clock is assumed to have (ppm).
-            host_clock_ms: the download hosts' own clock error against UTC (± ms).
-            default_window_ms: the transfer window (ms) assumed when an acquisition's
-                window does not contain its statement's arrival.
-            host_sets: take each ``CLOCK_SET`` made by a host (``source`` ``HOST``) as an
-                anchor: its new time read as UTC (off by default: the log does not say
-                whether the setting host was on UTC, so a report must state the choice).
-            host_set_bound_ms: ± ms of such an anchor (the host's latency in setting the
-                clock), to which ``host_clock_ms`` is added; default
-                :data:`DEFAULT_HOST_SET_BOUND_MS`.
+            max_drift_ppm, host_clock_ms, default_window_ms, host_sets, host_set_bound_ms:
+                the model's settings (:class:`ClockSettings`).
 
         Raises:
-            ClockModelError: no images, images of different devices, two images holding
-                different records under one sequence number, or a setting out of range.
+            ClockModelError: no images, images of different devices, a setting out of
+                range, or no records.
+            TimelineError: two images holding different records under one sequence number.
             FormatError: an image that cannot be read.
         """
-        if (
-            not 0 < max_drift_ppm < 1e6
-            or host_clock_ms < 0
-            or default_window_ms < 0
-            or host_set_bound_ms < 0
-        ):
-            raise ClockModelError("max drift must be in (0, 1e6) ppm and bounds non-negative")
+        settings = ClockSettings(
+            max_drift_ppm=max_drift_ppm,
+            host_clock_ms=host_clock_ms,
+            default_window_ms=default_window_ms,
+            host_sets=host_sets,
+            host_set_bound_ms=host_set_bound_ms,
+        )
         parsed = [im if isinstance(im, Image) else read_image(im) for im in images]
         if not parsed:
             raise ClockModelError("a clock model needs at least one image")
         serials = {im.identity.serial for im in parsed}
         if len(serials) != 1:
             raise ClockModelError(f"images of several devices: {', '.join(sorted(serials))}")
-        records = _merge(parsed)
+        serial = serials.pop()
+        named = [(f"image {k + 1}", im.records) for k, im in enumerate(parsed)]
+        log = merge_downloads(serial, named)
+        return cls.from_log(serial, log.records, parsed, settings)
+
+    @classmethod
+    def from_log(
+        cls,
+        serial: str,
+        records: npt.NDArray[Any],
+        downloads: Sequence[Image],
+        settings: ClockSettings | None = None,
+    ) -> ClockModel:
+        """The clock model of device ``serial`` from its merged log and its downloads.
+
+        Args:
+            serial: the device.
+            records: the device's records merged by sequence, strictly increasing
+                (:func:`~taserlink.timeline.merge.merge_downloads`).
+            downloads: the images the records came from: each download statement is an
+                anchor.
+            settings: the model's settings (default :class:`ClockSettings`).
+
+        Raises:
+            ClockModelError: no records.
+        """
+        settings = settings or ClockSettings()
+        if len(records) == 0:
+            raise ClockModelError("the images hold no records")
+        max_drift_ppm = settings.max_drift_ppm
         warnings: list[str] = []
         bounds, starts, links = _split(records, warnings)
         direct: list[list[Anchor]] = [[] for _ in bounds]
         firsts = np.array([records["seq"][lo] for lo, _ in bounds], dtype=np.int64)
-        for im in parsed:
+        for im in downloads:
             if im.statement is None or im.statement.last_seq < im.statement.first_seq:
                 continue
             acq = im.acquisition
@@ -318,31 +423,29 @@ class ClockModel:
             if not acq.host_utc_start_ms <= acq.statement_utc_ms <= acq.host_utc_end_ms:
                 warnings.append(
                     f"download at seq {im.statement.last_seq}: the statement's arrival lies "
-                    f"outside the transfer window; {default_window_ms} ms assumed"
+                    f"outside the transfer window; {settings.default_window_ms} ms assumed"
                 )
-                window = default_window_ms
+                window = settings.default_window_ms
             k = int(np.searchsorted(firsts, im.statement.last_seq, side="right")) - 1
             anchor = Anchor(
                 device_ms=im.statement.device_time_ms,
                 utc_ms=acq.statement_utc_ms,
-                bound_ms=(window + 1) // 2 + host_clock_ms,
+                bound_ms=(window + 1) // 2 + settings.host_clock_ms,
                 kind=AnchorKind.DOWNLOAD,
                 seq=im.statement.last_seq,
             )
             if k >= 0 and anchor not in direct[k]:
                 direct[k].append(anchor)
-        if host_sets:
-            for anchor in _host_set_anchors(records, host_set_bound_ms + host_clock_ms):
+        if settings.host_sets:
+            bound = settings.host_set_bound_ms + settings.host_clock_ms
+            for anchor in _host_set_anchors(records, bound):
                 k = int(np.searchsorted(firsts, anchor.seq, side="right")) - 1
                 direct[k].append(anchor)
         anchors = _carry(direct, links, max_drift_ppm)
         epochs = []
         for k, ((lo, hi), start) in enumerate(zip(bounds, starts, strict=True)):
             own = tuple(sorted(anchors[k], key=lambda a: (a.device_ms, a.seq)))
-            drift: float | None = None
-            if len(own) >= 2 and own[-1].utc_ms != own[0].utc_ms:
-                dd = own[-1].device_ms - own[0].device_ms
-                drift = (dd / (own[-1].utc_ms - own[0].utc_ms) - 1) * 1e6
+            fit = _fit(*_anchor_arrays(own), max_drift_ppm) if len(own) >= 2 else None
             if own:
                 _, _, ok = _estimate(
                     own, np.array([a.device_ms for a in own], np.float64), max_drift_ppm
@@ -368,17 +471,18 @@ class ClockModel:
                     last_device_ms=int(records["time_ms"][hi - 1]),
                     start=start,
                     anchors=own,
-                    drift_ppm=drift,
+                    drift_ppm=None if fit is None else fit.drift_ppm,
+                    drift_limited=fit is not None and fit.limited,
                 )
             )
         return cls(
-            serial=serials.pop(),
+            serial=serial,
             max_drift_ppm=max_drift_ppm,
-            host_clock_ms=host_clock_ms,
+            host_clock_ms=settings.host_clock_ms,
             epochs=tuple(epochs),
             warnings=tuple(warnings),
-            host_sets=host_sets,
-            host_set_bound_ms=host_set_bound_ms,
+            host_sets=settings.host_sets,
+            host_set_bound_ms=settings.host_set_bound_ms,
         )
 
     # -- lookup -------------------------------------------------------------------------
@@ -421,24 +525,38 @@ class ClockModel:
 
     def _correct_in(self, epoch: Epoch, device_ms: npt.NDArray[np.float64]) -> list[CorrectedTime]:
         if not epoch.anchors:
-            what = "no download, no host clock set" if self.host_sets else "no download"
-            note = (
-                f"no correction: epoch {epoch.index} ({epoch.start.value} at seq "
-                f"{epoch.first_seq}) has {what} and no clock-set link to one"
-            )
-            return [CorrectedTime(int(t), None, None, epoch.index, note) for t in device_ms]
+            return [self.time_at(int(t), None, None, epoch.index, True) for t in device_ms]
         estimate, bound, ok = _estimate(epoch.anchors, device_ms, self.max_drift_ppm)
-        note = f"epoch {epoch.index}: {len(epoch.anchors)} anchor(s), ±{self.max_drift_ppm:g} ppm"
         return [
-            CorrectedTime(
-                int(t),
-                round(e),
-                int(b),
-                epoch.index,
-                note if k else note + " (anchors disagree)",
-            )
+            self.time_at(int(t), round(e), int(b), epoch.index, bool(k))
             for t, e, b, k in zip(device_ms, estimate, bound, ok, strict=True)
         ]
+
+    def no_correction_note(self, epoch: Epoch) -> str:
+        """Why a time in ``epoch`` (which has no anchor) gets no correction."""
+        what = "no download, no host clock set" if self.host_sets else "no download"
+        return (
+            f"no correction: epoch {epoch.index} ({epoch.start.value} at seq "
+            f"{epoch.first_seq}) has {what} and no clock-set link to one"
+        )
+
+    def time_at(
+        self,
+        device_ms: int,
+        utc_ms: int | None,
+        bound_ms: int | None,
+        epoch: int,
+        consistent: bool,
+    ) -> CorrectedTime:
+        """The :class:`CorrectedTime` of one answer of :meth:`correct` (row by row), with
+        the note :meth:`to_utc` gives it."""
+        e = self.epochs[epoch]
+        if not e.anchors:
+            return CorrectedTime(device_ms, None, None, epoch, self.no_correction_note(e))
+        note = f"epoch {epoch}: {len(e.anchors)} anchor(s), ±{self.max_drift_ppm:g} ppm"
+        if not consistent:
+            note += " (anchors disagree)"
+        return CorrectedTime(device_ms, utc_ms, bound_ms, epoch, note)
 
     def correct(
         self, records: npt.NDArray[Any]
@@ -453,10 +571,28 @@ class ClockModel:
             ``(utc_ms, bound_ms)`` as float64 arrays of whole milliseconds; both NaN where a
             record's epoch has no anchor (or its sequence precedes the log).
         """
-        which = self.epoch_indices(records["seq"])
-        times = np.asarray(records["time_ms"], dtype=np.float64)
+        utc, bound, _, _ = self.correct_detail(records["seq"], records["time_ms"])
+        return utc, bound
+
+    def correct_detail(
+        self, seqs: npt.ArrayLike, device_ms: npt.ArrayLike
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.intp],
+        npt.NDArray[np.bool_],
+    ]:
+        """:meth:`correct` of ``(seq, device time)`` pairs, also returning each one's epoch
+        index (-1: precedes the log) and whether its epoch's anchors agree.
+
+        Returns:
+            ``(utc_ms, bound_ms, epoch, consistent)``: NaN times where there is no answer.
+        """
+        which = self.epoch_indices(seqs)
+        times = np.asarray(device_ms, dtype=np.float64)
         utc = np.full(len(which), np.nan)
         bound = np.full(len(which), np.nan)
+        consistent = np.ones(len(which), dtype=np.bool_)
         # One estimate per run of rows in one epoch (_estimate works row by row).  Records in
         # sequence order come in runs already; others are grouped by a stable sort first.
         in_order = bool(np.all(which[1:] >= which[:-1]))
@@ -468,9 +604,9 @@ class ClockModel:
             if k < 0 or not self.epochs[k].anchors:
                 continue
             rows = slice(lo, hi) if order is None else order[lo:hi]
-            estimate, b, _ = _estimate(self.epochs[k].anchors, times[rows], self.max_drift_ppm)
-            utc[rows], bound[rows] = np.round(estimate), b
-        return utc, bound
+            estimate, b, ok = _estimate(self.epochs[k].anchors, times[rows], self.max_drift_ppm)
+            utc[rows], bound[rows], consistent[rows] = np.round(estimate), b, ok
+        return utc, bound, which, consistent
 
     def describe(self) -> str:
         """The model and its inputs as text, for a report."""
@@ -487,7 +623,15 @@ class ClockModel:
                 "host clock)"
             )
         for e in self.epochs:
-            drift = "drift 0 assumed" if e.drift_ppm is None else f"drift {e.drift_ppm:+.1f} ppm"
+            if e.drift_ppm is None:
+                drift = "drift 0 assumed"
+            elif e.drift_limited:
+                drift = (
+                    f"drift {e.drift_ppm:+.1f} ppm (the model's maximum: the anchors are too "
+                    "close for their bounds to measure it)"
+                )
+            else:
+                drift = f"drift {e.drift_ppm:+.1f} ppm"
             lines.append(
                 f"  epoch {e.index}: seq {e.first_seq}..{e.last_seq} from {e.start.value}; "
                 f"{len(e.anchors)} anchor(s); {drift if e.anchors else 'no correction'}"
@@ -499,38 +643,6 @@ class ClockModel:
                 )
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-
-def _merge(images: Sequence[Image]) -> npt.NDArray[Any]:
-    """Every record of every image once, by sequence (a record held twice, byte for byte
-    the same, counts once).
-
-    One image whose sequences strictly increase is returned as it is, not copied.
-
-    Raises:
-        ClockModelError: no records; two different records under one sequence number, in
-            one image or in two.
-    """
-    if len(images) == 1:
-        only: npt.NDArray[Any] = images[0].records
-        if len(only) and bool(np.all(only["seq"][1:] > only["seq"][:-1])):
-            return only
-    merged = np.concatenate([im.records for im in images])
-    if len(merged) == 0:
-        raise ClockModelError("the images hold no records")
-    source = np.repeat(np.arange(len(images)), [len(im.records) for im in images])
-    order = np.argsort(merged["seq"], kind="stable")
-    merged, source = merged[order], source[order]
-    same = merged["seq"][1:] == merged["seq"][:-1]
-    for i in np.flatnonzero(same).tolist():
-        if merged[i].tobytes() != merged[i + 1].tobytes():
-            seq = int(merged["seq"][i])
-            if source[i] == source[i + 1]:
-                raise ClockModelError(f"an image holds two different records under seq {seq}")
-            raise ClockModelError(f"two images hold different records under seq {seq}")
-    keep = np.concatenate([[True], ~same])
-    result: npt.NDArray[Any] = merged[keep]
-    return result
 
 
 def _split(
