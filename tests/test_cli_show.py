@@ -53,7 +53,7 @@ from taserlink.format import (
 from taserlink.format.records import payload_fields
 from taserlink.timeline.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel
 from taserlink.timeline.times import device_time_iso, device_times_iso, utc_iso
-from tests.conftest import CAPTURE_FILES
+from tests.conftest import CAPTURE_FILES, CAPTURES
 
 NAMES = [path.stem for path in CAPTURE_FILES]
 IMAGES = {path.stem: read_image(path) for path in CAPTURE_FILES}
@@ -889,3 +889,29 @@ def test_host_set_anchors_is_in_the_help() -> None:
     code, out, _ = _run("show", "--help")
     words = " ".join(out.split())
     assert code == 0 and "--host-set-anchors" in words and "menu sets never anchor" in words
+
+
+def test_max_drift_ppm_states_the_model_show_and_link_share() -> None:
+    """``--max-drift-ppm`` reaches the model: every bound at 20 ppm is at most the bound at
+    100 ppm (the anchors' intervals widen more slowly), the JSON states it, and a value out
+    of (0, 10⁶) is a usage error (exit 2) on both commands that take the option group."""
+    path = CAPTURES / "clock-drift.tdi"
+    wide = json.loads(_show_ok(path, "--json"))
+    narrow = json.loads(_show_ok(path, "--json", "--max-drift-ppm", "20"))
+    assert (wide["clock_model"]["max_drift_ppm"], narrow["clock_model"]["max_drift_ppm"]) == (
+        100.0,
+        20.0,
+    )
+    pairs = [
+        (a["utc_bound_ms"], b["utc_bound_ms"])
+        for a, b in zip(wide["events"], narrow["events"], strict=True)
+        if a["utc_bound_ms"] is not None
+    ]
+    assert pairs and all(n <= w for w, n in pairs) and any(n < w for w, n in pairs)
+    for command in (
+        ["show", str(path)],
+        ["link", "--images", "x", "--issues", "y", "--matches", "z"],
+    ):
+        for bad in ("0", "1e6", "fast"):
+            code, out, err = _run(*command, "--max-drift-ppm", bad)
+            assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (command, bad)

@@ -1,5 +1,5 @@
-"""``taserlink show IMAGE [--also IMAGE...] [--host-set-anchors] [--csv|--json]``: what a
-dataport image holds.
+"""``taserlink show IMAGE [--also IMAGE...] [--max-drift-ppm PPM] [--host-set-anchors]
+[--csv|--json]``: what a dataport image holds.
 
 Three renderings of one reading (:func:`taserlink.format.read_image`, CRCs reported):
 
@@ -17,21 +17,22 @@ Device times are milliseconds since 2000-01-01T00:00:00 *on the device clock*: t
 shown as ISO 8601 without a zone, never as UTC.  Host times in the acquisition are UTC,
 shown with ``Z``.
 
-Corrected UTC.  Every event also gets the UTC its device time corresponds to, with a ± bound,
-from the clock model of :mod:`taserlink.timeline.clock` (:class:`ClockModel` built from the
-image and from every ``--also IMAGE``: other downloads of the same device, whose anchors let
-the model estimate the clock's drift between downloads).  The bound is the model's: the
-true UTC lies within ``utc ± bound`` as long as the clock's rate error never exceeded the
-model's maximum drift (100 ppm); it widens with distance from the nearest download or clock
-set.  Where the model has no answer — the event's clock epoch has no download and no
-``CLOCK_SET`` link to one, e.g. after a clock reset with no later download — the corrected
-time is left empty (CSV cells empty, JSON ``null``, text ``-``) and the text rendering says
-why in one ``note:`` line at the start of each such run of events.  Every rendering states
-the model and its inputs: the text header block shows :meth:`ClockModel.describe` (epochs,
-anchors, drift, warnings); ``--json`` has ``clock_model`` (the same as data).  An
-``--also`` image of another device, or downloads that disagree about a record, is bad
-input (exit 2).  The model is built from the image alone when it cannot be built (an image
-with no records): then no event is corrected and the header says why.
+Corrected UTC.  Every event also gets the UTC its device time corresponds to, with a ±
+bound, from the device timeline (:class:`taserlink.timeline.DeviceTimeline` of the image and
+every ``--also IMAGE``: other downloads of the same device, whose anchors let the clock
+model estimate the clock's drift between downloads).  The bound is the model's: the true UTC
+lies within ``utc ± bound`` as long as the clock's rate error never exceeded the model's
+maximum drift (100 ppm; ``--max-drift-ppm`` states another); it widens with distance from
+the nearest download or clock set.  Where the model has no answer — the event's clock epoch
+has no download and no ``CLOCK_SET`` link to one, e.g. after a clock reset with no later
+download — the corrected time is left empty (CSV cells empty, JSON ``null``, text ``-``) and
+the text rendering says why in one ``note:`` line at the start of each such run of events.
+Every rendering states the model and its inputs: the text header block shows
+:meth:`ClockModel.describe` (epochs, anchors, drift, warnings); ``--json`` has
+``clock_model`` (the same as data).  An ``--also`` image of another device, or downloads
+that disagree about a record, is bad input (exit 2).  The model is built from the image
+alone when it cannot be built (an image with no records): then no event is corrected and the
+header says why.
 
 ``--host-set-anchors`` (off by default) also takes every ``CLOCK_SET`` made by a host over
 USB (``source=HOST``, as ``taserlink clock --set`` makes) as an anchor: its new time read
