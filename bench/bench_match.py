@@ -77,12 +77,13 @@ import numpy.typing as npt
 from common import best_of, verdict
 from common import machine_info as shared_machine_info
 
-from taserlink.forensics.match import Matcher, SerialIndex, usable_cores
+from taserlink.forensics.match import Matcher, SerialIndex
 from taserlink.forensics.matchfiles import read_serials
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
 from taserlink.forensics.serials import TORN
 from taserlink.forensics.simulate import ReadNoise, second_noise, stated_noise
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.workers import usable_cores
 
 try:
     import rapidfuzz

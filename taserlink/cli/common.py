@@ -29,6 +29,7 @@ from taserlink.errors import (
 )
 from taserlink.format import CrcCheck, Image, read_image
 from taserlink.timeline import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM, ClockSettings
+from taserlink.workers import usable_cores
 
 __all__ = [
     "EXIT_OK",
@@ -250,3 +251,28 @@ def _drift(text: str) -> float:
     if not 0 < value < 1e6:
         raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1e6 ppm")
     return value
+
+
+def add_workers_option(parser: argparse.ArgumentParser, shares: str) -> None:
+    """``--workers N`` (default: the cores usable here), checked by :func:`workers_of`;
+    ``shares`` says what the processes share out (for the help), e.g. ``"images"``."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=usable_cores(),
+        metavar="N",
+        help=f"processes sharing out the {shares}; the output is the same whatever N "
+        "(default: the cores usable here, %(default)s)",
+    )
+
+
+def workers_of(args: argparse.Namespace) -> int:
+    """``args.workers``, checked.
+
+    Raises:
+        UsageError: below 1 (exit 2).
+    """
+    workers: int = args.workers
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: at least 1")
+    return workers

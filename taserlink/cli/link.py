@@ -63,9 +63,10 @@ from taserlink.cli.common import (
     UsageError,
     add_clock_options,
     add_output_options,
+    add_workers_option,
     clock_settings,
-    open_image,
     printable,
+    workers_of,
 )
 from taserlink.errors import LinkError
 from taserlink.forensics.issues import parse_utc, read_issues
@@ -82,7 +83,6 @@ from taserlink.forensics.link import (
 )
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.results import MatchStatus
-from taserlink.format import Image
 from taserlink.timeline.times import device_time_text, utc_text
 
 __all__ = ["NAME", "CSV_COLUMNS", "JSON_KEYS", "register", "run", "write_text", "write_csv"]
@@ -179,6 +179,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     add_clock_options(parser, "deployments")
+    add_workers_option(parser, "images and devices")
     add_output_options(parser, "one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS))
     return parser
 
@@ -207,9 +208,7 @@ def run(args: argparse.Namespace) -> int:
         CommandError: the roots cannot be loaded.
     """
     window = _window(args.window)
-    images: dict[str, Image] = {
-        str(path): open_image(str(path)) for path in image_paths(args.images)
-    }
+    images = {str(path): path for path in image_paths(args.images)}
     issues = read_issues(args.issues)
     matches = read_matches(args.matches)
     trust = verify.load_trust(args.roots, os.environ.get(verify.ROOTS_ENV))
@@ -220,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
         window=window,
         trust=trust,
         clock=clock_settings(args),
+        workers=workers_of(args),
     )
     if args.output == "json":
         data = result.as_dict()

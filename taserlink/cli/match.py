@@ -48,7 +48,7 @@ from taserlink.cli.common import (
 )
 from taserlink.errors import ConfusionModelError, MatchError
 from taserlink.forensics.confusion import ConfusionModel
-from taserlink.forensics.match import match_reads, usable_cores
+from taserlink.forensics.match import match_reads
 from taserlink.forensics.matchfiles import (
     read_reads,
     read_serials,
@@ -64,6 +64,7 @@ from taserlink.forensics.results import (
     TagRead,
 )
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.workers import usable_cores
 
 __all__ = ["NAME", "JSON_KEYS", "exit_code", "register", "run", "summary"]
 

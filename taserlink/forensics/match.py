@@ -32,7 +32,6 @@ import functools
 import heapq
 import itertools
 import math
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,7 +70,7 @@ from taserlink.forensics.scoring import (
 from taserlink.forensics.serials import TORN, UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
-__all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads", "usable_cores"]
+__all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -1915,11 +1914,3 @@ def match_reads(
         ConfusionModelError: a model for another alphabet.
     """
     return Matcher(SerialIndex(serials, scheme), model, settings).match(reads, workers=workers)
-
-
-def usable_cores() -> int:
-    """The processor cores this process may run on (at least 1): a default for
-    ``workers``."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)

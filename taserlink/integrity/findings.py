@@ -12,18 +12,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from taserlink.findings import FindingsResult, Severity
+
 __all__ = ["Kind", "Severity", "Finding", "Coverage", "Report", "DEFAULT_SEVERITY"]
-
-
-class Severity(enum.Enum):
-    """How much a finding matters to the evidence."""
-
-    ERROR = "error"
-    """The evidence is compromised: the image is not what the device wrote."""
-    WARNING = "warning"
-    """Needs an examiner's explanation before the evidence is relied on."""
-    INFO = "info"
-    """Normal device behaviour worth knowing (a log wrap, a clock set)."""
 
 
 class Kind(enum.Enum):
@@ -177,19 +168,10 @@ class Coverage:
 
 
 @dataclass(frozen=True)
-class Report:
-    """The outcome of verifying one image."""
+class Report(FindingsResult[Kind, Finding]):
+    """The outcome of verifying one image: every finding (``ok``, ``by_severity``,
+    ``kinds`` and ``counts`` from :class:`~taserlink.findings.FindingsResult`) and the
+    coverage."""
 
     findings: tuple[Finding, ...]
     coverage: Coverage
-
-    @property
-    def ok(self) -> bool:
-        """True when no finding is an ``error``."""
-        return not any(f.severity is Severity.ERROR for f in self.findings)
-
-    def by_severity(self, severity: Severity) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity is severity)
-
-    def kinds(self) -> set[Kind]:
-        return {f.kind for f in self.findings}

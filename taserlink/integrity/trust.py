@@ -24,9 +24,11 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
@@ -55,6 +57,11 @@ class TrustStore:
     """The manufacturer roots a verifier trusts."""
 
     roots: tuple[x509.Certificate, ...]
+
+    def __reduce__(self) -> tuple[Any, tuple[tuple[bytes, ...]]]:
+        """Pickled as the roots' DER bytes (certificate objects do not pickle), so a store
+        can go to worker processes."""
+        return _from_der, (tuple(r.public_bytes(serialization.Encoding.DER) for r in self.roots),)
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -345,3 +352,8 @@ def _device_key(certificate: x509.Certificate) -> Ed25519PublicKey | None:
     except (ValueError, TypeError, UnsupportedAlgorithm):  # an unsupported or malformed key
         return None
     return key if isinstance(key, Ed25519PublicKey) else None
+
+
+def _from_der(roots: tuple[bytes, ...]) -> TrustStore:
+    """The :class:`TrustStore` of these DER certificates (the other half of pickling)."""
+    return TrustStore(tuple(x509.load_der_x509_certificate(der) for der in roots))
