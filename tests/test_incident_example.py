@@ -20,7 +20,7 @@ import pytest
 
 from taserlink.forensics.clock import ClockModel
 from taserlink.forensics.issues import parse_utc, read_issues
-from taserlink.forensics.serials import parse_read
+from taserlink.forensics.reads import parse_read
 from taserlink.format import EventCode, payload_view, read_image
 from taserlink.serials import CARTRIDGE_SCHEME
 from tests.conftest import CAPTURES, ROOT
