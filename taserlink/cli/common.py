@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Mapping
 from typing import Any, Final, NoReturn
 
 import numpy as np
@@ -300,15 +299,13 @@ def add_roots_option(
     )
 
 
-def root_paths(args: argparse.Namespace, environment: Mapping[str, str] | None = None) -> RootPaths:
-    """The roots ``args.roots`` names, else those of ``$TASERLINK_ROOTS`` in ``environment``
-    (default ``os.environ``); messages about them name ``--roots`` or the variable."""
-    return RootPaths.configured(args.roots, environment, given_origin="--roots")
+def root_paths(args: argparse.Namespace) -> RootPaths:
+    """The roots ``args.roots`` names, else those of ``$TASERLINK_ROOTS``; messages about
+    them name ``--roots`` or the variable."""
+    return RootPaths.configured(args.roots, given_origin="--roots")
 
 
-def trusted_roots(
-    args: argparse.Namespace, environment: Mapping[str, str] | None = None
-) -> TrustStore:
+def trusted_roots(args: argparse.Namespace) -> TrustStore:
     """The trust store of :func:`root_paths`; with no root configured, an empty store and
     a note on stderr that every image will be ``untrusted_root``.
 
@@ -316,7 +313,7 @@ def trusted_roots(
         TrustStoreError: a path is missing or holds no certificate (exit 2), the message
             naming ``--roots`` or ``$TASERLINK_ROOTS``.
     """
-    roots = root_paths(args, environment)
+    roots = root_paths(args)
     if not roots.paths:
         stderr_line(
             "note",
