@@ -79,8 +79,8 @@ from common import machine_info as shared_machine_info
 
 from taserlink.forensics.match import Matcher, SerialIndex
 from taserlink.forensics.matchfiles import read_serials
+from taserlink.forensics.reads import TORN
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
-from taserlink.forensics.serials import TORN
 from taserlink.forensics.simulate import ReadNoise, second_noise, stated_noise
 from taserlink.serials import CARTRIDGE_SCHEME
 from taserlink.workers import usable_cores

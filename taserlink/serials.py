@@ -41,6 +41,7 @@ __all__ = [
     "DEVICE_SCHEME",
     "CARTRIDGE_TYPES",
     "MAX_SERIAL_LENGTH",
+    "SERIAL_LENGTH",
 ]
 
 CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -60,6 +61,9 @@ CARTRIDGE_TYPES: Mapping[str, str] = MappingProxyType(
 """Cartridge type letters and what they mean."""
 
 MAX_SERIAL_LENGTH = 16
+SERIAL_LENGTH = 10
+"""Characters in a device or cartridge serial of the default schemes, and so the width (ASCII
+bytes) of every serial field of the dataport format and the USB protocol."""
 _SEPARATOR_CHARACTERS = "- \t"
 _SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARACTERS)
 _BLOCK = 1 << 16
@@ -92,7 +96,7 @@ class SerialScheme:
 
     name: str
     alphabet: str = CROCKFORD32
-    length: int = 10
+    length: int = SERIAL_LENGTH
     type_letters: Mapping[str, str] = field(default_factory=lambda: CARTRIDGE_TYPES)
     check: bool = True
     aliases: Mapping[str, str] | None = None
@@ -147,7 +151,12 @@ class SerialScheme:
         return self.alphabet[(n - total % n) % n]
 
     def normalize(self, text: str) -> str:
-        """Input as typed → canonical characters: separators dropped, upper case, aliases."""
+        """Input as typed → canonical characters: separators (hyphen, space, tab) dropped,
+        upper case (for an alphabet without lower-case letters), aliases read as what they
+        stand for.  Never raises: whether the result is a serial is :meth:`problem`'s
+        question.  The one rule every comparison of serials as typed or reported uses (the
+        USB serial-number string against a requested serial or the identity's serial, a
+        dock position named by serial)."""
         cleaned = text.translate(_SEPARATORS)
         if self.case_insensitive:
             cleaned = cleaned.upper()

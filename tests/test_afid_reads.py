@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from taserlink.errors import ReadError
 from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.reads import AfidRead, parse_read
 from taserlink.forensics.reference import alignments
 from taserlink.forensics.scoring import MAX_ALIGNMENTS, Alignment
-from taserlink.forensics.serials import CARTRIDGE_SCHEME, AfidRead, SerialScheme, parse_read
+from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 from tests.strategies import cartridge_serials
 
 

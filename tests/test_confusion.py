@@ -20,7 +20,7 @@ from taserlink.forensics.confusion import (
     READABLE_VERSIONS,
     ConfusionModel,
 )
-from taserlink.forensics.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME, SerialScheme
+from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME, SerialScheme
 
 HEX_SCHEME = SerialScheme(name="legacy", alphabet="0123456789ABCDEF", length=8, type_letters={})
 

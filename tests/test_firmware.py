@@ -10,9 +10,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taserlink.emulator import DeviceClock, DeviceSpec, SimulatedDevice, run_scenario
-from taserlink.emulator.scenarios import SCENARIOS, START, new_device
+from taserlink.emulator.scenarios import (
+    DOCK_ROTATION,
+    SCENARIOS,
+    START,
+    dock_device,
+    new_device,
+    service_days,
+)
 from taserlink.errors import ScenarioError, SerialError
-from taserlink.format import DEVICE_EPOCH_UNIX_MS, EventCode, payload_view, read_image
+from taserlink.format import (
+    DEVICE_EPOCH_UNIX_MS,
+    RECORD_SIZE,
+    EventCode,
+    payload_view,
+    read_image,
+)
+from taserlink.format.bulk import records_from_buffer
 from taserlink.integrity import chain_records, chain_step, genesis_chain
 from tests.checks import assert_signed
 
@@ -52,6 +66,46 @@ def test_scenarios_are_deterministic_per_seed(name: str) -> None:
 def test_unknown_scenario_is_a_clear_error() -> None:
     with pytest.raises(ScenarioError, match="no scenario 'nope'"):
         run_scenario("nope")
+
+
+ROUTINE = {
+    EventCode.POWER_ON,
+    EventCode.POWER_OFF,
+    EventCode.BATTERY,
+    EventCode.FUNCTION_TEST,
+    EventCode.UNHOLSTER,
+    EventCode.HOLSTER,
+    EventCode.LOG_WRAP,
+}
+"""What a routine day of an emulated dock's device logs (a small log also deletes its
+oldest quarter)."""
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_a_dock_device_is_its_scenario_then_routine_days(index: int) -> None:
+    """Position ``index + 1`` runs ``DOCK_ROTATION``'s scenario with the next seed every
+    round, then its routine days add only routine events, about 17 a day, the same every
+    time."""
+    scenario = run_scenario(DOCK_ROTATION[index % 5], 1 + index // 5).device
+    docked = dock_device(index)
+    assert docked.spec == scenario.spec
+    if scenario.first_seq == 1:  # the wrapped-log device deletes what routine days push out
+        assert docked.records_bytes(1, scenario.record_count) == scenario.records_bytes()
+    tail = docked.records_bytes(scenario.last_seq + 1)
+    added = records_from_buffer(tail, 0, len(tail) // RECORD_SIZE)
+    assert {EventCode(int(code)) for code in added["code"]} <= ROUTINE
+    assert 12 * service_days(index) <= docked.last_seq - scenario.last_seq
+    assert docked.last_seq - scenario.last_seq <= 22 * service_days(index)
+    again = dock_device(index)
+    assert again.records_bytes() == docked.records_bytes()
+    assert again.utc_ms == docked.utc_ms
+
+
+def test_dock_devices_differ_and_a_negative_index_is_refused() -> None:
+    assert len({dock_device(i).spec.serial for i in range(10)}) == 10
+    assert {service_days(i) for i in range(29)} == set(range(16, 45))
+    with pytest.raises(ScenarioError, match="dock index -1"):
+        dock_device(-1)
 
 
 @given(

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from taserlink.forensics.issues import parse_utc, read_issues
-from taserlink.forensics.serials import parse_read
+from taserlink.forensics.reads import parse_read
 from taserlink.format import EventCode, payload_view, read_image
 from taserlink.serials import CARTRIDGE_SCHEME
 from taserlink.timeline.clock import ClockModel

@@ -32,8 +32,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taserlink.forensics.match import Matcher, SerialIndex
+from taserlink.forensics.reads import parse_read
 from taserlink.forensics.results import MatchSettings, MatchStatus, TagRead
-from taserlink.forensics.serials import parse_read
 from taserlink.forensics.simulate import (
     ReadNoise,
     answered_posterior,

@@ -14,12 +14,15 @@ from hypothesis import strategies as st
 
 from taserlink import serials as serials_module
 from taserlink.errors import SerialError, TaserlinkError
+from taserlink.format.events import SERIAL_FIELD
+from taserlink.format.layout import IDENTITY
 from taserlink.serials import (
     CARTRIDGE_SCHEME,
     CARTRIDGE_TYPES,
     CROCKFORD32,
     DEVICE_SCHEME,
     MAX_SERIAL_LENGTH,
+    SERIAL_LENGTH,
     SerialScheme,
 )
 from tests.strategies import cartridge_serials, scheme_serials, seeded_random
@@ -263,6 +266,53 @@ def test_normalisation_rules() -> None:
     assert normalize("Uu") == "VV"
     assert normalize("") == ""
     assert CARTRIDGE_SCHEME.display("S4K7P2M9QX") == "S4K7-P2M9-QX"
+
+
+def _separators_and_case_only(serial: str) -> str:
+    """The rule the device host (USB enumeration, download) and the dock's fault script
+    used before they took the scheme's :meth:`~SerialScheme.normalize`: hyphens and spaces
+    dropped, upper case, nothing else."""
+    return serial.replace("-", "").replace(" ", "").upper()
+
+
+@st.composite
+def displayed(draw: st.DrawFn, serial: str) -> str:
+    """``serial`` as a device or a person shows it: any case, hyphens and spaces anywhere."""
+    out = []
+    for char in serial:
+        out.append(draw(st.sampled_from([char, char.lower()])))
+        out.append(draw(st.sampled_from(["", "", "-", " ", " - "])))
+    return draw(st.sampled_from(["", " ", "-"])) + "".join(out)
+
+
+@settings(max_examples=80)
+@given(data=st.data(), scheme=st.sampled_from(DEFAULTS), rng=seeded_random())
+def test_normalize_agrees_with_the_separator_rule_on_valid_serials(
+    data: st.DataObject, scheme: SerialScheme, rng: random.Random
+) -> None:
+    serial = scheme.generate(rng)
+    shown = data.draw(displayed(serial))
+    assert scheme.normalize(shown) == _separators_and_case_only(shown) == serial
+
+
+def test_normalize_also_reads_tabs_and_aliases_where_the_separator_rule_did_not() -> None:
+    """The two differences from the old rule: a tab is a separator, and I/L, O, U are read
+    as 1, 0, V (the contract's input rule), so a serial typed with them still matches."""
+    serial = DEVICE_SCHEME.generate(random.Random(7))
+    typed = "\t".join([serial[:5], serial[5:]])
+    assert DEVICE_SCHEME.normalize(typed) == serial
+    assert _separators_and_case_only(typed) != serial
+    aliased = "DO1L" + serial[4:]
+    assert DEVICE_SCHEME.normalize(aliased) == "D011" + serial[4:]
+    assert _separators_and_case_only(aliased) == aliased
+
+
+def test_format_serial_fields_are_as_wide_as_the_default_schemes() -> None:
+    """The dataport format stores device and cartridge serials in fields SERIAL_LENGTH
+    ASCII bytes wide: exactly a serial of either default scheme."""
+    assert DEVICE_SCHEME.length == CARTRIDGE_SCHEME.length == SERIAL_LENGTH == 10
+    serial_field = next(c for c in IDENTITY.subcons if c.name == "serial")
+    assert serial_field.sizeof() == SERIAL_FIELD.sizeof() == SERIAL_LENGTH
 
 
 # -- messages ---------------------------------------------------------------------------

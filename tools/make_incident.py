@@ -50,8 +50,8 @@ from taserlink.emulator.firmware import HostInfo, SimulatedDevice
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.scenarios import new_device
 from taserlink.forensics.confusion import ConfusionModel
+from taserlink.forensics.reads import UNREADABLE, parse_read
 from taserlink.forensics.reference import alignments
-from taserlink.forensics.serials import UNREADABLE, parse_read
 from taserlink.forensics.simulate import simulate_reads
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME

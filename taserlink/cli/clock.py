@@ -38,6 +38,7 @@ from typing import Any, Final, TextIO
 from taserlink.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
+    add_json_option,
     printable,
     stderr_line,
 )
@@ -175,11 +176,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="set each device clock to the host's UTC (logged by the device as CLOCK_SET)",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON array, an object per device: " + ", ".join(JSON_KEYS),
-    )
+    add_json_option(parser, "one JSON array, an object per device: " + ", ".join(JSON_KEYS))
     return parser
 
 

@@ -1,5 +1,6 @@
-"""What every ``taserlink`` command shares: exit codes, error reporting, argument parsing,
-opening input images and rendering times, bytes and text for output.
+"""What every ``taserlink`` command shares: exit codes, error reporting, argument parsing
+and the option groups several commands take (trusted roots, output form), opening input
+images and rendering times, bytes and text for output.
 
 Exit codes (**contract**, design §8): :data:`EXIT_OK` success or a clean result,
 :data:`EXIT_FINDINGS` findings or no match, :data:`EXIT_BAD_INPUT` bad input or usage,
@@ -28,6 +29,8 @@ from taserlink.errors import (
     TrustStoreError,
 )
 from taserlink.format import CrcCheck, Image, read_image
+from taserlink.integrity import TrustStore
+from taserlink.integrity.roots import ROOTS_ENV, RootPaths
 from taserlink.timeline import DEFAULT_HOST_SET_BOUND_MS, DEFAULT_MAX_DRIFT_PPM, ClockSettings
 from taserlink.workers import usable_cores
 
@@ -41,7 +44,11 @@ __all__ = [
     "InputError",
     "ParserExit",
     "ArgumentParser",
+    "add_json_option",
     "add_output_options",
+    "add_roots_option",
+    "root_paths",
+    "trusted_roots",
     "exit_code_for",
     "open_image",
     "printable",
@@ -211,6 +218,68 @@ def add_output_options(parser: argparse.ArgumentParser, csv_help: str) -> None:
     output.add_argument(
         "--json", dest="output", action="store_const", const="json", help="one JSON object"
     )
+
+
+def add_json_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--json`` (a flag; text by default) as ``args.json``, for a command whose only other
+    form is text; ``help`` says what the JSON holds."""
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+# -- trusted roots ------------------------------------------------------------------------
+
+
+def add_roots_option(
+    parser: argparse.ArgumentParser,
+    *,
+    purpose: str = "",
+    otherwise: str = "no trusted root",
+) -> None:
+    """``--roots DIR`` (repeatable) as ``args.roots`` (``None`` when not given): trusted
+    root certificates, found as :class:`~taserlink.integrity.roots.RootPaths` finds them.
+
+    Args:
+        parser: the command's parser.
+        purpose: what the roots are for, after "trusted manufacturer root certificates"
+            (e.g. " to verify the images with").
+        otherwise: what happens with neither ``--roots`` nor ``$TASERLINK_ROOTS``.
+    """
+    parser.add_argument(
+        "--roots",
+        metavar="DIR",
+        action="append",
+        help=(
+            f"trusted manufacturer root certificates{purpose}: a PEM/DER file or a "
+            f"directory of them (repeatable; default: ${ROOTS_ENV}, else {otherwise})"
+        ),
+    )
+
+
+def root_paths(args: argparse.Namespace) -> RootPaths:
+    """The roots ``args.roots`` names, else those of ``$TASERLINK_ROOTS``; messages about
+    them name ``--roots`` or the variable."""
+    return RootPaths.configured(args.roots, given_origin="--roots")
+
+
+def trusted_roots(args: argparse.Namespace) -> TrustStore:
+    """The trust store of :func:`root_paths`; with no root configured, an empty store and
+    a note on stderr that every image will be ``untrusted_root``.
+
+    Raises:
+        TrustStoreError: a path is missing or holds no certificate (exit 2), the message
+            naming ``--roots`` or ``$TASERLINK_ROOTS``.
+    """
+    roots = root_paths(args)
+    if not roots.paths:
+        stderr_line(
+            "note",
+            f"no trusted roots configured (--roots or ${ROOTS_ENV}): every image's "
+            "certificate chain is reported as untrusted_root",
+        )
+    return roots.load()
+
+
+# -- clock model and workers ----------------------------------------------------------
 
 
 def add_clock_options(parser: argparse.ArgumentParser, corrects: str) -> None:

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final, TextIO
 
-from taserlink.cli.common import EXIT_FAILURE, EXIT_OK, printable
+from taserlink.cli.common import EXIT_FAILURE, EXIT_OK, add_json_option, printable
 from taserlink.cli.dock import (
     Attempt,
     Dock,
@@ -70,11 +70,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     add_dock_arguments(parser)
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON array, an object per device: " + ", ".join(JSON_KEYS),
-    )
+    add_json_option(parser, "one JSON array, an object per device: " + ", ".join(JSON_KEYS))
     return parser
 
 

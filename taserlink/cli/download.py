@@ -63,15 +63,18 @@ from taserlink.cli.common import (
     EXIT_OK,
     CommandError,
     UsageError,
+    add_json_option,
+    add_roots_option,
     printable,
+    root_paths,
     stderr_line,
 )
 from taserlink.cli.dock import Dock, add_dock_arguments, device_label, failure_text, open_dock
-from taserlink.cli.verify import ROOTS_ENV, load_trust
 from taserlink.device import DownloadResult, UsbDeviceInfo, download, load_partial
 from taserlink.device.download import PARTIAL_SUFFIX
 from taserlink.errors import ImageIOError
 from taserlink.integrity import Report, Severity, TrustStore, verify_image
+from taserlink.integrity.roots import ROOTS_ENV
 
 __all__ = [
     "NAME",
@@ -385,20 +388,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             f"(default '{DEFAULT_CLOCK_SOURCE}')"
         ),
     )
-    parser.add_argument(
-        "--roots",
-        metavar="DIR",
-        action="append",
-        help=(
-            "trusted manufacturer root certificates to verify the images with: a PEM/DER "
-            f"file or a directory of them (repeatable; default ${ROOTS_ENV}, else the images "
-            "are not verified)"
-        ),
+    add_roots_option(
+        parser, purpose=" to verify the images with", otherwise="the images are not verified"
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON object instead of the table, and no progress: " + ", ".join(JSON_KEYS),
+    add_json_option(
+        parser, "one JSON object instead of the table, and no progress: " + ", ".join(JSON_KEYS)
     )
     return parser
 
@@ -423,18 +417,16 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         UsageError: an operator, workstation or clock source that cannot be recorded, or a
             fault script that does not parse (exit 2).
-        CommandError: the roots cannot be loaded (exit 2); interrupted (exit 3).
+        TrustStoreError: the roots cannot be loaded (exit 2).
+        CommandError: interrupted (exit 3).
         ImageIOError: the output directory cannot be created (exit 3).
         DeviceError: the devices cannot be enumerated (no USB backend; exit 3).
     """
     operator = _field(args.operator or _default_operator(), "--operator")
     workstation = _field(args.workstation or _default_workstation(), "--workstation")
     clock_source = _field(args.clock_source, "--clock-source")
-    environment = os.environ.get(ROOTS_ENV)
-    roots = (
-        list(args.roots) if args.roots else [p for p in (environment or "").split(os.pathsep) if p]
-    )
-    trust = load_trust(args.roots, environment) if roots else None
+    roots = root_paths(args)
+    trust = roots.load() if roots.paths else None
     dock = open_dock(args)
     found = dock.devices()
     out = Path(args.out)
@@ -454,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
         )
     rows = _download_all(found, acquirer, quiet=args.json)
     if args.json:
-        _write_json(rows, acquirer, roots, sys.stdout)
+        _write_json(rows, acquirer, roots.paths, sys.stdout)
     else:
         _write_table(rows, acquirer, dock, sys.stdout)
     for row in rows:

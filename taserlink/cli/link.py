@@ -51,21 +51,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any, Final, TextIO
 
-from taserlink.cli import verify
 from taserlink.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     UsageError,
     add_clock_options,
     add_output_options,
+    add_roots_option,
     add_workers_option,
     clock_settings,
     printable,
+    trusted_roots,
     workers_of,
 )
 from taserlink.errors import LinkError
@@ -169,15 +169,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar=("FROM", "TO"),
         help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
     )
-    parser.add_argument(
-        "--roots",
-        metavar="DIR",
-        action="append",
-        help=(
-            "trusted manufacturer root certificates: a PEM/DER file or a directory of them "
-            f"(repeatable; default: ${verify.ROOTS_ENV}, else no trusted root)"
-        ),
-    )
+    add_roots_option(parser)
     add_clock_options(parser, "deployments")
     add_workers_option(parser, "images and devices")
     add_output_options(parser, "one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS))
@@ -205,13 +197,13 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         UsageError: a bad ``--window``.
         InputError / InputFileError / LinkError: an input that cannot be read or used.
-        CommandError: the roots cannot be loaded.
+        TrustStoreError: the roots cannot be loaded.
     """
     window = _window(args.window)
     images = {str(path): path for path in image_paths(args.images)}
     issues = read_issues(args.issues)
     matches = read_matches(args.matches)
-    trust = verify.load_trust(args.roots, os.environ.get(verify.ROOTS_ENV))
+    trust = trusted_roots(args)
     result = link(
         images,
         issues,

@@ -44,6 +44,7 @@ from taserlink.cli.common import (
     CommandError,
     InputError,
     UsageError,
+    add_json_option,
     stderr_line,
 )
 from taserlink.errors import ConfusionModelError, MatchError
@@ -128,10 +129,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="threads matching exhibits at once; the answers are the same whatever N "
         "(default: the cores usable here, %(default)s)",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="JSON on stdout: the model's note, the settings and the rows (OUT.csv's keys)",
+    add_json_option(
+        parser, "JSON on stdout: the model's note, the settings and the rows (OUT.csv's keys)"
     )
     return parser
 

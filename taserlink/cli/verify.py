@@ -10,8 +10,9 @@ reported under the later image, their message naming the earlier one.
 Trusted roots (**contract**): ``--roots PATH`` (repeatable; a PEM/DER certificate file or a
 directory of ``*.pem``, ``*.crt``, ``*.cer``, ``*.der``).  Without it, the paths in
 ``$TASERLINK_ROOTS`` (separated by ``os.pathsep``), and without that **no** root — every
-image then gets ``untrusted_root`` and a note says so on stderr.  The emulator's TEST root
-is never trusted unless named.
+image then gets ``untrusted_root`` and a note says so on stderr
+(:class:`taserlink.integrity.roots.RootPaths`).  The emulator's TEST root is never trusted
+unless named.
 
 Output:
 
@@ -52,12 +53,14 @@ from taserlink.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
-    CommandError,
     InputError,
+    add_json_option,
+    add_roots_option,
     printable,
     stderr_line,
+    trusted_roots,
 )
-from taserlink.errors import FormatError, TaserlinkError, TruncatedError, TrustStoreError
+from taserlink.errors import FormatError, TaserlinkError, TruncatedError
 from taserlink.format import Image, read_image
 from taserlink.integrity import (
     Finding,
@@ -67,23 +70,20 @@ from taserlink.integrity import (
     verify_continuity,
     verify_image,
 )
+from taserlink.integrity.roots import ROOTS_ENV
 from taserlink.timeline.times import utc_iso
 
 __all__ = [
     "NAME",
-    "ROOTS_ENV",
     "JSON_KEYS",
     "FINDING_KEYS",
     "Outcome",
-    "load_trust",
     "verify_paths",
     "register",
     "run",
 ]
 
 NAME: Final = "verify"
-ROOTS_ENV: Final = "TASERLINK_ROOTS"
-"""Environment variable naming the trusted roots when ``--roots`` is not given."""
 JSON_KEYS: Final = ("path", "ok", "coverage", "findings")
 """Keys of each ``--json`` object for an image that was verified (**contract**)."""
 FINDING_KEYS: Final = ("kind", "severity", "seq_first", "seq_last", "offset", "message")
@@ -139,24 +139,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="dataport images to verify")
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help=(
-            "one JSON array, an object per image: path, ok, coverage, findings (kind, "
-            "severity, seq_first, seq_last, offset, message); an unreadable image has "
-            "ok false, coverage null, no findings and an error {message, offset}"
-        ),
+    add_json_option(
+        parser,
+        "one JSON array, an object per image: path, ok, coverage, findings (kind, "
+        "severity, seq_first, seq_last, offset, message); an unreadable image has "
+        "ok false, coverage null, no findings and an error {message, offset}",
     )
-    parser.add_argument(
-        "--roots",
-        metavar="DIR",
-        action="append",
-        help=(
-            "trusted manufacturer root certificates: a PEM/DER file or a directory of them "
-            f"(repeatable; default: ${ROOTS_ENV}, else no trusted root)"
-        ),
-    )
+    add_roots_option(parser)
     return parser
 
 
@@ -168,43 +157,15 @@ def run(args: argparse.Namespace) -> int:
         if an image has an ``error`` finding, else :data:`EXIT_OK`.
 
     Raises:
-        CommandError: the roots could not be loaded (exit 2; nothing is verified).
+        TrustStoreError: the roots could not be loaded (exit 2; nothing is verified).
     """
-    trust = load_trust(args.roots, os.environ.get(ROOTS_ENV))
+    trust = trusted_roots(args)
     outcomes = verify_paths(args.images, trust)
     if args.json:
         write_json(outcomes, sys.stdout)
     else:
         write_text(outcomes, sys.stdout)
     return exit_code(outcomes)
-
-
-def load_trust(roots: Sequence[str] | None, environment: str | None) -> TrustStore:
-    """The trust store from ``--roots`` paths, else from ``$TASERLINK_ROOTS``'s value.
-
-    ``environment`` is split on ``os.pathsep``; empty entries are ignored.  With neither,
-    the store is empty and a note on stderr says that every image will be untrusted.
-
-    Raises:
-        CommandError: a path is missing or holds no certificate (exit 2), naming whether
-            it came from ``--roots`` or the environment.
-    """
-    if roots:
-        paths, origin = list(roots), "--roots"
-    else:
-        paths = [p for p in (environment or "").split(os.pathsep) if p]
-        origin = f"${ROOTS_ENV}"
-    if not paths:
-        stderr_line(
-            "note",
-            f"no trusted roots configured (--roots or ${ROOTS_ENV}): every image's "
-            "certificate chain is reported as untrusted_root",
-        )
-        return TrustStore(())
-    try:
-        return TrustStore.from_paths(paths)
-    except TrustStoreError as error:
-        raise CommandError(f"{origin}: {error}", EXIT_BAD_INPUT) from error
 
 
 def verify_paths(paths: Sequence[str], trust: TrustStore) -> list[Outcome]:

@@ -70,6 +70,7 @@ from taserlink.format.image import (
     encode_base,
     encode_certificates,
 )
+from taserlink.serials import DEVICE_SCHEME
 
 __all__ = [
     "TOOL_VERSION",
@@ -307,10 +308,6 @@ def load_partial(directory: Path, serial: str) -> PartialDownload | None:
 # -- the download -----------------------------------------------------------------------
 
 
-def _normal_serial(serial: str) -> str:
-    return serial.replace("-", "").replace(" ", "").upper()
-
-
 def _utc_ms(host_clock: Callable[[], float]) -> int:
     return round(host_clock() * 1000)
 
@@ -399,7 +396,8 @@ class _Download:
         info = session.identify()
         serial = info.serial
         usb_serial = session.serial
-        if usb_serial is not None and _normal_serial(usb_serial) != _normal_serial(serial):
+        normalize = DEVICE_SCHEME.normalize
+        if usb_serial is not None and normalize(usb_serial) != normalize(serial):
             raise ProtocolError(
                 f"the USB serial number {usb_serial!r} differs from the identity's {serial!r}"
             )

@@ -51,6 +51,7 @@ from taserlink.errors import (
     DeviceTimeout,
     ProtocolError,
 )
+from taserlink.serials import DEVICE_SCHEME
 
 __all__ = [
     "READ_SIZE",
@@ -175,10 +176,6 @@ def _string(device: Any, index: int) -> str | None:
     return None if value is None else str(value)
 
 
-def _normal_serial(serial: str) -> str:
-    return serial.replace("-", "").replace(" ", "").upper()
-
-
 def find_devices(
     *,
     serial: str | None = None,
@@ -189,8 +186,9 @@ def find_devices(
     """Every attached device with these ids (and ``serial``, if given), in enumeration order.
 
     Args:
-        serial: only the device with this serial-number string (hyphens, spaces and case
-            ignored).
+        serial: only the device with this serial-number string, both compared as
+            :meth:`DEVICE_SCHEME.normalize <taserlink.serials.SerialScheme.normalize>` reads
+            input (separators and case ignored, I/L read as 1, O as 0, U as V).
         vendor_id, product_id: the USB ids (default: the dataport's).
         backend: a pyusb backend; ``None`` = :func:`default_backend`.
 
@@ -217,7 +215,8 @@ def find_devices(
             device=device,
         )
         if serial is not None and (
-            info.serial is None or _normal_serial(info.serial) != _normal_serial(serial)
+            info.serial is None
+            or DEVICE_SCHEME.normalize(info.serial) != DEVICE_SCHEME.normalize(serial)
         ):
             continue
         out.append(info)

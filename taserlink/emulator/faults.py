@@ -32,26 +32,48 @@ What each kind does, at the transfer it strikes (see :class:`FaultKind`):
 What this does *not* model: faults at the level of USB packets (a transfer fails or
 succeeds as a whole), babble, CRC errors that hardware retries invisibly, and faults on
 control transfers (descriptors and clear-halt always work while the device is attached).
+
+**Fault scripts.**  Faults for the devices of an emulated dock are written as text (the
+commands' ``$TASERLINK_EMULATED_FAULTS``): comma-separated items
+``WHO:KIND@AT[xCOUNT][/DELAY_S]`` (:class:`FaultSpec`), ``WHO`` a 1-based dock position or a
+device serial (compared as :meth:`DEVICE_SCHEME.normalize
+<taserlink.serials.SerialScheme.normalize>` reads input), ``KIND`` a :class:`FaultKind`
+value (case and ``-``/``_`` ignored), ``AT`` the 0-based bulk transfer where it strikes,
+``COUNT`` how many consecutive transfers (default 1), ``DELAY_S`` a ``slow`` device's
+delay in seconds; numbers are ASCII digits.  Example: ``2:disconnect@8`` unplugs the second
+device when the host sends its second ``READ_RECORDS`` (transfers 0–7 are ``IDENTIFY``,
+certificates, base and the first chunk).  :func:`parse_fault_script` reads a script,
+:func:`fault_script_text` writes one (the two round-trip), :func:`dock_fault_plans` turns
+one into a :class:`FaultPlan` per device of a dock.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import random
+import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
 
 from taserlink.emulator.firmware import SimulatedDevice
 from taserlink.errors import ScenarioError
 from taserlink.format import RECORD_SIZE
+from taserlink.serials import DEVICE_SCHEME
 
 __all__ = [
     "RECOVERABLE",
     "Fault",
     "FaultKind",
     "FaultPlan",
+    "FaultSpec",
     "corrupt",
+    "dock_fault_plans",
+    "fault_script_text",
+    "parse_fault_script",
     "tamper_record",
     "truncate",
 ]
@@ -189,6 +211,134 @@ class FaultPlan:
 
     def __repr__(self) -> str:
         return f"FaultPlan({list(self._faults)!r})"
+
+
+# -- fault scripts ------------------------------------------------------------------------
+
+_ITEM: Final = re.compile(
+    r"""\s*(?P<who>[^:\s]+)\s*:\s*(?P<kind>[A-Za-z_-]+)\s*@\s*(?P<at>[0-9]+)
+        (?:\s*[xX]\s*(?P<count>[0-9]+))?(?:\s*/\s*(?P<delay>[0-9]+(?:\.[0-9]*)?))?\s*""",
+    re.VERBOSE,
+)
+_KINDS: Final[Mapping[str, FaultKind]] = {kind.value: kind for kind in FaultKind}
+_FORM: Final = "WHO:KIND@AT[xCOUNT][/DELAY]"
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One item of a fault script: which device of a dock, and the fault scripted for it.
+
+    Args:
+        who: a 1-based dock position, or a device serial as written (a text of no
+            ``:``, ``,`` or white space that is not all digits).
+        fault: what strikes, and when.
+
+    Raises:
+        ScenarioError: a position below 1, a serial text the script form cannot hold, or a
+            delay that is not a finite number of seconds.
+    """
+
+    who: int | str
+    fault: Fault
+
+    def __post_init__(self) -> None:
+        if isinstance(self.who, int):
+            if self.who < 1:
+                raise ScenarioError(f"no device at dock position {self.who} (they start at 1)")
+        elif not re.fullmatch(r"[^:,\s]+", self.who) or _is_number(self.who):
+            raise ScenarioError(f"{self.who!r} cannot name a device in a fault script")
+        if not math.isfinite(self.fault.delay_s):
+            raise ScenarioError(f"DELAY {self.fault.delay_s} is not a number of seconds")
+
+    @classmethod
+    def parse(cls, item: str) -> FaultSpec:
+        """The spec one script item writes (``WHO:KIND@AT[xCOUNT][/DELAY_S]``, white
+        space around its parts ignored).
+
+        Raises:
+            ScenarioError: naming ``item`` and its bad part: not of the form, an unknown
+                kind, dock position 0, a count of 0, a delay too large to be a number of
+                seconds.
+        """
+        shown = item.strip()
+        match = _ITEM.fullmatch(item)
+        if match is None:
+            raise ScenarioError(f"{shown!r} is not {_FORM}")
+        kind = _KINDS.get(match["kind"].lower().replace("-", "_"))
+        if kind is None:
+            raise ScenarioError(
+                f"{shown!r}: unknown fault {match['kind']!r}; one of: {', '.join(_KINDS)}"
+            )
+        count = int(match["count"] or 1)
+        if count < 1:
+            raise ScenarioError(f"{shown!r}: COUNT must be at least 1")
+        who = match["who"]
+        fault = Fault(kind, int(match["at"]), count, float(match["delay"] or 0.0))
+        try:
+            return cls(int(who) if _is_number(who) else who, fault)
+        except ScenarioError as error:
+            raise ScenarioError(f"{shown!r}: {error}") from None
+
+    @property
+    def text(self) -> str:
+        """The item that writes this spec: ``2:disconnect@8``, ``DPV2FPABQN:slow@7x3/0.5``
+        (``xCOUNT`` only when above 1, ``/DELAY_S`` only when not 0)."""
+        fault = self.fault
+        text = f"{self.who}:{fault.kind.value}@{fault.at}"
+        if fault.count != 1:
+            text += f"x{fault.count}"
+        if fault.delay_s:
+            text += f"/{Decimal(repr(fault.delay_s)):f}"
+        return text
+
+
+def parse_fault_script(text: str) -> tuple[FaultSpec, ...]:
+    """The specs of a comma-separated fault script, in order; empty items are ignored.
+
+    Raises:
+        ScenarioError: an item that is not a spec (:meth:`FaultSpec.parse`).
+    """
+    return tuple(FaultSpec.parse(item) for item in text.split(",") if item.strip())
+
+
+def fault_script_text(specs: Iterable[FaultSpec]) -> str:
+    """The script of ``specs``: their :attr:`FaultSpec.text`, comma-separated (what
+    :func:`parse_fault_script` reads back as ``specs``)."""
+    return ",".join(spec.text for spec in specs)
+
+
+def dock_fault_plans(specs: Iterable[FaultSpec], serials: Sequence[str]) -> dict[str, FaultPlan]:
+    """A fault plan for each device of a dock that ``specs`` names, by its serial.
+
+    Args:
+        specs: the script's specs; a device's faults keep their order in it.
+        serials: the serials of the dock's devices, in dock order (position 1 first).
+
+    Raises:
+        ScenarioError: a position past the dock's last, or a serial no device of the dock
+            has.
+    """
+    by_serial = {DEVICE_SCHEME.normalize(serial): serial for serial in serials}
+    faults: dict[str, list[Fault]] = {}
+    for spec in specs:
+        if isinstance(spec.who, int):
+            if spec.who > len(serials):
+                raise ScenarioError(
+                    f"no device at dock position {spec.who} (the dock holds {len(serials)})"
+                )
+            serial = serials[spec.who - 1]
+        else:
+            found = by_serial.get(DEVICE_SCHEME.normalize(spec.who))
+            if found is None:
+                raise ScenarioError(f"no device {spec.who!r} in the emulated dock")
+            serial = found
+        faults.setdefault(serial, []).append(spec.fault)
+    return {serial: FaultPlan(items) for serial, items in faults.items()}
 
 
 def corrupt(frame: bytes) -> bytes:

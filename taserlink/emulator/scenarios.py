@@ -14,6 +14,15 @@ all time from the simulation).
 ``firmware-update``       a day with a firmware update
 ``wrapped-log``           a small log that fills and deletes its oldest quarter repeatedly
 ========================  ===============================================================
+
+An emulated dock (``taserlink devices|download|clock --emulated N``) holds
+devices made by :func:`dock_device`: dock position ``p`` (1-based) runs scenario
+``DOCK_ROTATION[(p - 1) % 5]`` with seed ``1 + (p - 1) // 5`` — so the first three are an
+``incident-shift`` device (a clock some seconds off UTC, drifting at 12 ppm), a
+``quiet-day`` device (a correct clock) and a ``clock-drift`` device (88 ppm fast) — and then
+:func:`service_days` more days of routine duty (:func:`routine_days`: power on, spark test,
+battery reports, holster checks), so logs hold a few hundred records (several
+``READ_RECORDS`` chunks; the ``wrapped-log`` device keeps 128).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Final
 
 from taserlink.emulator.clock import DeviceClock
 from taserlink.emulator.firmware import DeviceSpec, HostInfo, SimulatedDevice
@@ -30,7 +40,17 @@ from taserlink.errors import ScenarioError
 from taserlink.format import DEVICE_EPOCH_UNIX_MS, FirmwareVersion
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
-__all__ = ["ScenarioRun", "Scenario", "SCENARIOS", "run_scenario", "new_device"]
+__all__ = [
+    "ScenarioRun",
+    "Scenario",
+    "SCENARIOS",
+    "run_scenario",
+    "new_device",
+    "DOCK_ROTATION",
+    "dock_device",
+    "routine_days",
+    "service_days",
+]
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -265,3 +285,58 @@ def run_scenario(name: str, seed: int = 1) -> ScenarioRun:
     except KeyError:
         raise ScenarioError(f"no scenario {name!r}; there are: {', '.join(SCENARIOS)}") from None
     return scenario.run(seed)
+
+
+# -- an emulated dock -------------------------------------------------------------------
+
+DOCK_ROTATION: Final = (
+    "incident-shift",
+    "quiet-day",
+    "clock-drift",
+    "firmware-update",
+    "wrapped-log",
+)
+"""The scenario of dock position ``p`` (1-based) is ``DOCK_ROTATION[(p - 1) % 5]``."""
+
+
+def service_days(index: int) -> int:
+    """Days of routine duty the emulated device at 0-based dock ``index`` does after its
+    scenario (16 to 44; about 17 records a day)."""
+    return 16 + (13 * index) % 29
+
+
+def routine_days(device: SimulatedDevice, rng: random.Random, days: int) -> None:
+    """``days`` routine days: power on at about 06:00 UTC, a spark test, eight hourly
+    battery reports with the odd holster check, power off."""
+    for _ in range(days):
+        device.advance(DAY - device.utc_ms % DAY + 6 * HOUR + rng.randint(0, HOUR))
+        device.battery_pct = rng.randint(70, 100)
+        device.power_on()
+        device.advance(rng.randint(1 * MINUTE, 3 * MINUTE))
+        device.battery_report(rng.randint(14, 22), 7400 + 8 * device.battery_pct)
+        device.function_test(rng.randint(4500, 5500))
+        for _ in range(8):
+            device.advance(rng.randint(50 * MINUTE, 70 * MINUTE))
+            if rng.random() < 0.4:
+                device.unholster()
+                device.advance(rng.randint(10_000, 60_000))
+                device.holster()
+            device.battery_pct = max(5, device.battery_pct - rng.randint(0, 2))
+            device.battery_report(rng.randint(12, 30), 7400 + 8 * device.battery_pct)
+        device.power_off()
+
+
+def dock_device(index: int) -> SimulatedDevice:
+    """The device at 0-based dock ``index`` as it is docked: its :data:`DOCK_ROTATION`
+    scenario, then :func:`service_days` routine days (the same ``index`` always gives the
+    same device, record for record).
+
+    Raises:
+        ScenarioError: ``index`` is negative.
+    """
+    if index < 0:
+        raise ScenarioError(f"dock index {index} is negative")
+    name = DOCK_ROTATION[index % len(DOCK_ROTATION)]
+    device = run_scenario(name, 1 + index // len(DOCK_ROTATION)).device
+    routine_days(device, random.Random(f"taserlink-dock/{index}"), service_days(index))
+    return device

@@ -5,8 +5,8 @@ device → officer, with consistency findings)."""
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.link import Linkage, link
 from taserlink.forensics.match import Matcher, SerialIndex, match_reads
+from taserlink.forensics.reads import AfidRead, parse_read
 from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
-from taserlink.forensics.serials import AfidRead, parse_read
 from taserlink.timeline.clock import ClockModel, CorrectedTime
 
 __all__ = [

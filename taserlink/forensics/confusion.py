@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from taserlink.errors import ConfusionModelError, ReadError, SerialError
-from taserlink.forensics.serials import TORN, UNREADABLE, parse_read
+from taserlink.forensics.reads import TORN, UNREADABLE, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = [

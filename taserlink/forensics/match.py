@@ -42,6 +42,7 @@ import numpy.typing as npt
 
 from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
+from taserlink.forensics.reads import TORN, UNREADABLE, AfidRead, parse_read
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
     CERTAIN_NATS,
@@ -67,7 +68,6 @@ from taserlink.forensics.scoring import (
     index_window,
     stage_lengths,
 )
-from taserlink.forensics.serials import TORN, UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = ["BATCH_READS", "Matcher", "SerialIndex", "match_reads"]

@@ -5,7 +5,7 @@ serials in, one row per cartridge out.
     A header row, then one row per recovered tag.  Columns ``exhibit``, ``tag``, ``read``
     and, optionally, ``confidence`` (the examiner's, 0–1; an empty cell means not given,
     i.e. 1).  No other column is allowed.  Every read is parsed in the AFID read notation
-    (:func:`taserlink.forensics.serials.parse_read`): a read of any length, torn or not,
+    (:func:`taserlink.forensics.reads.parse_read`): a read of any length, torn or not,
     and one with no readable character are kept (how each is scored is the matcher's
     question); a character other than a digit, a letter A–Z (either case), ``?``, ``*``, a
     hyphen, a space or a tab is refused.  The same ``tag`` twice in one exhibit is an error: it
@@ -60,8 +60,8 @@ from typing import Any, Final, TextIO
 from taserlink.atomic import write_atomic
 from taserlink.errors import InputFileError, ReadError, SerialError
 from taserlink.forensics import tables
+from taserlink.forensics.reads import parse_read
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
-from taserlink.forensics.serials import parse_read
 from taserlink.forensics.tables import MAX_LINE_BYTES, MAX_VALUE_CHARS, PathLike, Row
 from taserlink.serials import CARTRIDGE_SCHEME, CodeArray, SerialScheme
 

@@ -112,6 +112,7 @@ from dataclasses import dataclass
 
 from taserlink.errors import MatchError, ReadError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
+from taserlink.forensics.reads import UNREADABLE, AfidRead, parse_read
 from taserlink.forensics.results import MatchRow, MatchSettings, TagRead
 from taserlink.forensics.scoring import (
     CERTAIN_NATS,
@@ -136,7 +137,6 @@ from taserlink.forensics.scoring import (
     check_exhibit_sizes,
     stage_lengths,
 )
-from taserlink.forensics.serials import UNREADABLE, AfidRead, parse_read
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = ["alignments", "hitting_cost", "reference_match_reads"]

@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from taserlink.errors import MatchError
 from taserlink.forensics.confusion import SKIPPED, ConfusionModel
+from taserlink.forensics.reads import UNREADABLE
 from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
-from taserlink.forensics.serials import UNREADABLE
 from taserlink.serials import SerialScheme
 
 __all__ = [

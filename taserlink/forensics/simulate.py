@@ -28,8 +28,8 @@ import numpy.typing as npt
 
 from taserlink.forensics.confusion import CONFUSABLE_GROUPS, ConfusionModel
 from taserlink.forensics.match import Matcher, SerialIndex
+from taserlink.forensics.reads import TORN, UNREADABLE
 from taserlink.forensics.results import MatchRow, MatchSettings, MatchStatus, TagRead
-from taserlink.forensics.serials import TORN, UNREADABLE
 from taserlink.serials import CARTRIDGE_SCHEME, SerialScheme
 
 __all__ = [

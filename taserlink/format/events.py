@@ -21,6 +21,8 @@ from typing import Any
 
 import construct as cs
 
+from taserlink.serials import SERIAL_LENGTH
+
 __all__ = [
     "EventCode",
     "PAYLOAD_SIZE",
@@ -34,8 +36,8 @@ __all__ = [
 PAYLOAD_SIZE = 14
 """Bytes of event payload in every record."""
 
-SERIAL_FIELD = cs.PaddedString(10, "ascii")
-"""A smart cartridge's serial as the device reads it: 10 ASCII characters."""
+SERIAL_FIELD = cs.PaddedString(SERIAL_LENGTH, "ascii")
+"""A smart cartridge's serial as the device reads it: ``SERIAL_LENGTH`` (10) ASCII characters."""
 
 NO_BAY = 0xFF
 """``bay`` value when no bay is concerned (a trigger pull with both bays empty)."""

@@ -18,6 +18,7 @@ from typing import Any, Final
 import construct as cs
 
 from taserlink.format.events import PAYLOAD_SIZE, PAYLOADS, UNKNOWN_PAYLOAD
+from taserlink.serials import SERIAL_LENGTH
 
 __all__ = [
     "MAGIC",
@@ -82,7 +83,7 @@ HEADER = cs.Struct(
 FIRMWARE_VERSION = cs.Struct("major" / cs.Int8ul, "minor" / cs.Int8ul, "patch" / cs.Int16ul)
 
 IDENTITY = cs.Struct(
-    "serial" / cs.PaddedString(10, "ascii"),
+    "serial" / cs.PaddedString(SERIAL_LENGTH, "ascii"),
     "model" / cs.PascalString(cs.Int8ul, "utf8"),
     "hardware_revision" / cs.PascalString(cs.Int8ul, "utf8"),
     "firmware" / FIRMWARE_VERSION,

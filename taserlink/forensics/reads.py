@@ -1,8 +1,4 @@
-"""Serials and the AFID read notation, for the forensic side.
-
-The serial scheme itself lives in :mod:`taserlink.serials` (the format and the firmware
-model need it too) and is re-exported here.  This module adds the notation examiners use
-for what they read off one recovered AFID tag (**contract**):
+"""The AFID read notation: what an examiner read off one recovered tag (**contract**).
 
 - a character as read — possibly wrong (a confusable of the true one, or any other);
 - ``?`` — one character present but unreadable, its position known;
@@ -11,7 +7,8 @@ for what they read off one recovered AFID tag (**contract**):
 - hyphens, spaces and case are ignored.
 
 Reads keep the characters as read, aliases included (``O`` stays ``O``): which true
-character an ``O`` stands for is the confusion model's question, not the parser's.
+character an ``O`` stands for is the confusion model's question, not the parser's.  The
+serial scheme the reads are matched against is :mod:`taserlink.serials`'s.
 """
 
 from __future__ import annotations
@@ -21,20 +18,8 @@ import re
 from dataclasses import dataclass
 
 from taserlink.errors import ReadError
-from taserlink.serials import (
-    CARTRIDGE_SCHEME,
-    CARTRIDGE_TYPES,
-    CROCKFORD32,
-    DEVICE_SCHEME,
-    SerialScheme,
-)
 
 __all__ = [
-    "CARTRIDGE_SCHEME",
-    "CARTRIDGE_TYPES",
-    "CROCKFORD32",
-    "DEVICE_SCHEME",
-    "SerialScheme",
     "UNREADABLE",
     "TORN",
     "AfidRead",
