@@ -60,7 +60,6 @@ at once.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -86,6 +85,7 @@ from taserlink.cli.common import (
 from taserlink.errors import ClockModelError
 from taserlink.forensics.clock import DEFAULT_HOST_SET_BOUND_MS, ClockModel, Epoch
 from taserlink.format import NO_BAY, ClockSource, EventCode, Image, payload_view
+from taserlink.spreadsheet import csv_writer
 
 __all__ = [
     "NAME",
@@ -656,7 +656,7 @@ def write_csv(image: Image, source: str, out: TextIO, *, clock: Clock | None = N
     """A header row, then one row per event (:data:`CSV_COLUMNS`); ``utc`` and
     ``utc_bound_ms`` empty where the clock model has no answer."""
     clock = clock or clock_for(image, source)
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for event in events(image, CHUNK, clock=clock):
         writer.writerow(
