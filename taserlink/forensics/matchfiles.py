@@ -510,7 +510,7 @@ def read_matches(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> lis
 def _text_cell(row: Row, column: str, limit: int | None) -> str:
     """A text cell as it was before it was written spreadsheet-safe (the quote added does
     not count towards ``limit``)."""
-    text = original_cell(row.value(column, None if limit is None else limit + 1))
+    text = original_cell(row.value(column, None))  # a line is bounded: MAX_LINE_BYTES
     if limit is not None and len(text) > limit:
         raise row.error(f"{column} is {len(text)} characters long (at most {limit})")
     return text
