@@ -456,20 +456,24 @@ def _csv_text(rows: Sequence[MatchRow]) -> str:
 def write_matches(rows: Sequence[MatchRow], out: PathLike | TextIO) -> None:
     """Write ``rows`` as ``OUT.csv``: a header row of :data:`MATCH_COLUMNS`, one row each.
 
-    ``out`` is a path or a text stream.  A path is written atomically: a temporary file in
-    the same directory (the real file's, when ``out`` is a symbolic link), flushed to disk,
-    then renamed over ``out`` — so an existing file is replaced only once the new one is
-    complete, and a failure leaves it untouched and no temporary file behind.  A replaced
-    file keeps its permissions; a new one gets the process's default (umask).  UTF-8,
-    no byte-order mark, lines ending ``\\n``.
+    ``out`` is a path or a text stream.  A path is written by
+    :func:`taserlink.atomic.write_atomic`: a temporary file in the same directory, flushed
+    to disk, then renamed over ``out`` — so an existing file is replaced only once the new
+    one is complete, and a failure leaves it untouched and no temporary file behind — and
+    only where nothing is or over a regular file (never a link, device node, FIFO, folder
+    or ``.tdi`` image).  A replaced file keeps its permissions; a new one gets the
+    process's default (umask).  UTF-8, no byte-order mark, lines ending ``\\n``; every
+    cell spreadsheet-safe (:mod:`taserlink.spreadsheet`).
 
     Raises:
         ValueError: a row that :func:`read_matches` would refuse or alter (a status
             ``none`` with a serial or score, a score outside 0–1, no reads, a text value
             with surrounding white space or a control character, ...): a bug in the
             caller; nothing is written.
+        OutputPathError: ``out`` is a link, a device node, a FIFO, a socket, a folder or
+            an existing ``.tdi`` image; nothing is written.
         OSError: the file cannot be written (its directory missing or read-only, the disk
-            full, ``out`` a directory).
+            full).
     """
     text = _csv_text(rows)
     if isinstance(out, str | os.PathLike):
