@@ -9,6 +9,8 @@ a clock that jumped) are reported as data, never raised.
 from __future__ import annotations
 
 __all__ = [
+    "ECHO_CHARS",
+    "excerpt",
     "TaserlinkError",
     "FormatError",
     "TruncatedError",
@@ -16,6 +18,8 @@ __all__ = [
     "SerialError",
     "ScenarioError",
     "ImageIOError",
+    "OutputPathError",
+    "PartialInUseError",
     "TrustStoreError",
     "DeviceError",
     "DeviceNotFound",
@@ -32,6 +36,23 @@ __all__ = [
     "MatchError",
     "LinkError",
 ]
+
+
+ECHO_CHARS = 60
+"""Most characters of an input that an error message quotes (:func:`excerpt`)."""
+
+
+def excerpt(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` quoted for an error message (``repr``), cut to ``limit`` characters.
+
+    A longer text keeps its first ``limit`` characters, then ``…`` and its length:
+    ``'AAAA…' (10000 characters)``, so that a hostile or mistaken cell cannot fill a
+    terminal, and a one-line message stays one readable line.
+    """
+    if len(text) <= limit:
+        return repr(text)
+    shown = repr(text[:limit])
+    return f"{shown[:-1]}…{shown[-1]} ({len(text)} characters)"
 
 
 class TaserlinkError(Exception):
@@ -73,6 +94,21 @@ class ScenarioError(TaserlinkError, ValueError):
 
 class ImageIOError(TaserlinkError, OSError):
     """An image file could not be read or written (missing, unreadable, disk full)."""
+
+
+class OutputPathError(TaserlinkError, ValueError):
+    """An output path taserlink refuses to write: a device node, FIFO, socket, directory or
+    symbolic link where a file would go, or an existing dataport image (evidence is never
+    replaced).  ``path`` is the path as given; the CLI's exit 2 (bad input)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class PartialInUseError(TaserlinkError, BlockingIOError):
+    """Another download holds the lock on a device's ``<serial>.partial/`` folder: two
+    downloads of one device into one folder would overwrite each other's partial."""
 
 
 class TrustStoreError(TaserlinkError, ValueError):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from taserlink.atomic import write_atomic
+from taserlink.errors import OutputPathError
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -33,14 +34,18 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
-def test_a_symbolic_link_is_followed_and_kept(tmp_path: Path) -> None:
+def test_a_symbolic_link_is_refused_and_neither_it_nor_its_target_changed(
+    tmp_path: Path,
+) -> None:
     real = tmp_path / "real.csv"
     real.write_bytes(b"old")
     link = tmp_path / "link.csv"
     link.symlink_to(real)
-    write_atomic(link, b"new")
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        write_atomic(link, b"new")
     assert link.is_symlink()
-    assert real.read_bytes() == b"new"
+    assert real.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
 
 
 def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -50,7 +55,7 @@ def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
         write_atomic(tmp_path / "missing" / "out.csv", b"new")
     directory = tmp_path / "a-directory"
     directory.mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(OutputPathError, match="is a directory"):
         write_atomic(directory, b"new")
     assert directory.is_dir()
     if os.geteuid() != 0:  # root ignores directory permissions

@@ -411,15 +411,26 @@ def test_out_naming_an_input_is_refused(tmp_path: Path, serials: Path) -> None:
 
 def test_out_that_cannot_be_written_exits_3(tmp_path: Path, serials: Path) -> None:
     reads = _reads_file(tmp_path, {"E1": [TARGET]})
-    (tmp_path / "a-directory").mkdir()
-    for out in (tmp_path / "missing" / "out.csv", tmp_path / "a-directory"):
-        code, stdout, err = _run(
-            "--reads", str(reads), "--serials", str(serials), "--out", str(out)
-        )
-        assert code == 3
-        assert stdout == ""
-        assert err.startswith(f"taserlink: error: cannot write {out}: ")
-        assert err.count("\n") == 1
+    out = tmp_path / "missing" / "out.csv"
+    code, stdout, err = _run("--reads", str(reads), "--serials", str(serials), "--out", str(out))
+    assert code == 3
+    assert stdout == ""
+    assert err.startswith(f"taserlink: error: cannot write {out}: ")
+    assert err.count("\n") == 1
+    assert sorted(os.listdir(tmp_path)) == ["reads.csv", "serials.txt"]
+
+
+def test_out_naming_a_directory_is_refused_with_exit_2(tmp_path: Path, serials: Path) -> None:
+    reads = _reads_file(tmp_path, {"E1": [TARGET]})
+    out = tmp_path / "a-directory"
+    out.mkdir()
+    code, stdout, err = _run("--reads", str(reads), "--serials", str(serials), "--out", str(out))
+    assert code == 2
+    assert stdout == ""
+    assert (
+        err
+        == f"taserlink: error: {out} is a directory, not a regular file: refusing to replace it\n"
+    )
     assert sorted(os.listdir(tmp_path)) == ["a-directory", "reads.csv", "serials.txt"]
     assert os.listdir(tmp_path / "a-directory") == []
 

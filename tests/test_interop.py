@@ -504,16 +504,16 @@ def test_a_directory_that_cannot_be_made_is_an_image_io_error(tmp_path: Path) ->
 def test_a_failed_write_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_replace = os.replace
+    real_link = os.link
     calls: list[str] = []
 
-    def replace(source: str, target: Path) -> None:
+    def link(source: str, target: str, **folders: Any) -> None:
         calls.append(Path(target).name)
         if Path(target).name == "base.sig":
             raise OSError(28, "No space left on device")
-        real_replace(source, target)
+        real_link(source, target, **folders)
 
-    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "link", link)
     with pytest.raises(ImageIOError, match=r"base\.sig: No space left on device"):
         export_evidence(read_image(WORKED), tmp_path / "e")
     left = sorted(p.name for p in (tmp_path / "e").iterdir())

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taserlink import serials as serials_module
-from taserlink.errors import InputFileError
+from taserlink.errors import InputFileError, OutputPathError
 from taserlink.forensics import matchfiles, tables
 from taserlink.forensics.matchfiles import (
     MATCH_COLUMNS,
@@ -784,14 +784,15 @@ def test_out_replaces_an_existing_file_atomically(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["out.csv"]
 
 
-def test_out_through_a_symlink_replaces_the_real_file(tmp_path: Path) -> None:
+def test_out_through_a_symlink_is_refused_and_the_target_kept(tmp_path: Path) -> None:
     real = tmp_path / "real.csv"
     real.write_text("old\n")
     link = tmp_path / "link.csv"
     link.symlink_to(real)
-    write_matches([_row()], link)
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        write_matches([_row()], link)
     assert link.is_symlink()
-    assert real.read_text().startswith("exhibit,")
+    assert real.read_text() == "old\n"
     assert sorted(os.listdir(tmp_path)) == ["link.csv", "real.csv"]
 
 
@@ -799,7 +800,7 @@ def test_out_that_cannot_be_written_raises_and_leaves_nothing(tmp_path: Path) ->
     with pytest.raises(OSError):
         write_matches([_row()], tmp_path / "missing" / "out.csv")
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(OSError):
+    with pytest.raises(OutputPathError, match="is a directory"):
         write_matches([_row()], tmp_path / "dir.csv")
     assert os.listdir(tmp_path) == ["dir.csv"]
     assert os.listdir(tmp_path / "dir.csv") == []

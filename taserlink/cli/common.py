@@ -22,6 +22,7 @@ from taserlink.errors import (
     InputFileError,
     LinkError,
     MatchError,
+    OutputPathError,
     ReadError,
     ScenarioError,
     SerialError,
@@ -76,6 +77,7 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (ClockModelError, EXIT_BAD_INPUT),
     (MatchError, EXIT_BAD_INPUT),
     (LinkError, EXIT_BAD_INPUT),
+    (OutputPathError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
 """Library error → exit code, first match wins; anything else is a device or I/O failure.

@@ -35,9 +35,11 @@ finding objects, ``null`` when not verified).
 
 Exit codes: 0 every device downloaded and every image verified without ``error`` findings
 (or not verified); 1 an image has ``error`` findings; 3 a device failed, an image could not
-be written or re-read, or no device is attached (nothing was downloaded: a script that goes
-on to mark devices as collected must not take that for success); 2 bad usage or roots that
-cannot be loaded (then nothing is downloaded).
+be written or re-read, another download holds a device's partial, or no device is attached
+(nothing was downloaded: a script that goes on to mark devices as collected must not take
+that for success); 2 bad usage, roots that cannot be loaded (then nothing is downloaded),
+or an output path refused by :mod:`taserlink.atomic`'s rule (``--out`` not a folder, a
+partial folder that is a link or a device node: that device is not downloaded).
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TextIO
 
+from taserlink.atomic import make_folder
 from taserlink.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_FAILURE,
     EXIT_FINDINGS,
     EXIT_OK,
@@ -72,7 +76,7 @@ from taserlink.cli.common import (
 from taserlink.cli.dock import Dock, add_dock_arguments, device_label, failure_text, open_dock
 from taserlink.device import DownloadResult, UsbDeviceInfo, download, load_partial
 from taserlink.device.download import PARTIAL_SUFFIX
-from taserlink.errors import ImageIOError
+from taserlink.errors import ImageIOError, OutputPathError
 from taserlink.integrity import Report, Severity, TrustStore, verify_image
 from taserlink.integrity.roots import ROOTS_ENV
 
@@ -146,6 +150,7 @@ class Row:
         report: the verification report, when the image was verified.
         error: why the device (or the check of its image) failed; ``None`` otherwise.
         partial_records: after a failure, the records kept in the partial download.
+        refused: the failure was an output path refused (:mod:`taserlink.atomic`'s rule).
     """
 
     position: int
@@ -157,6 +162,7 @@ class Row:
     report: Report | None = None
     error: str | None = None
     partial_records: int | None = None
+    refused: bool = False
 
     @property
     def verification(self) -> Verification:
@@ -432,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if found:
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            make_folder(out)
         except OSError as error:
             raise ImageIOError(f"cannot create {out}: {error.strerror or error}") from None
     acquirer = _Acquirer(out, operator, workstation, clock_source, trust)
@@ -456,6 +462,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _exit_code(rows: Sequence[Row]) -> int:
+    if any(row.refused for row in rows):
+        return EXIT_BAD_INPUT
     if not rows or any(row.verification == "failed" for row in rows):
         return EXIT_FAILURE
     if any(row.verification == "findings" for row in rows):
@@ -555,6 +563,7 @@ def _download_one(
             progress=progress,
         )
     except Exception as error:  # one device's failure must not end the others' downloads
+        row.refused = isinstance(error, OutputPathError)
         _failed(row, failure_text(error), acquirer.out, started)
     if row.result is None:
         board.state(index, "FAILED")

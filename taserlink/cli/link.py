@@ -49,7 +49,6 @@ cannot be loaded, a bad window); 3 the output cannot be written.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -83,6 +82,7 @@ from taserlink.forensics.link import (
 )
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.results import MatchStatus
+from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import device_time_text, utc_text
 
 __all__ = ["NAME", "CSV_COLUMNS", "JSON_KEYS", "register", "run", "write_text", "write_csv"]
@@ -413,7 +413,7 @@ def _csv_values(result: Linkage, row: LinkRow, deployment: Deployment | None) ->
 
 def write_csv(result: Linkage, out: TextIO) -> None:
     """One row per cartridge deployment, columns :data:`CSV_COLUMNS`."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in result.rows:
         for deployment in row.deployments or (None,):

@@ -11,8 +11,9 @@ and stated settings (``--p-outside``, ``--match-threshold``; see
 Output:
 
 - ``OUT.csv`` (columns :data:`~taserlink.forensics.matchfiles.MATCH_COLUMNS`) to ``--out``,
-  written atomically (an existing file is replaced only once the new one is complete), or
-  to stdout without ``--out``;
+  written atomically (an existing file is replaced only once the new one is complete, and
+  only a regular file: :mod:`taserlink.atomic`), or to stdout without ``--out``; cells
+  spreadsheet-safe either way (:mod:`taserlink.spreadsheet`);
 - ``--json``: one JSON object on stdout, ``{"model", "settings", "rows"}`` — the model's
   note, the settings (``p_outside``, ``match_threshold``, ``grouping_factor``) and one
   object per row with the keys of ``OUT.csv`` (scores as full-precision numbers or null,
@@ -23,7 +24,8 @@ Output:
 Exit codes (**contract**): 0 every exhibit has at least one ``match``; 1 otherwise; 2 bad
 input or usage (a malformed file — the message names the file and line —, a model that
 cannot be read or is for another alphabet, settings out of range, ``--out`` naming an
-input); 3 the output cannot be written.
+input, or a link, device node, FIFO, folder or ``.tdi`` image); 3 the output cannot be
+written.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         InputFileError: a malformed READS or SERIALS file (exit 2, ``file:line``).
         CommandError: bad settings, a model that cannot be used, ``--out`` naming an input
             (exit 2); the output cannot be written (exit 3).
+        OutputPathError: ``--out`` is a path :mod:`taserlink.atomic` refuses (exit 2).
     """
     settings = _settings(args.p_outside, args.match_threshold)
     if args.workers < 1:

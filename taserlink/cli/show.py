@@ -61,7 +61,6 @@ at once.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -85,6 +84,7 @@ from taserlink.cli.common import (
 )
 from taserlink.errors import TimelineError
 from taserlink.format import NO_BAY, ClockSource, EventCode, Image
+from taserlink.spreadsheet import csv_writer
 from taserlink.timeline import ClockSettings, DeviceTimeline
 from taserlink.timeline.decode import event_name, payload_fields
 from taserlink.timeline.times import (
@@ -554,7 +554,7 @@ def write_csv(image: Image, source: str, out: TextIO, *, clock: Clock | None = N
     """A header row, then one row per event (:data:`CSV_COLUMNS`); ``utc`` and
     ``utc_bound_ms`` empty where the clock model has no answer."""
     clock = clock or clock_for(image, source)
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_COLUMNS)
     for event in events(image, CHUNK, clock=clock):
         writer.writerow(

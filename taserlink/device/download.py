@@ -15,6 +15,18 @@ UTC when the statement arrived; ``-2``, ``-3`` … are added rather than replace
     records.bin         the records so far, appended and fsynced chunk by chunk
     state.json          serial, base digest, start time (written atomically, at the start
                         and after a rebase; the record count is records.bin's own)
+    download.lock       locked (``flock``) by the download using the partial
+
+**One download at a time per partial.**  A download takes an exclusive, non-blocking
+``flock`` on ``<serial>.partial/download.lock`` before it reads or changes the partial and
+holds it until the image is in place and the partial deleted; a second download of the same
+device into the same folder (another process, or another thread) is refused at once with
+:class:`~taserlink.errors.PartialInUseError` and touches nothing, so neither can delete or
+rewrite the other's partial.
+
+**Output paths** follow :mod:`taserlink.atomic`'s rule: the partial folder must be a real
+folder (not a link), its files regular files, and an image is written under a new name,
+never over anything.
 
 A download that fails (any :class:`~taserlink.errors.DeviceError`) leaves the partial as it
 stands and raises.  The next download of that device checks the partial — every record's
@@ -37,12 +49,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -57,6 +71,7 @@ from taserlink.errors import (
     DeviceRefused,
     FormatError,
     ImageIOError,
+    PartialInUseError,
     ProtocolError,
 )
 from taserlink.format import Acquisition, build_image
@@ -81,13 +96,17 @@ __all__ = [
     "image_name",
     "load_partial",
     "good_prefix",
+    "lock_partial",
     "write_atomic",
 ]
 
 TOOL_VERSION: Final = f"taserlink {__version__}"
 """The ``tool_version`` written into every acquisition."""
 PARTIAL_SUFFIX: Final = ".partial"
+LOCK_NAME: Final = "download.lock"
+"""The file in a partial folder that a download holds locked while it uses the folder."""
 _STATE_VERSION: Final = 1
+_LOCK_ATTEMPTS: Final = 8
 
 Progress = Callable[[str, int, int], None]
 """``progress(serial, records_done, records_total)``; ``records_total`` may grow once the
@@ -131,36 +150,68 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def _publish(directory: Path, stem: str, data: bytes) -> Path:
     """Write ``data`` as ``directory/stem.tdi`` (or ``stem-2.tdi`` … if taken), atomically
-    and without ever replacing an existing image."""
-    tmp = directory / f".{stem}.{os.getpid()}.tdi.tmp"
+    and without ever replacing an existing image (:func:`taserlink.atomic.write_new`)."""
+    names = (f"{stem}.tdi" if n == 1 else f"{stem}-{n}.tdi" for n in range(1, 1000))
     try:
-        with open(tmp, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        for n in range(1, 1000):
-            path = directory / (f"{stem}.tdi" if n == 1 else f"{stem}-{n}.tdi")
-            try:
-                os.link(tmp, path)  # fails rather than replacing an existing file
-            except FileExistsError:
-                continue
-            except OSError:  # a file system without hard links: check, then rename
-                if path.exists():
-                    continue
-                os.replace(tmp, path)
-                break
-            tmp.unlink()
-            break
-        else:
-            raise ImageIOError(f"cannot find a free name for {stem}.tdi in {directory}")
+        return atomic.write_new(directory, names, data)
+    except FileExistsError:
+        raise ImageIOError(f"cannot find a free name for {stem}.tdi in {directory}") from None
     except OSError as error:
-        tmp.unlink(missing_ok=True)
         raise ImageIOError(
             f"cannot write the image in {directory}: {error.strerror or error}"
         ) from None
-    with contextlib.suppress(OSError):  # the image is in place; this only makes it durable sooner
-        atomic.fsync_directory(directory)
-    return path
+
+
+@contextlib.contextmanager
+def lock_partial(directory: Path) -> Iterator[None]:
+    """Hold the partial folder ``directory`` (made if missing) for one download.
+
+    Takes an exclusive, non-blocking ``flock`` on ``directory/download.lock`` and keeps it
+    until the ``with`` block ends.  A lock file whose folder was deleted meanwhile (by a
+    download that finished) is let go and the lock taken afresh.
+
+    Raises:
+        PartialInUseError: another download holds it (nothing in the folder is touched).
+        OutputPathError: ``directory`` or its lock file is not what it must be (a link, a
+            device …).
+        ImageIOError: the folder or lock file cannot be made.
+    """
+    lock_path = directory / LOCK_NAME
+    for _ in range(_LOCK_ATTEMPTS):
+        try:
+            atomic.make_folder(directory, link_ok=False)
+            atomic.check_destination(lock_path)
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(lock_path, flags, 0o644)
+        except OSError as error:
+            raise ImageIOError(f"cannot lock {directory}: {error.strerror or error}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise PartialInUseError(
+                f"another download of this device into {directory.parent} is running "
+                f"({directory.name}/ is locked): wait for it to end"
+            ) from None
+        if _still_there(fd, lock_path):
+            break
+        os.close(fd)  # its folder was removed before we held it: take the new one's
+    else:  # pragma: no cover - eight downloads finished under our feet
+        raise PartialInUseError(f"{directory} keeps being replaced: another download is using it")
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing lets go of the lock
+
+
+def _still_there(fd: int, path: Path) -> bool:
+    """True when the open ``fd`` is the regular file at ``path`` now."""
+    held = os.fstat(fd)
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(held.st_mode) and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
 
 
 def image_name(serial: str, utc_ms: int) -> str:
@@ -217,7 +268,7 @@ class PartialDownload:
     ) -> PartialDownload:
         """Start (or restart) a partial in ``directory`` holding ``records`` after ``base``."""
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            atomic.make_folder(directory, link_ok=False)
         except OSError as error:
             raise ImageIOError(f"cannot create {directory}: {error.strerror or error}") from None
         partial = cls(directory, info.serial, base, bytearray(records), started_utc_ms)
@@ -246,10 +297,7 @@ class PartialDownload:
         ``records.bin`` holds, checked record by record when the partial is loaded.
         """
         try:
-            with open(self.directory / "records.bin", "ab") as stream:
-                stream.write(chunk)
-                stream.flush()
-                os.fsync(stream.fileno())
+            atomic.append_durably(self.directory / "records.bin", chunk)
         except OSError as error:
             raise ImageIOError(
                 f"cannot append to {self.directory}: {error.strerror or error}"
@@ -280,7 +328,7 @@ def load_partial(directory: Path, serial: str) -> PartialDownload | None:
     another device, or its files cannot be read (a partial is a cache: a bad one is
     discarded, never trusted).
     """
-    if not directory.is_dir():
+    if directory.is_symlink() or not directory.is_dir():
         return None
     try:
         state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
@@ -346,13 +394,16 @@ def download(
     Raises:
         DeviceError: the device failed (the partial download is kept for the next call).
         ImageIOError: the partial or the image could not be written.
+        PartialInUseError: another download of this device into ``out_dir`` is running.
+        OutputPathError: ``out_dir`` is not a folder, or the partial folder or one of its
+            files is a link, a device or another non-regular file.
         ValueError: a nonce that is not 32 bytes.
     """
     if nonce is not None and len(nonce) != L.NONCE_SIZE:
         raise ValueError(f"a nonce is {L.NONCE_SIZE} bytes, not {len(nonce)}")
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        atomic.make_folder(out)
     except OSError as error:
         raise ImageIOError(f"cannot create {out}: {error.strerror or error}") from None
     if isinstance(target, DeviceSession):
@@ -407,67 +458,69 @@ class _Download:
             info = session.identify()  # the log wrapped between the two answers
             base = session.read_base()
         directory = self.out / f"{serial}{PARTIAL_SUFFIX}"
-        partial, resumed_from = self._resume(directory, info, certificates, base, start_ms)
+        with lock_partial(directory):
+            partial, resumed_from = self._resume(directory, info, certificates, base, start_ms)
 
-        # Records up to what IDENTIFY reported, then the seals.
-        self.total = info.last_seq - base.first_seq + 1
-        self._report(partial)
-        self._records(partial, info.last_seq)
-        seals = session.read_all_seals()
-
-        # The statement, then what the device logged since (its DOWNLOAD record at least).
-        nonce = os.urandom(L.NONCE_SIZE) if nonce is None else nonce
-        statement = session.sign_statement(nonce)
-        statement_ms = _utc_ms(self.host_clock)
-        if statement.first_seq != partial.base.first_seq:
-            base = session.read_base()
-            if base.first_seq != statement.first_seq:
-                raise ProtocolError(
-                    f"the statement starts at {statement.first_seq}, the base at {base.first_seq}"
-                )
-            partial.rebase(base)
+            # Records up to what IDENTIFY reported, then the seals.
+            self.total = info.last_seq - base.first_seq + 1
+            self._report(partial)
+            self._records(partial, info.last_seq)
             seals = session.read_all_seals()
-        else:
-            seals += session.read_all_seals(len(seals) // L.SEAL_SIZE)
-        self.total = statement.last_seq - partial.base.first_seq + 1
-        self._records(partial, statement.last_seq)
-        seals = _seals_within(seals, partial.base.first_seq, statement.last_seq)
-        if partial.next_seq != statement.last_seq + 1:
-            raise ProtocolError(
-                f"records end at {partial.next_seq - 1}, the statement at {statement.last_seq}"
-            )
 
-        end_ms = _utc_ms(self.host_clock)
-        data = build_image(
-            identity=info.identity,
-            certificates=certificates,
-            base=partial.base,
-            records=bytes(partial.records),
-            seals=seals,
-            statement=statement,
-            acquisition=Acquisition(
-                nonce=nonce,
-                host_utc_start_ms=min(partial.started_utc_ms, start_ms),
-                host_utc_end_ms=end_ms,
-                statement_utc_ms=statement_ms,
-                clock_source=clock_source,
-                tool_version=TOOL_VERSION,
-                operator=operator,
-                workstation=workstation,
-            ),
-        )
-        path = _publish(self.out, image_name(serial, statement_ms), data)
-        partial.remove()
-        return DownloadResult(
-            path=path,
-            serial=serial,
-            records=partial.count,
-            first_seq=partial.base.first_seq,
-            last_seq=statement.last_seq,
-            resumed_from=resumed_from,
-            seconds=time.monotonic() - started,
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
+            # The statement, then what the device logged since (its DOWNLOAD record at least).
+            nonce = os.urandom(L.NONCE_SIZE) if nonce is None else nonce
+            statement = session.sign_statement(nonce)
+            statement_ms = _utc_ms(self.host_clock)
+            if statement.first_seq != partial.base.first_seq:
+                base = session.read_base()
+                if base.first_seq != statement.first_seq:
+                    raise ProtocolError(
+                        f"the statement starts at {statement.first_seq}, "
+                        f"the base at {base.first_seq}"
+                    )
+                partial.rebase(base)
+                seals = session.read_all_seals()
+            else:
+                seals += session.read_all_seals(len(seals) // L.SEAL_SIZE)
+            self.total = statement.last_seq - partial.base.first_seq + 1
+            self._records(partial, statement.last_seq)
+            seals = _seals_within(seals, partial.base.first_seq, statement.last_seq)
+            if partial.next_seq != statement.last_seq + 1:
+                raise ProtocolError(
+                    f"records end at {partial.next_seq - 1}, the statement at {statement.last_seq}"
+                )
+
+            end_ms = _utc_ms(self.host_clock)
+            data = build_image(
+                identity=info.identity,
+                certificates=certificates,
+                base=partial.base,
+                records=bytes(partial.records),
+                seals=seals,
+                statement=statement,
+                acquisition=Acquisition(
+                    nonce=nonce,
+                    host_utc_start_ms=min(partial.started_utc_ms, start_ms),
+                    host_utc_end_ms=end_ms,
+                    statement_utc_ms=statement_ms,
+                    clock_source=clock_source,
+                    tool_version=TOOL_VERSION,
+                    operator=operator,
+                    workstation=workstation,
+                ),
+            )
+            path = _publish(self.out, image_name(serial, statement_ms), data)
+            partial.remove()
+            return DownloadResult(
+                path=path,
+                serial=serial,
+                records=partial.count,
+                first_seq=partial.base.first_seq,
+                last_seq=statement.last_seq,
+                resumed_from=resumed_from,
+                seconds=time.monotonic() - started,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
 
     def _resume(
         self,

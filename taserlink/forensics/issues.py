@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from taserlink.errors import InputFileError, LinkError, SerialError
+from taserlink.errors import InputFileError, LinkError, SerialError, excerpt
 from taserlink.forensics import tables
 from taserlink.forensics.tables import Row
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
@@ -92,12 +92,14 @@ def parse_utc(text: str) -> int:
     found = _UTC_PATTERN.fullmatch(stripped)
     if found is None:
         if _DATE_ONLY.fullmatch(stripped):
-            raise LinkError(f"{text!r} is a date, not an instant: give a time, e.g. {_EXAMPLE}")
-        raise LinkError(f"{text!r} is not an ISO 8601 UTC time like {_EXAMPLE}")
+            raise LinkError(
+                f"{excerpt(text)} is a date, not an instant: give a time, e.g. {_EXAMPLE}"
+            )
+        raise LinkError(f"{excerpt(text)} is not an ISO 8601 UTC time like {_EXAMPLE}")
     zone = found["zone"]
     if zone is None:
         raise LinkError(
-            f"{text!r} has no time zone: write UTC with 'Z' (e.g. {_EXAMPLE}); a time "
+            f"{excerpt(text)} has no time zone: write UTC with 'Z' (e.g. {_EXAMPLE}); a time "
             "without a zone may be local time, an hour off UTC in summer"
         )
     if zone in "Zz":
@@ -105,7 +107,7 @@ def parse_utc(text: str) -> int:
     else:
         digits = zone[1:].replace(":", "")
         if int(digits[2:]) >= 60:
-            raise LinkError(f"{text!r} has an offset with {digits[2:]} minutes")
+            raise LinkError(f"{excerpt(text)} has an offset with {digits[2:]} minutes")
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         if zone[0] == "-":
             offset = -offset
@@ -123,7 +125,7 @@ def parse_utc(text: str) -> int:
         result = (when - _UNIX_EPOCH) // dt.timedelta(milliseconds=1) + millis
         _UNIX_EPOCH + dt.timedelta(milliseconds=result)  # in years 1–9999 as UTC too
     except (ValueError, OverflowError) as error:
-        raise LinkError(f"{text!r} is not a valid time: {error}") from None
+        raise LinkError(f"{excerpt(text)} is not a valid time: {error}") from None
     return result
 
 
@@ -210,8 +212,8 @@ class IssueList:
                 if earlier.returned_ms is None or later.issued_ms < earlier.returned_ms:
                     first, second = sorted((earlier, later), key=lambda i: i.line or 0)
                     raise InputFileError(
-                        f"{serial} issued to {second.officer!r} ({second.period_text()}) "
-                        f"overlaps its issue on {first.where()} to {first.officer!r} "
+                        f"{serial} issued to {excerpt(second.officer)} ({second.period_text()}) "
+                        f"overlaps its issue on {first.where()} to {excerpt(first.officer)} "
                         f"({first.period_text()}): a serial is out to one officer at a time",
                         self.source,
                         second.line,

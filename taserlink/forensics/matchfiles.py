@@ -28,6 +28,17 @@ serials in, one row per cartridge out.
     :data:`MATCH_COLUMNS`.  Scores are written with :data:`SCORE_DECIMALS` decimal places
     (``0.999900`` and ``0.990000`` differ; a score written ``1.000000`` is at least
     0.9999995, not a certainty); ``None`` is an empty cell.  Lines end with ``\\n``.
+    Cells are written spreadsheet-safe (:mod:`taserlink.spreadsheet`): only the two text
+    cells can change — an ``exhibit`` or ``explanation`` that starts with ``=``, ``+``,
+    ``-``, ``@`` (after any single quotes) gets one ``'`` in front, which
+    :func:`read_matches` takes away again.  ``serial``, ``runner_up`` (serials), ``status``
+    (a word), ``score``, ``runner_up_score`` (0–1) and ``reads`` (a positive integer) never
+    start with one of those characters and are written as they are.
+
+**Numbers** in every match file are ASCII: a ``confidence`` or score is a plain decimal of
+ASCII digits (``0.9``, ``1``, ``.5``, ``1e-3``; no sign, no digit separator, no digit of
+another script), ``reads`` a positive integer of ASCII digits; anything else is refused
+with the file and line.
 
 Every reader applies the tables' rules (:mod:`taserlink.forensics.tables`: UTF-8, LF or
 CRLF, RFC 4180 quoting, header names stripped and case-insensitive, values stripped and
@@ -58,12 +69,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
 from taserlink.atomic import write_atomic
-from taserlink.errors import InputFileError, ReadError, SerialError
+from taserlink.errors import InputFileError, ReadError, SerialError, excerpt
 from taserlink.forensics import tables
 from taserlink.forensics.reads import parse_read
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
 from taserlink.forensics.tables import MAX_LINE_BYTES, MAX_VALUE_CHARS, PathLike, Row
 from taserlink.serials import CARTRIDGE_SCHEME, CodeArray, SerialScheme
+from taserlink.spreadsheet import csv_writer, original_cell
 
 __all__ = [
     "MATCH_COLUMNS",
@@ -108,11 +120,11 @@ MAX_SERIALS: Final = 20_000_000
 """Most serials in ``SERIALS`` (twice the largest register the matcher is specified for;
 a list this long holds about 1.5 GB as Python strings)."""
 
-_NUMBER = re.compile(r"\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-"""A decimal number as a match file may write it (no sign other than ``+``, no ``nan``,
-``inf`` or digit separators)."""
-_COUNT = re.compile(r"[1-9]\d{0,8}")
-"""A positive integer below 10⁹ (then bounded by :data:`MAX_READS`)."""
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+"""A decimal number as a match file may write it: ASCII digits only, no sign (a fraction in
+0–1 needs none), no ``nan``, ``inf`` or digit separators."""
+_COUNT = re.compile(r"[1-9][0-9]{0,8}", re.ASCII)
+"""A positive integer below 10⁹ of ASCII digits (then bounded by :data:`MAX_READS`)."""
 _STATUSES: Final = {status.value: status for status in MatchStatus}
 _SERIAL_BLOCK: Final = 1 << 16
 """Rows of a register export checked together."""
@@ -124,7 +136,7 @@ def _label(row: Row, column: str) -> str:
     text = row.required(column)
     if '"' in text:
         raise row.error(
-            f"{column} {text!r} holds a quote character (quote whole fields, with no space "
+            f"{column} {excerpt(text)} holds a quote character (quote whole fields, with no space "
             "before the opening quote)"
         )
     return text
@@ -133,7 +145,7 @@ def _label(row: Row, column: str) -> str:
 def _fraction(text: str, column: str, row: Row) -> float:
     """A number in 0–1 written as a plain decimal (``0.9``, ``1``, ``.5``, ``1e-3``)."""
     if not _NUMBER.fullmatch(text):
-        raise row.error(f"{column} {text!r} is not a number in 0–1")
+        raise row.error(f"{column} {excerpt(text)} is not a number in 0–1")
     number = float(text)
     if not 0.0 <= number <= 1.0:
         hint = " (a fraction, not a percentage)" if 1.0 < number <= 100.0 else ""
@@ -177,7 +189,7 @@ def read_reads(path: PathLike) -> list[TagRead]:
         earlier = seen.setdefault((exhibit, tag), row.line)
         if earlier != row.line:
             raise row.error(
-                f"tag {tag!r} of exhibit {exhibit!r} is given twice (first on line "
+                f"tag {excerpt(tag)} of exhibit {excerpt(exhibit)} is given twice (first on line "
                 f"{earlier}): one tag must not be counted twice"
             )
         reads.append(TagRead(exhibit, tag, text, confidence, row.line))
@@ -285,7 +297,7 @@ def _bad_serial(
 ) -> InputFileError:
     """The error for a serial ``text`` (as written, stripped) that ``scheme`` refuses."""
     hint = f" (a CSV needs a {SERIAL_COLUMN!r} column in its first line)" if line == 1 else ""
-    error = SerialError(f"{text!r} is not a valid {scheme.name} serial: {why}")
+    error = SerialError(f"{excerpt(text)} is not a valid {scheme.name} serial: {why}")
     return InputFileError(f"bad serial: {error}{hint}", source, line)
 
 
@@ -423,7 +435,7 @@ def _csv_text(rows: Sequence[MatchRow]) -> str:
         if why is not None:
             raise ValueError(f"match row {number} (exhibit {row.exhibit!r}): {why}")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     writer.writerow(MATCH_COLUMNS)
     for row in rows:
         writer.writerow(
@@ -444,20 +456,24 @@ def _csv_text(rows: Sequence[MatchRow]) -> str:
 def write_matches(rows: Sequence[MatchRow], out: PathLike | TextIO) -> None:
     """Write ``rows`` as ``OUT.csv``: a header row of :data:`MATCH_COLUMNS`, one row each.
 
-    ``out`` is a path or a text stream.  A path is written atomically: a temporary file in
-    the same directory (the real file's, when ``out`` is a symbolic link), flushed to disk,
-    then renamed over ``out`` — so an existing file is replaced only once the new one is
-    complete, and a failure leaves it untouched and no temporary file behind.  A replaced
-    file keeps its permissions; a new one gets the process's default (umask).  UTF-8,
-    no byte-order mark, lines ending ``\\n``.
+    ``out`` is a path or a text stream.  A path is written by
+    :func:`taserlink.atomic.write_atomic`: a temporary file in the same directory, flushed
+    to disk, then renamed over ``out`` — so an existing file is replaced only once the new
+    one is complete, and a failure leaves it untouched and no temporary file behind — and
+    only where nothing is or over a regular file (never a link, device node, FIFO, folder
+    or ``.tdi`` image).  A replaced file keeps its permissions; a new one gets the
+    process's default (umask).  UTF-8, no byte-order mark, lines ending ``\\n``; every
+    cell spreadsheet-safe (:mod:`taserlink.spreadsheet`).
 
     Raises:
         ValueError: a row that :func:`read_matches` would refuse or alter (a status
             ``none`` with a serial or score, a score outside 0–1, no reads, a text value
             with surrounding white space or a control character, ...): a bug in the
             caller; nothing is written.
+        OutputPathError: ``out`` is a link, a device node, a FIFO, a socket, a folder or
+            an existing ``.tdi`` image; nothing is written.
         OSError: the file cannot be written (its directory missing or read-only, the disk
-            full, ``out`` a directory).
+            full).
     """
     text = _csv_text(rows)
     if isinstance(out, str | os.PathLike):
@@ -474,7 +490,8 @@ def read_matches(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> lis
     each row's ``tags`` is that many empty strings — so ``row.reads`` is right, and no
     made-up label can be mistaken for an examiner's (a tag in ``READS.csv`` is never
     empty).  Scores come back as written (:data:`SCORE_DECIMALS` places).  Serials are
-    returned canonical.
+    returned canonical.  An ``exhibit`` or ``explanation`` written spreadsheet-safe gets its
+    original back (:func:`taserlink.spreadsheet.original_cell`).
 
     Header names follow the readers' rules (any order, case and surrounding whitespace
     ignored); all of :data:`MATCH_COLUMNS` must be there and no other.
@@ -494,12 +511,23 @@ def read_matches(path: PathLike, scheme: SerialScheme = CARTRIDGE_SCHEME) -> lis
     return [_match_row(row, scheme) for row in rows]
 
 
+def _text_cell(row: Row, column: str, limit: int | None) -> str:
+    """A text cell as it was before it was written spreadsheet-safe (the quote added does
+    not count towards ``limit``)."""
+    text = original_cell(row.value(column, None))  # a line is bounded: MAX_LINE_BYTES
+    if limit is not None and len(text) > limit:
+        raise row.error(f"{column} is {len(text)} characters long (at most {limit})")
+    return text
+
+
 def _match_row(row: Row, scheme: SerialScheme) -> MatchRow:
-    exhibit = row.required("exhibit")
+    exhibit = _text_cell(row, "exhibit", MAX_VALUE_CHARS)
+    if not exhibit:
+        raise row.error("exhibit is empty")
     word = row.value("status").lower()
     status = _STATUSES.get(word)
     if status is None:
-        raise row.error(f"status {word!r} is not one of {', '.join(_STATUSES)}")
+        raise row.error(f"status {excerpt(word)} is not one of {', '.join(_STATUSES)}")
     serial = _serial_cell(row, "serial", scheme)
     score_text = row.value("score")
     score = _fraction(score_text, "score", row) if score_text else None
@@ -510,7 +538,7 @@ def _match_row(row: Row, scheme: SerialScheme) -> MatchRow:
         raise row.error(f"status {word} needs a serial and a score")
     count = row.value("reads")
     if not _COUNT.fullmatch(count):
-        raise row.error(f"reads {count!r} is not a positive integer")
+        raise row.error(f"reads {excerpt(count)} is not a positive integer")
     if int(count) > MAX_READS:
         raise row.error(f"reads {count} is more than {MAX_READS}")
     runner_up = _serial_cell(row, "runner_up", scheme)
@@ -528,7 +556,7 @@ def _match_row(row: Row, scheme: SerialScheme) -> MatchRow:
         tags=("",) * int(count),
         runner_up=runner_up,
         runner_up_score=runner_up_score,
-        explanation=row.value("explanation", None),
+        explanation=_text_cell(row, "explanation", None),
     )
 
 

@@ -49,7 +49,7 @@ from typing import IO, Final
 
 import numpy as np
 
-from taserlink.errors import InputFileError
+from taserlink.errors import InputFileError, excerpt
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -272,13 +272,13 @@ def header(
             if any(c in cell for c in ";\t|"):
                 hint = " (columns must be separated by commas)"
             raise InputFileError(
-                f"unknown column {cell!r} (column {index + 1}); the columns are "
+                f"unknown column {excerpt(cell)} (column {index + 1}); the columns are "
                 f"{', '.join(allowed)}{hint}",
                 source,
                 line,
             )
         if name in columns and (allowed is not None or name in required):
-            raise InputFileError(f"column {name!r} is given twice", source, line)
+            raise InputFileError(f"column {excerpt(name)} is given twice", source, line)
         columns.setdefault(name, index)
     missing = [name for name in required if name not in columns]
     if missing:
@@ -315,7 +315,7 @@ def value(
     if not text.isprintable():
         bad = next(c for c in text if not c.isprintable())
         raise InputFileError(
-            f"{column} {text!r} holds a control or invisible character {bad!r}", source, line
+            f"{column} {excerpt(text)} holds a control or invisible character {bad!r}", source, line
         )
     return text
 

@@ -4,7 +4,11 @@
 and bounds, every variable-length field) and returns an :class:`Image`: frozen dataclasses
 for the small sections and numpy structured arrays for records and seals (the bulk path).
 Any structural problem raises :class:`~taserlink.errors.FormatError` naming the byte
-offset; the reader never allocates more than the input's own size.
+offset; the reader never allocates more than the input's own size.  A file's header is
+checked against the file's size before the rest of it is read: a header that declares more
+(or less) than the file holds is refused at once, without reading or allocating the
+sections it claims; from a pipe or a device (no size) no more is read than the header
+declares, plus one byte.
 
 What structure cannot tell — whether the chain, seals and signatures hold — is the
 verifier's job (:mod:`taserlink.integrity`); this module only reads and writes.
@@ -16,6 +20,7 @@ import enum
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -442,27 +447,46 @@ def _decode_acquisition(data: bytes, span: Span) -> Acquisition:
 
 
 def _load(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:
+    """The input's bytes; a file's header is checked against the file's size *before* the
+    rest is read, so memory is bounded by what the file holds and its header declares."""
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source)
     try:
         with open(source, "rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > MAX_IMAGE_BYTES:
-                raise FormatError(f"{size} bytes is larger than any dataport image", None)
-            return stream.read()
+            info = os.fstat(stream.fileno())
+            if stat.S_ISREG(info.st_mode):
+                if info.st_size > MAX_IMAGE_BYTES:
+                    raise FormatError(f"{info.st_size} bytes is larger than any dataport image")
+                head = stream.read(L.HEADER_SIZE)
+                _spans(head, info.st_size)  # every section length against the file's size
+                return head + stream.read(info.st_size - len(head))
+            # A pipe or a device has no size: read what the header declares and one byte
+            # more, to see whether the input goes on past it (never all of /dev/zero).
+            head = stream.read(L.HEADER_SIZE)
+            declared = _declared_size(_header(head, len(head)))
+            if declared > MAX_IMAGE_BYTES:
+                raise FormatError(
+                    f"the header declares {declared} bytes, larger than any dataport image", 0
+                )
+            return head + stream.read(declared - len(head) + 1)
     except OSError as error:
         raise ImageIOError(f"cannot read {os.fspath(source)}: {error.strerror or error}") from None
 
 
-def _spans(data: bytes) -> tuple[int, dict[str, Span]]:
-    """Check the header and work out where every section lies."""
-    if not data:
+def _header(head: bytes, size: int) -> Any:
+    """The parsed header of an input of ``size`` bytes that starts with ``head``.
+
+    Raises:
+        TruncatedError: the input is empty or shorter than a header.
+        FormatError: bad magic, an unknown format version or record size.
+    """
+    if not size:
         raise TruncatedError("the input is empty", 0)
-    if not data.startswith(L.MAGIC[: min(len(data), len(L.MAGIC))]):
+    if not head.startswith(L.MAGIC[: min(len(head), len(L.MAGIC))]):
         raise FormatError("bad magic: not a dataport image", 0)
-    if len(data) < L.HEADER_SIZE:
-        raise TruncatedError(f"header needs {L.HEADER_SIZE} bytes, the input ends", len(data))
-    header = L.HEADER.parse(data[: L.HEADER_SIZE])
+    if len(head) < L.HEADER_SIZE:
+        raise TruncatedError(f"header needs {L.HEADER_SIZE} bytes, the input ends", size)
+    header = L.HEADER.parse(head[: L.HEADER_SIZE])
     version_offset = len(L.MAGIC)
     if header.version != L.FORMAT_VERSION:
         raise FormatError(
@@ -474,21 +498,33 @@ def _spans(data: bytes) -> tuple[int, dict[str, Span]]:
             f"record size {header.record_size}, format version 1 has {L.RECORD_SIZE}",
             version_offset + 2,
         )
+    return header
+
+
+def _declared_size(header: Any) -> int:
+    """The image size a parsed header declares: the header and every section."""
+    return L.HEADER_SIZE + sum(int(header[f"{name}_length"]) for name in L.SECTION_NAMES)
+
+
+def _spans(head: bytes, size: int) -> tuple[int, dict[str, Span]]:
+    """Check the header against the input's ``size`` and work out where every section lies
+    (``head``: the input's first bytes, all of the header's that there are)."""
+    header = _header(head, size)
     spans = {"header": Span("header", 0, L.HEADER_SIZE)}
     offset = L.HEADER_SIZE
     for name in L.SECTION_NAMES:
         length = int(header[f"{name}_length"])
         span = Span(name, offset, length)
-        if span.end > len(data):
+        if span.end > size:
             raise TruncatedError(
                 f"{name} section ({length} bytes from offset {offset}) runs past the end of "
                 f"the input",
-                len(data),
+                size,
             )
         spans[name] = span
         offset = span.end
-    if offset != len(data):
-        raise FormatError(f"{len(data) - offset} unexplained bytes after the last section", offset)
+    if offset != size:
+        raise FormatError(f"{size - offset} unexplained bytes after the last section", offset)
     fixed = {
         "base": (L.BASE_SIZE,),
         "statement": (0, L.STATEMENT_SIZE),
@@ -527,7 +563,7 @@ def read_image(
         RecordCrcError: a bad record CRC under ``CrcCheck.RAISE``.
     """
     data = _load(source)
-    version, spans = _spans(data)
+    version, spans = _spans(data[: L.HEADER_SIZE], len(data))
     identity = decode_identity(data, spans["identity"])
     certificates = decode_certificates(data, spans["certificates"])
     base = decode_base(data, spans["base"])

@@ -42,10 +42,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from taserlink.atomic import fsync_directory, write_atomic
+from taserlink.atomic import fsync_directory, make_folder, write_atomic
 from taserlink.errors import FormatError, ImageIOError
 from taserlink.format import Image
 from taserlink.format import layout as L
+from taserlink.integrity.trust import library_warnings
 
 __all__ = ["SignedPart", "signed_parts", "export_evidence", "DEFAULT_IMAGE_NAME"]
 
@@ -151,7 +152,8 @@ def _load_certificates(image: Image) -> tuple[list[x509.Certificate], Ed25519Pub
         zip(image.certificates, _certificate_offsets(image), strict=True)
     ):
         try:
-            certificates.append(x509.load_der_x509_certificate(der))
+            with library_warnings():  # exporting checks nothing: the verifier reports them
+                certificates.append(x509.load_der_x509_certificate(der))
         except ValueError as error:
             raise FormatError(f"certificate {index} is not DER X.509: {error}", offset) from None
     key = certificates[0].public_key()
@@ -172,10 +174,11 @@ def _prepare_directory(directory: Path) -> None:
     """Create ``directory`` if needed; it must end up an empty directory.
 
     Raises:
-        ImageIOError: it cannot be created, is not a directory, or already holds files.
+        OutputPathError: it is a file, a device node or another non-folder.
+        ImageIOError: it cannot be created or already holds files.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_folder(directory)
         leftovers = sorted(p.name for p in directory.iterdir())
     except OSError as error:
         raise ImageIOError(
@@ -340,6 +343,8 @@ def export_evidence(
     Raises:
         FormatError: the image has no certificate, a certificate is not DER X.509, or the
             device key or signature algorithm is not Ed25519 (with the byte offset).
+        OutputPathError: the directory is not a folder, or a file appeared in it that
+            :mod:`taserlink.atomic`'s rule refuses to replace (a link, a device node …).
         ImageIOError: the directory cannot be created, is not empty, or a file cannot be
             written.
         ValueError: ``image_name`` is not a plain file name.

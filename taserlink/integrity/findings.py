@@ -38,6 +38,9 @@ class Kind(enum.Enum):
     """The device certificate is invalid: chain, validity, key usage or serial."""
     UNTRUSTED_ROOT = "untrusted_root"
     """The certificate chain does not lead to a trusted manufacturer root."""
+    CERTIFICATE_CONFORMANCE = "certificate_conformance"
+    """The certificate library warned about a certificate of the chain (it departs from
+    RFC 5280 in a way the library still reads, e.g. a serial number that is not positive)."""
     STALE_STATEMENT = "stale_statement"
     """The statement's nonce is not this acquisition's: it was made for another download."""
     CLOCK_JUMP = "clock_jump"
@@ -62,6 +65,7 @@ DEFAULT_SEVERITY: dict[Kind, Severity] = {
     Kind.SIGNATURE: Severity.ERROR,
     Kind.CERTIFICATE: Severity.ERROR,
     Kind.UNTRUSTED_ROOT: Severity.ERROR,
+    Kind.CERTIFICATE_CONFORMANCE: Severity.WARNING,
     Kind.STALE_STATEMENT: Severity.ERROR,
     Kind.CLOCK_JUMP: Severity.WARNING,
     Kind.CLOCK_SET: Severity.INFO,

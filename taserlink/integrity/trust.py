@@ -14,14 +14,21 @@ Checks, each a finding of kind ``certificate`` unless said otherwise:
 - the device certificate is an end-entity certificate for digital signatures, its key is
   Ed25519, and every serialNumber and common name in its subject (at least one) is the
   image's device serial.
+
+What the certificate library (``cryptography``) *warns* about while these checks read a
+certificate — a serial number that is not positive (RFC 5280 forbids it; the library still
+reads it, for now) and the like — is a finding of kind ``certificate_conformance`` naming
+the certificate (a trusted root's too, when the chain ends at it), never text on stderr:
+the checks go on, and the examiner sees the warning with the evidence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +40,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
-from taserlink.errors import TrustStoreError
+from taserlink.errors import TrustStoreError, excerpt
 
-__all__ = ["TrustStore", "ChainResult", "check_chain", "BAD_CERTIFICATE"]
+__all__ = [
+    "TrustStore",
+    "ChainResult",
+    "check_chain",
+    "BAD_CERTIFICATE",
+    "CONFORMANCE",
+    "library_warnings",
+]
 
 _MAX_DEPTH = 8
 BAD_CERTIFICATE = (
@@ -50,6 +64,32 @@ BAD_CERTIFICATE = (
 )
 """What cryptography raises for a certificate whose bytes are corrupted."""
 _SUFFIXES = {".pem", ".crt", ".cer", ".der"}
+CONFORMANCE = "certificate_conformance"
+"""The finding kind of a warning the certificate library gave about a certificate."""
+_WARNING_CHARS = 200
+"""Most characters of a library warning quoted in a finding."""
+
+
+@contextlib.contextmanager
+def library_warnings() -> Iterator[list[str]]:
+    """Collect the warnings raised inside the ``with`` block instead of printing them.
+
+    Yields a list that holds, once the block has ended, each distinct warning's message
+    (its first line, cut to a readable length), in the order first raised.  Nothing is
+    written to stderr, and no source path: the caller reports them as findings (or drops
+    them, where they are reported elsewhere).
+    """
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield notes
+    for warning in caught:
+        text = str(warning.message).strip().splitlines()
+        note = text[0] if text else warning.category.__name__
+        if len(note) > _WARNING_CHARS:
+            note = excerpt(note, _WARNING_CHARS)
+        if note not in notes:
+            notes.append(note)
 
 
 @dataclass(frozen=True)
@@ -71,7 +111,8 @@ class TrustStore:
             TrustStoreError: no certificate could be read.
         """
         try:
-            return cls(tuple(x509.load_pem_x509_certificates(data)))
+            with library_warnings():  # reported when a chain ends at the root (check_chain)
+                return cls(tuple(x509.load_pem_x509_certificates(data)))
         except ValueError as error:
             raise TrustStoreError(f"not a PEM certificate: {error}") from None
 
@@ -106,9 +147,10 @@ def _load_certificates(path: Path) -> list[x509.Certificate]:
     except OSError as error:
         raise TrustStoreError(f"{path}: {error.strerror or error}") from None
     try:
-        if b"-----BEGIN" in data:
-            return list(x509.load_pem_x509_certificates(data))
-        return [x509.load_der_x509_certificate(data)]
+        with library_warnings():  # reported when a chain ends at the root (check_chain)
+            if b"-----BEGIN" in data:
+                return list(x509.load_pem_x509_certificates(data))
+            return [x509.load_der_x509_certificate(data)]
     except ValueError:
         raise TrustStoreError(f"{path}: not a certificate (PEM or DER)") from None
 
@@ -120,9 +162,9 @@ class ChainResult:
     Attributes:
         key: the device's public key, when the device certificate could be read and holds
             an Ed25519 key (signatures can then be checked, whatever else is wrong).
-        problems: ``(kind, message, index)``: kind ``certificate`` or ``untrusted_root``,
-            and the position in the image's certificates of the one concerned (``None``
-            for the chain as a whole).
+        problems: ``(kind, message, index)``: kind ``certificate``, ``untrusted_root`` or
+            ``certificate_conformance``, and the position in the image's certificates of
+            the one concerned (``None`` for the chain as a whole or a trusted root).
     """
 
     key: Ed25519PublicKey | None
@@ -183,17 +225,40 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 def check_chain(
     certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
 ) -> ChainResult:
-    """Check an image's certificates (DER, device first) against ``trust`` at time ``at``."""
+    """Check an image's certificates (DER, device first) against ``trust`` at time ``at``.
+
+    Warnings the certificate library raises meanwhile become ``certificate_conformance``
+    problems (module docstring); none reaches stderr.
+    """
+    with library_warnings() as stray:
+        result = _check_chain(certificates, device_serial, at, trust)
+    problems = list(result.problems)
+    for note in stray:  # raised by no one certificate's reading (a backstop)
+        problems.append((CONFORMANCE, f"the certificate library warned: {note}", None))
+    return ChainResult(result.key, tuple(problems))
+
+
+def _check_chain(
+    certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
+) -> ChainResult:
     problems: list[tuple[str, str, int | None]] = []
     parsed: list[x509.Certificate] = []
     for index, der in enumerate(certificates):
-        certificate = _load_der(der)
+        certificate, notes = _load_der(der)
         if certificate is None:
             problems.append(
                 ("certificate", f"certificate {index + 1} is not a valid certificate", index)
             )
         else:
             parsed.append(certificate)
+        for note in notes:
+            problems.append(
+                (
+                    CONFORMANCE,
+                    f"certificate {index + 1}: the certificate library warned: {note}",
+                    index,
+                )
+            )
     for index, der in enumerate(certificates):
         unused = _signature_unused_bits(der)
         if unused:
@@ -209,7 +274,7 @@ def check_chain(
     if not parsed or len(parsed) != len(certificates):
         if not certificates:
             problems.append(("certificate", "the image holds no device certificate", None))
-        device_ok = bool(certificates) and _load_der(certificates[0]) is not None
+        device_ok = bool(certificates) and _load_der(certificates[0])[0] is not None
         return ChainResult(_device_key(parsed[0]) if device_ok else None, tuple(problems))
 
     device = parsed[0]
@@ -249,6 +314,14 @@ def check_chain(
         if root is not None:
             path.append(root)
             trusted = True
+            for note in _root_notes(root):
+                problems.append(
+                    (
+                        CONFORMANCE,
+                        f"trusted root {_name(root)}: the certificate library warned: {note}",
+                        None,
+                    )
+                )
             break
         issuer = next(
             (c for c in intermediates if c.subject == current.issuer and c not in path), None
@@ -286,22 +359,33 @@ def check_chain(
     return ChainResult(key, tuple(problems))
 
 
-def _load_der(der: bytes) -> x509.Certificate | None:
-    """A certificate whose every field this module reads parses, or ``None``.
+def _load_der(der: bytes) -> tuple[x509.Certificate | None, list[str]]:
+    """A certificate whose every field this module reads parses (or ``None``), and what the
+    library warned about while reading it.
 
-    cryptography parses fields lazily, so a corrupted field would otherwise raise later.
+    cryptography parses fields lazily, so a corrupted field would otherwise raise later;
+    every field read here is read once now, the serial number included (the one RFC 5280
+    rule the library warns about rather than refuses).
     """
-    try:
-        with warnings.catch_warnings():  # e.g. a non-positive serial number (RFC 5280)
-            warnings.simplefilter("error", CryptographyDeprecationWarning)
+    with library_warnings() as notes:
+        try:
             certificate = x509.load_der_x509_certificate(der)
-        fields = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-        names = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string())
-        extensions = list(certificate.extensions)
-        del fields, names, extensions
-    except BAD_CERTIFICATE:
-        return None
-    return certificate
+            fields = (certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+            names = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string())
+            extensions = list(certificate.extensions)
+            number = certificate.serial_number
+            del fields, names, extensions, number
+        except BAD_CERTIFICATE:
+            certificate = None
+    return certificate, notes
+
+
+def _root_notes(root: x509.Certificate) -> list[str]:
+    """What the library warns about when a trusted root's fields are read."""
+    with library_warnings() as notes, contextlib.suppress(*BAD_CERTIFICATE):
+        number = root.serial_number
+        del number
+    return notes
 
 
 def _der_element(der: bytes, at: int) -> tuple[int, int, int]:
