@@ -380,4 +380,3 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, array.array):
         return data.tobytes()
     return bytes(data)
-

@@ -96,6 +96,7 @@ class Blocks:
         packet: the obsolete PB body (``interface_id`` and ``drops_count`` as u16, then as
             an EPB).
         simple_packet: the SPB body (``original_length``, ``packet_data`` with its padding).
+        timestamp_offset: the value of an IDB's ``if_tsoffset`` option (seconds, s64).
     """
 
     little: bool
@@ -107,6 +108,7 @@ class Blocks:
     enhanced_packet: cs.Struct
     packet: cs.Struct
     simple_packet: cs.Struct
+    timestamp_offset: cs.Construct
 
 
 def _padding(length: Any) -> cs.Construct:
@@ -170,6 +172,7 @@ def _declare(little: bool) -> Blocks:
             *packet_tail,
         ),
         simple_packet=cs.Struct("original_length" / u32, "packet_data" / cs.GreedyBytes),
+        timestamp_offset=s64,
     )
 
 

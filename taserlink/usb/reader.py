@@ -129,7 +129,7 @@ class _Reader:
         blocks = pcapng.LITTLE
         interfaces: list[_Interface] = []
         while offset < len(blob):
-            if len(blob) - offset < 8 + 4:
+            if len(blob) - offset < pcapng.BLOCK_OVERHEAD:
                 raise self.fail(offset, "truncated block header")
             if pcapng.starts_section(blob[offset:]):
                 blocks = self._section_order(offset)
@@ -176,7 +176,6 @@ class _Reader:
         base, exponent = 10, 6
         tsoffset = 0
         where = at + 8
-        s64 = cs.Int64sl if blocks.little else cs.Int64sb
         for option in idb.options:
             if option.code == pcapng.OPT_ENDOFOPT:
                 break
@@ -188,7 +187,7 @@ class _Reader:
             elif option.code == pcapng.IF_TSOFFSET:
                 if len(option.value) != 8:
                     raise self.fail(where, "if_tsoffset is not eight bytes")
-                tsoffset = int(s64.parse(option.value))
+                tsoffset = int(blocks.timestamp_offset.parse(option.value))
             where += pcapng.option_size(option)
         if (base == 10 and exponent > 18) or (base == 2 and exponent > 63):
             raise self.fail(at - 8, f"if_tsresol {base}^-{exponent} is not a usable resolution")
