@@ -250,8 +250,7 @@ class ReplayDevice:
         self.configurations: list[_Configuration] = []
         for index in range(int(self.device_descriptor.bNumConfigurations)):
             raw = self._descriptors.get((DescriptorType.CONFIGURATION << 8 | index, 0), b"")
-            head = CONFIGURATION_DESCRIPTOR.sizeof()
-            whole = len(raw) >= head and len(raw) >= _total_length(raw)
+            whole = len(raw) >= CONFIGURATION_DESCRIPTOR.sizeof() and len(raw) >= _total_length(raw)
             if not whole:
                 if index:
                     continue
@@ -285,7 +284,7 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     Args:
         capture: a capture file (path), its bytes, or transfers from
-            :func:`~taserlink.device.capture.read_capture`.
+            :func:`~taserlink.usb.read_capture`.
         strict: replay in the recorded order (default); ``False`` matches requests by
             content (see the module's notes for why strict is the default).
 
@@ -601,11 +600,11 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
         if Direction.of(bmRequestType) is Direction.IN:
             return self._read(TransferType.CONTROL, dev_handle, Direction.IN, data, setup)
         return self._write(
-            TransferType.CONTROL, dev_handle, 0x00, array.array("B", data).tobytes(), setup
+            TransferType.CONTROL, dev_handle, Direction.OUT, array.array("B", data).tobytes(), setup
         )
 
     def _standard(self, dev_handle: Any, setup: bytes) -> None:
-        self._write(TransferType.CONTROL, dev_handle, 0x00, b"", setup)
+        self._write(TransferType.CONTROL, dev_handle, Direction.OUT, b"", setup)
 
     def set_configuration(self, dev_handle: Any, config_value: int) -> None:
         self._standard(

@@ -11,12 +11,13 @@ simulated devices it holds enumerate, open, configure, claim and transfer like h
 pyusb never picks this backend by itself: ``usb.core.find`` without ``backend=`` only tries
 libusb 1.0, OpenUSB and libusb 0.1, and this module registers nothing anywhere.
 
-Each attached device (:class:`EmulatedUsbDevice`) has standard descriptors — a device
-descriptor with the dataport's vendor and product ids, one configuration with one
-vendor-specific interface (class ``0xFF``) and two bulk endpoints (``EP_OUT``, ``EP_IN``,
-``MAX_PACKET`` bytes) — and string descriptors (manufacturer, product = the model name,
-serial number = the device serial, interface name) answered through ``ctrl_transfer``
-``GET_DESCRIPTOR`` as a device answers them, so ``usb.util.get_string`` works.  A bulk
+Each attached device (:class:`EmulatedUsbDevice`) has standard descriptors (built with the
+declarations of :mod:`taserlink.usb.chapter9`) — a device descriptor with the dataport's
+vendor and product ids, one configuration with one vendor-specific interface (class
+``0xFF``) and two bulk endpoints (``EP_OUT``, ``EP_IN``, ``MAX_PACKET`` bytes) — and string
+descriptors (manufacturer, product = the model name, serial number = the device serial,
+interface name) answered through ``ctrl_transfer`` ``GET_DESCRIPTOR`` as a device answers
+them, so ``usb.util.get_string`` works.  A bulk
 OUT transfer is one request frame for :class:`~taserlink.emulator.server.DataportServer`;
 its response waits as the device's one pending IN response until a bulk IN transfer reads
 it.  A new request discards an unread response.  A read whose buffer is smaller than the
@@ -28,7 +29,8 @@ Faults (:mod:`taserlink.emulator.faults`) strike by bulk-transfer index and rais
 libusb 1.0 backend raises on hardware: ``usb.core.USBTimeoutError`` (errno ``ETIMEDOUT``),
 ``usb.core.USBError`` errno ``EPIPE`` (a stalled endpoint, until ``clear_halt``), errno
 ``ENODEV`` (unplugged; every later call too, and the device leaves enumeration until
-:meth:`EmulatedBackend.attach` plugs it in again), with libusb's messages and error codes.
+:meth:`EmulatedBackend.attach` plugs it in again), with libusb's messages and error codes
+(:mod:`taserlink.usb.libusb`).
 An interface claimed through one handle raises ``EBUSY`` when claimed through another.
 
 Thread safety: each device serialises its own transfers (one lock per device), and
@@ -123,14 +125,14 @@ def _bcd(firmware: FirmwareVersion) -> int:
 
 
 @dataclass(frozen=True)
-class BackendDescriptorValues:
+class _DescriptorValues:
     device: dict[str, int]
     configuration: dict[str, int]
     interface: dict[str, int]
     endpoints: tuple[dict[str, int], ...]
 
 
-def _descriptor_values(bcd_device: int) -> BackendDescriptorValues:
+def _descriptor_values(bcd_device: int) -> _DescriptorValues:
     """The dataport device's descriptor fields: the one place they are stated."""
     endpoints = tuple(
         {
@@ -159,7 +161,7 @@ def _descriptor_values(bcd_device: int) -> BackendDescriptorValues:
         + INTERFACE_DESCRIPTOR.sizeof()
         + len(endpoints) * ENDPOINT_DESCRIPTOR.sizeof()
     )
-    return BackendDescriptorValues(
+    return _DescriptorValues(
         device={
             "bLength": DEVICE_DESCRIPTOR.sizeof(),
             "bDescriptorType": DescriptorType.DEVICE,

@@ -226,12 +226,11 @@ class UsbEvent:
                 event or transfer type; ``offset`` is ``at`` plus the offset in ``packet``.
         """
         if link == LINKTYPE_USB_LINUX_MMAPPED:
-            declaration = HEADER if little else HEADER_BIG
+            declaration, size = (HEADER if little else HEADER_BIG), USBMON_HEADER_SIZE
         elif link == LINKTYPE_USB_LINUX:
-            declaration = HEADER_48 if little else HEADER_48_BIG
+            declaration, size = (HEADER_48 if little else HEADER_48_BIG), USBMON_HEADER_48_SIZE
         else:
             raise _malformed(at, f"link type {link} is not Linux usbmon (220 or 189)")
-        size = declaration.sizeof()
         if len(packet) < size:
             raise _malformed(at, f"packet of {len(packet)} bytes is shorter than usbmon's header")
         header = declaration.parse(packet[:size])
