@@ -456,3 +456,32 @@ def test_arbitrary_bytes_after_a_section_header_never_crash(tail: bytes) -> None
         read_events(DOWNLOAD[:EPB_AT] + tail)
     except CaptureError as error:
         assert error.offset is not None
+
+
+def test_the_writer_refuses_fields_out_of_their_range(tmp_path: Path) -> None:
+    """An option longer than a u16 can say, or an event field wider than its header field,
+    is a CaptureError; nothing is written (no file is even created for a bad header)."""
+    path = tmp_path / "refused.pcapng"
+    with pytest.raises(CaptureError, match="out of its range"):
+        CaptureWriter(path, comment="x" * 70_000)
+    assert not path.exists()
+    stream = io.BytesIO()
+    writer = CaptureWriter(stream)
+    header = stream.getvalue()
+    good = {
+        "urb_id": 1,
+        "kind": "S",
+        "transfer_type": TransferType.BULK,
+        "endpoint": 1,
+        "device": 2,
+        "bus": 1,
+        "timestamp_us": 0,
+        "status": 0,
+        "length": 0,
+    }
+    for bad in ({"device": 256}, {"bus": 1 << 16}, {"urb_id": 1 << 64}, {"kind": "SC"}):
+        with pytest.raises(CaptureError, match="out of its range"):
+            writer.write_event(UsbEvent(**(good | bad)))
+    assert stream.getvalue() == header
+    writer.write_event(UsbEvent(**good))
+    assert len(read_events(stream.getvalue())) == 1

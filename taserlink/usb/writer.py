@@ -80,10 +80,52 @@ class SteppingClock:
 
 
 def _block(block_type: pcapng.BlockType, body: cs.Struct, value: dict[str, Any]) -> bytes:
-    """One little-endian block of ``block_type`` whose body ``body`` builds from ``value``."""
+    """One little-endian block of ``block_type`` whose body ``body`` builds from ``value``.
+
+    Raises:
+        CaptureError: a field out of its range (an option longer than 65,535 bytes).
+    """
+    try:
+        built = body.build(value)
+        return bytes(pcapng.LITTLE.block.build({"block_type": block_type, "body": built}))
+    except cs.ConstructError as error:
+        raise CaptureError(f"a pcapng field is out of its range: {error}") from None
+
+
+def _file_header(application: str | None, comment: str | None, snaplen: int) -> bytes:
+    """The section header block (naming ``application``, default taserlink and its version,
+    and carrying ``comment``) and the one interface description block (usbmon, ``snaplen``)."""
+    if application is None:
+        from taserlink import __version__
+
+        application = f"taserlink {__version__}"
+    section_options = [(pcapng.SHB_USERAPPL, application.encode())]
+    if comment:
+        section_options.append((pcapng.OPT_COMMENT, comment.encode()))
     blocks = pcapng.LITTLE
-    built = body.build(value)
-    return bytes(blocks.block.build({"block_type": block_type, "body": built}))
+    section = _block(
+        pcapng.BlockType.SECTION_HEADER,
+        blocks.section_header,
+        {
+            "major_version": 1,
+            "minor_version": 0,
+            "section_length": -1,
+            "options": pcapng.options(section_options),
+        },
+    )
+    interface = _block(
+        pcapng.BlockType.INTERFACE_DESCRIPTION,
+        blocks.interface_description,
+        {
+            "link_type": LINKTYPE_USB_LINUX_MMAPPED,
+            "reserved": 0,
+            "snap_length": snaplen,
+            "options": pcapng.options(
+                [(pcapng.IF_NAME, b"usbmon0"), (pcapng.IF_DESCRIPTION, _INTERFACE_DESCRIPTION)]
+            ),
+        },
+    )
+    return section + interface
 
 
 class CaptureWriter:
@@ -115,6 +157,7 @@ class CaptureWriter:
                 f"snap length {snaplen} is not between the usbmon header's "
                 f"{USBMON_HEADER_SIZE} bytes and 2^32 - 1"
             )
+        header = _file_header(application, comment, snaplen)
         self._stream: IO[bytes]
         if isinstance(target, str | os.PathLike):
             self._owned = True
@@ -129,37 +172,7 @@ class CaptureWriter:
         self._closed = False
         self.events_written = 0
         """Packets written so far."""
-        if application is None:
-            from taserlink import __version__
-
-            application = f"taserlink {__version__}"
-        section_options = [(pcapng.SHB_USERAPPL, application.encode())]
-        if comment:
-            section_options.append((pcapng.OPT_COMMENT, comment.encode()))
-        blocks = pcapng.LITTLE
-        section = _block(
-            pcapng.BlockType.SECTION_HEADER,
-            blocks.section_header,
-            {
-                "major_version": 1,
-                "minor_version": 0,
-                "section_length": -1,
-                "options": pcapng.options(section_options),
-            },
-        )
-        interface = _block(
-            pcapng.BlockType.INTERFACE_DESCRIPTION,
-            blocks.interface_description,
-            {
-                "link_type": LINKTYPE_USB_LINUX_MMAPPED,
-                "reserved": 0,
-                "snap_length": snaplen,
-                "options": pcapng.options(
-                    [(pcapng.IF_NAME, b"usbmon0"), (pcapng.IF_DESCRIPTION, _INTERFACE_DESCRIPTION)]
-                ),
-            },
-        )
-        self._write(section + interface)
+        self._write(header)
 
     # -- low level -------------------------------------------------------------------------
 
@@ -178,21 +191,18 @@ class CaptureWriter:
         """
         packet, original = event.encode(self.snaplen)
         stamp = event.timestamp_us & 0xFFFF_FFFF_FFFF_FFFF
-        try:
-            blob = _block(
-                pcapng.BlockType.ENHANCED_PACKET,
-                pcapng.LITTLE.enhanced_packet,
-                {
-                    "interface_id": 0,
-                    "timestamp_high": stamp >> 32,
-                    "timestamp_low": stamp & 0xFFFF_FFFF,
-                    "original_length": original,
-                    "packet_data": packet,
-                    "options": [],
-                },
-            )
-        except cs.ConstructError as error:
-            raise CaptureError(f"a packet field is out of its range: {error}") from None
+        blob = _block(
+            pcapng.BlockType.ENHANCED_PACKET,
+            pcapng.LITTLE.enhanced_packet,
+            {
+                "interface_id": 0,
+                "timestamp_high": stamp >> 32,
+                "timestamp_low": stamp & 0xFFFF_FFFF,
+                "original_length": original,
+                "packet_data": packet,
+                "options": [],
+            },
+        )
         with self._lock:
             if self._closed:
                 raise CaptureError("the capture is closed")
