@@ -160,9 +160,10 @@ assert SETUP_SIZE == 8
 
 
 def setup_packet(
-    request_type: int, request: int, value: int = 0, index: int = 0, length: int = 0
+    bm_request_type: int, request: int, value: int = 0, index: int = 0, length: int = 0
 ) -> bytes:
-    """The setup packet's bytes.
+    """The setup packet's bytes: ``bmRequestType``, ``bRequest``, ``wValue``, ``wIndex``,
+    ``wLength``.
 
     Raises:
         ValueError: a field out of its range (``bmRequestType``/``bRequest`` are bytes, the
@@ -172,7 +173,7 @@ def setup_packet(
         return bytes(
             SETUP.build(
                 {
-                    "bmRequestType": request_type,
+                    "bmRequestType": bm_request_type,
                     "bRequest": request,
                     "wValue": value,
                     "wIndex": index,
