@@ -144,7 +144,15 @@ class DeviceRefused(DeviceError):
 
 
 class CaptureError(TaserlinkError, ValueError):
-    """A USB capture (pcapng) is malformed, or a replay departed from it."""
+    """A USB capture (pcapng) is malformed, or a replay departed from it.
+
+    ``offset`` is the byte offset in the capture where a malformed capture was found
+    (``None`` when the error concerns no one place, such as a replay's departure).
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message)
 
 
 class ReadError(TaserlinkError, ValueError):

@@ -27,23 +27,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taserlink.device import protocol as P
-from taserlink.device.capture import (
-    LINKTYPE_USB_LINUX_MMAPPED,
-    CaptureWriter,
-    Direction,
-    RecordingBackend,
-    SteppingClock,
-    Transfer,
-    TransferType,
-    read_capture,
-    read_events,
-)
+from taserlink.device.capture import RecordingBackend
 from taserlink.device.download import download
 from taserlink.device.session import DeviceSession, RetryPolicy
 from taserlink.device.usb_host import find_device
 from taserlink.emulator import EmulatedBackend, Fault, FaultKind, FaultPlan, run_scenario
 from taserlink.emulator.replay import ReplayBackend, ReplayMismatch
 from taserlink.errors import CaptureError, DeviceDisconnected, ProtocolError
+from taserlink.usb import (
+    LINKTYPE_USB_LINUX_MMAPPED,
+    CaptureWriter,
+    Direction,
+    SteppingClock,
+    Transfer,
+    TransferType,
+    read_capture,
+    read_events,
+)
 from tests.conftest import ROOT
 from tests.tshark_support import (
     TSHARK_FIELDS,

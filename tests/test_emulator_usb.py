@@ -34,12 +34,6 @@ from taserlink.emulator.faults import RECOVERABLE, corrupt, tamper_record, trunc
 from taserlink.emulator.pki import test_authority as _test_authority
 from taserlink.emulator.scenarios import new_device
 from taserlink.emulator.server import DEVICE_TIME_LIMIT_MS
-from taserlink.emulator.usb import (
-    CONFIGURATION_DESCRIPTOR,
-    DEVICE_DESCRIPTOR,
-    ENDPOINT_DESCRIPTOR,
-    INTERFACE_DESCRIPTOR,
-)
 from taserlink.errors import ProtocolError, ScenarioError
 from taserlink.format import EventCode, build_image, decode_payload, read_image
 from taserlink.format import layout as L
@@ -50,6 +44,12 @@ from taserlink.format.image import (
     decode_statement,
 )
 from taserlink.integrity import Kind, TrustStore, verify_image
+from taserlink.usb.chapter9 import (
+    CONFIGURATION_DESCRIPTOR,
+    DEVICE_DESCRIPTOR,
+    ENDPOINT_DESCRIPTOR,
+    INTERFACE_DESCRIPTOR,
+)
 
 TIMEOUT_MS = 50
 

@@ -6,9 +6,10 @@
 
 Each capture is the real host code (:mod:`taserlink.device`) talking through pyusb to the
 emulated device (:class:`taserlink.emulator.EmulatedBackend`), recorded by
-:class:`taserlink.device.capture.RecordingBackend` as pcapng with link type 220 (Linux
-usbmon).  Nonces, host clocks and capture timestamps are fixed, so the files are
-byte-identical on every machine for a given version of the host code and firmware model.
+:class:`taserlink.device.capture.RecordingBackend` into a :class:`taserlink.usb.CaptureWriter`
+as pcapng with link type 220 (Linux usbmon).  Nonces, host clocks and capture timestamps are
+fixed, so the files are byte-identical on every machine for a given version of the host code
+and firmware model.
 Re-run this script when either changes the traffic: the replay tests in
 ``tests/test_capture.py`` hold the host code to these recordings.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from taserlink.atomic import update_files
-from taserlink.device.capture import CaptureWriter, RecordingBackend, SteppingClock
+from taserlink.device.capture import RecordingBackend
 from taserlink.device.download import DownloadResult, download
 from taserlink.device.session import DeviceSession
 from taserlink.device.usb_host import find_device
@@ -30,6 +31,7 @@ from taserlink.emulator import EmulatedBackend, Fault, FaultKind, FaultPlan, Sim
 from taserlink.emulator.scenarios import run_scenario
 from taserlink.errors import DeviceDisconnected
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
+from taserlink.usb import CaptureWriter, SteppingClock
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "captures" / "usb"

@@ -1,7 +1,7 @@
 """Replay a recorded USB capture as an emulated device (a pyusb backend).
 
 :class:`ReplayBackend` reads a capture (pcapng, link type 220; see
-:mod:`taserlink.device.capture`) and presents the device(s) in it to pyusb.  Each request the
+:mod:`taserlink.usb`) and presents the device(s) in it to pyusb.  Each request the
 host makes is checked against the recording and answered with what the device answered
 then: a bulk OUT transfer must carry the bytes recorded, and the bulk IN transfers after it
 get the recorded responses; a recorded failure (a stall, a timeout, the device unplugged) is
@@ -43,45 +43,37 @@ from __future__ import annotations
 import array
 import errno
 import os
-import struct
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Final
 
-import construct as cs
 import usb.backend
-import usb.core
 
-from taserlink.device.capture import Direction, Transfer, TransferType, read_capture
-from taserlink.emulator.usb import (
+from taserlink.emulator.usb import standard_descriptors
+from taserlink.errors import CaptureError, ProtocolError
+from taserlink.usb import Direction, Transfer, TransferType, read_capture
+from taserlink.usb.backend import BackendDescriptor, descriptor, pyusb_exception, usb_error
+from taserlink.usb.chapter9 import (
     CONFIGURATION_DESCRIPTOR,
     DEVICE_DESCRIPTOR,
     ENDPOINT_DESCRIPTOR,
     INTERFACE_DESCRIPTOR,
-    standard_descriptors,
+    SETUP,
+    DescriptorType,
+    Feature,
+    Recipient,
+    Request,
+    RequestKind,
+    request_type,
+    setup_packet,
 )
-from taserlink.errors import CaptureError, ProtocolError
+from taserlink.usb.libusb import DEVICE_GONE_STATUSES, Speed, for_urb_status
 
 __all__ = ["ReplayBackend", "ReplayDevice", "ReplayMismatch"]
 
-_GET_DESCRIPTOR: Final = 0x06
-_DESC_DEVICE, _DESC_CONFIGURATION, _DESC_INTERFACE, _DESC_ENDPOINT = 1, 2, 4, 5
-_SPEED_HIGH: Final = 3
-
-_GONE: Final = frozenset({-errno.ENODEV, -errno.ESHUTDOWN})
-_TIMED_OUT: Final = frozenset({-errno.ETIMEDOUT, -errno.ENOENT, -errno.ECONNRESET})
-_LIBUSB: Final = {
-    errno.EIO: (-1, "Input/output error"),
-    errno.EINVAL: (-2, "Invalid parameter"),
-    errno.EACCES: (-3, "Access denied (insufficient permissions)"),
-    errno.ENODEV: (-4, "No such device (it may have been disconnected)"),
-    errno.EBUSY: (-6, "Resource busy"),
-    errno.EOVERFLOW: (-8, "Overflow"),
-    errno.EPIPE: (-9, "Pipe error"),
-}
-"""libusb 1.0 error codes and messages, as pyusb's libusb1 backend reports them."""
+_STANDARD_IN: Final = request_type(Direction.IN, RequestKind.STANDARD, Recipient.DEVICE)
+"""``bmRequestType`` of the ``GET_DESCRIPTOR`` requests answered by content."""
 
 
 class ReplayMismatch(CaptureError, ProtocolError):
@@ -97,18 +89,9 @@ class ReplayMismatch(CaptureError, ProtocolError):
         super().__init__(message)
 
 
-def _usb_error(code: int) -> usb.core.USBError:
-    backend_code, message = _LIBUSB.get(code, _LIBUSB[errno.EIO])
-    return usb.core.USBError(message, backend_code, code if code in _LIBUSB else errno.EIO)
-
-
 def _raise_status(status: int) -> None:
     """Raise what pyusb's libusb1 backend raises for a transfer that ended with ``status``."""
-    if status in _TIMED_OUT:
-        raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
-    if status in _GONE:
-        raise _usb_error(errno.ENODEV)
-    raise _usb_error(-status)
+    raise pyusb_exception(for_urb_status(status))
 
 
 def _describe(transfer: Transfer) -> str:
@@ -139,28 +122,27 @@ def _difference(recorded: Transfer, request: Transfer) -> str:
 # -- descriptors -----------------------------------------------------------------------------
 
 
-class _Descriptor(SimpleNamespace):
-    """A descriptor as pyusb wants it: fields as attributes, plus its ``raw`` bytes."""
-
-    raw: bytes
-
-
-def _parsed(declaration: cs.Struct, raw: bytes, **extra: Any) -> _Descriptor:
-    fields = {k: v for k, v in declaration.parse(raw).items() if not k.startswith("_")}
-    return _Descriptor(raw=bytes(raw[: declaration.sizeof()]), **fields, **extra)
-
-
 @dataclass
 class _Interface:
-    descriptor: _Descriptor
-    endpoints: list[_Descriptor] = field(default_factory=list)
+    descriptor: BackendDescriptor
+    endpoints: list[BackendDescriptor] = field(default_factory=list)
 
 
 @dataclass
 class _Configuration:
-    descriptor: _Descriptor
+    descriptor: BackendDescriptor
     interfaces: dict[int, list[_Interface]] = field(default_factory=dict)
     """bInterfaceNumber → alternate settings, in order."""
+
+
+def _total_length(raw: bytes) -> int:
+    """``wTotalLength`` of a configuration descriptor (at least its 9 bytes)."""
+    return int(CONFIGURATION_DESCRIPTOR.parse(raw).wTotalLength)
+
+
+def _standard_out(recipient: Recipient) -> int:
+    """``bmRequestType`` of a standard OUT request to ``recipient``."""
+    return request_type(Direction.OUT, RequestKind.STANDARD, recipient)
 
 
 def _walk_configuration(raw: bytes) -> _Configuration:
@@ -170,32 +152,33 @@ def _walk_configuration(raw: bytes) -> _Configuration:
         CaptureError: a descriptor that runs past the data, or one of length < 2.
     """
     size = CONFIGURATION_DESCRIPTOR.sizeof()
-    if len(raw) < size or raw[1] != _DESC_CONFIGURATION:
+    if len(raw) < size or raw[1] != DescriptorType.CONFIGURATION:
         raise CaptureError("the recorded configuration descriptor is malformed")
-    config = _Configuration(_parsed(CONFIGURATION_DESCRIPTOR, raw[:size], extra_descriptors=[]))
+    config = _Configuration(descriptor(CONFIGURATION_DESCRIPTOR, raw[:size], extra_descriptors=[]))
     holder: list[int] = config.descriptor.extra_descriptors
     current: _Interface | None = None
+    endpoint_size = ENDPOINT_DESCRIPTOR.sizeof()
     offset = raw[0]
     while offset + 2 <= len(raw):
         length, kind = raw[offset], raw[offset + 1]
         if length < 2 or offset + length > len(raw):
             raise CaptureError(f"descriptor at byte {offset} of the configuration is malformed")
         chunk = raw[offset : offset + length]
-        if kind == _DESC_INTERFACE and length >= INTERFACE_DESCRIPTOR.sizeof():
-            descriptor = _parsed(INTERFACE_DESCRIPTOR, chunk, extra_descriptors=[])
-            current = _Interface(descriptor)
-            config.interfaces.setdefault(int(descriptor.bInterfaceNumber), []).append(current)
-            holder = descriptor.extra_descriptors
-        elif kind == _DESC_ENDPOINT and current is not None and length >= 7:
-            descriptor = _parsed(
+        if kind == DescriptorType.INTERFACE and length >= INTERFACE_DESCRIPTOR.sizeof():
+            parsed = descriptor(INTERFACE_DESCRIPTOR, chunk, extra_descriptors=[])
+            current = _Interface(parsed)
+            config.interfaces.setdefault(int(parsed.bInterfaceNumber), []).append(current)
+            holder = parsed.extra_descriptors
+        elif kind == DescriptorType.ENDPOINT and current is not None and length >= endpoint_size:
+            parsed = descriptor(
                 ENDPOINT_DESCRIPTOR,
                 chunk,
-                bRefresh=chunk[7] if length > 7 else 0,
-                bSynchAddress=chunk[8] if length > 8 else 0,
+                bRefresh=chunk[endpoint_size] if length > endpoint_size else 0,
+                bSynchAddress=chunk[endpoint_size + 1] if length > endpoint_size + 1 else 0,
                 extra_descriptors=[],
             )
-            current.endpoints.append(descriptor)
-            holder = descriptor.extra_descriptors
+            current.endpoints.append(parsed)
+            holder = parsed.extra_descriptors
         else:
             holder.extend(chunk)
         offset += length
@@ -224,20 +207,21 @@ class ReplayDevice:
         self.bus = bus
         self.address = address
         self.steps: list[Transfer] = []
-        self._descriptors: dict[tuple[int, int, int], bytes] = {}
+        self._descriptors: dict[tuple[int, int], bytes] = {}
+        """(``wValue``, ``wIndex``) of a recorded ``GET_DESCRIPTOR`` → its longest answer."""
         for transfer in transfers:
             setup = transfer.setup
             if (
                 transfer.transfer_type is TransferType.CONTROL
                 and setup is not None
-                and setup[0] == 0x80
-                and setup[1] == _GET_DESCRIPTOR
+                and setup[0] == _STANDARD_IN
+                and setup[1] == Request.GET_DESCRIPTOR
             ):
                 if transfer.ok:
-                    _, _, value, index, _ = struct.unpack("<BBHHH", setup)
-                    known = self._descriptors.get((0x80, value, index), b"")
-                    if len(transfer.data) > len(known):
-                        self._descriptors[(0x80, value, index)] = transfer.data
+                    request = SETUP.parse(setup)
+                    key = (request.wValue, request.wIndex)
+                    if len(transfer.data) > len(self._descriptors.get(key, b"")):
+                        self._descriptors[key] = transfer.data
                 continue
             self.steps.append(transfer)
         self.used = [False] * len(self.steps)
@@ -251,22 +235,22 @@ class ReplayDevice:
 
     def _build_descriptors(self) -> None:
         default_device, default_configuration = standard_descriptors()
-        raw_device = self._descriptors.get((0x80, _DESC_DEVICE << 8, 0), b"")
-        if len(raw_device) < DEVICE_DESCRIPTOR.sizeof() or raw_device[1] != _DESC_DEVICE:
+        raw_device = self._descriptors.get((DescriptorType.DEVICE << 8, 0), b"")
+        if len(raw_device) < DEVICE_DESCRIPTOR.sizeof() or raw_device[1] != DescriptorType.DEVICE:
             raw_device = default_device
-        self.device_descriptor = _parsed(
+        self.device_descriptor = descriptor(
             DEVICE_DESCRIPTOR,
             raw_device[: DEVICE_DESCRIPTOR.sizeof()],
             bus=self.bus,
             address=self.address,
             port_number=1,
             port_numbers=(1,),
-            speed=_SPEED_HIGH,
+            speed=Speed.HIGH,
         )
         self.configurations: list[_Configuration] = []
         for index in range(int(self.device_descriptor.bNumConfigurations)):
-            raw = self._descriptors.get((0x80, _DESC_CONFIGURATION << 8 | index, 0), b"")
-            whole = len(raw) >= 4 and len(raw) >= struct.unpack_from("<H", raw, 2)[0]
+            raw = self._descriptors.get((DescriptorType.CONFIGURATION << 8 | index, 0), b"")
+            whole = len(raw) >= CONFIGURATION_DESCRIPTOR.sizeof() and len(raw) >= _total_length(raw)
             if not whole:
                 if index:
                     continue
@@ -279,8 +263,8 @@ class ReplayDevice:
     def descriptor(self, value: int, index: int, length: int) -> bytes | None:
         """The recorded answer to ``GET_DESCRIPTOR(value, index)`` cut to ``length``, or the
         device/configuration descriptors presented; ``None`` when neither is known."""
-        recorded = self._descriptors.get((0x80, value, index))
-        if recorded is None and value == _DESC_DEVICE << 8:
+        recorded = self._descriptors.get((value, index))
+        if recorded is None and value == DescriptorType.DEVICE << 8:
             recorded = bytes(self.device_descriptor.raw)
         if recorded is None:
             return None
@@ -300,7 +284,7 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     Args:
         capture: a capture file (path), its bytes, or transfers from
-            :func:`~taserlink.device.capture.read_capture`.
+            :func:`~taserlink.usb.read_capture`.
         strict: replay in the recorded order (default); ``False`` matches requests by
             content (see the module's notes for why strict is the default).
 
@@ -344,7 +328,7 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
                 position = positions.get(key, 0)
                 if device.steps[position] is transfer:
                     positions[key] = position + 1
-                    if transfer.status in _GONE:
+                    if transfer.status in DEVICE_GONE_STATUSES:
                         last_gone = (device, position)
 
     # -- state for tests and tools ------------------------------------------------------
@@ -390,7 +374,7 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
     def _consume(self, device: ReplayDevice, index: int) -> Transfer:
         device.used[index] = True
         step = device.steps[index]
-        if step.status in _GONE:
+        if step.status in DEVICE_GONE_STATUSES:
             device.attached = False
             for other in self._devices.values():
                 if other.appears_after == (device, index):
@@ -455,15 +439,15 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
     def get_parent(self, dev: ReplayDevice) -> None:
         return None
 
-    def get_device_descriptor(self, dev: ReplayDevice) -> _Descriptor:
+    def get_device_descriptor(self, dev: ReplayDevice) -> BackendDescriptor:
         return dev.device_descriptor
 
     def _configuration(self, dev: ReplayDevice, config: int) -> _Configuration:
         if not 0 <= config < len(dev.configurations):
-            raise _usb_error(errno.EINVAL)
+            raise usb_error(errno.EINVAL)
         return dev.configurations[config]
 
-    def get_configuration_descriptor(self, dev: ReplayDevice, config: int) -> _Descriptor:
+    def get_configuration_descriptor(self, dev: ReplayDevice, config: int) -> BackendDescriptor:
         return self._configuration(dev, config).descriptor
 
     def _interface(self, dev: ReplayDevice, intf: int, alt: int, config: int) -> _Interface:
@@ -478,12 +462,12 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def get_interface_descriptor(
         self, dev: ReplayDevice, intf: int, alt: int, config: int
-    ) -> _Descriptor:
+    ) -> BackendDescriptor:
         return self._interface(dev, intf, alt, config).descriptor
 
     def get_endpoint_descriptor(
         self, dev: ReplayDevice, ep: int, intf: int, alt: int, config: int
-    ) -> _Descriptor:
+    ) -> BackendDescriptor:
         endpoints = self._interface(dev, intf, alt, config).endpoints
         if not 0 <= ep < len(endpoints):
             raise IndexError(f"Invalid endpoint index {ep}")
@@ -493,15 +477,15 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def _device(self, dev_handle: Any) -> ReplayDevice:
         if not isinstance(dev_handle, _Handle) or dev_handle.closed:
-            raise _usb_error(errno.EINVAL)
+            raise usb_error(errno.EINVAL)
         if not dev_handle.device.attached:
-            raise _usb_error(errno.ENODEV)
+            raise usb_error(errno.ENODEV)
         return dev_handle.device
 
     def open_device(self, dev: ReplayDevice) -> _Handle:
         with self._lock:
             if not dev.attached:
-                raise _usb_error(errno.ENODEV)
+                raise usb_error(errno.ENODEV)
             return _Handle(dev)
 
     def close_device(self, dev_handle: Any) -> None:
@@ -597,8 +581,8 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
         timeout: int,
     ) -> int:
         size = len(data) * getattr(data, "itemsize", 1)
-        setup = struct.pack("<BBHHH", bmRequestType, bRequest, wValue, wIndex, size)
-        if bmRequestType == 0x80 and bRequest == _GET_DESCRIPTOR:
+        setup = setup_packet(bmRequestType, bRequest, wValue, wIndex, size)
+        if bmRequestType == _STANDARD_IN and bRequest == Request.GET_DESCRIPTOR:
             with self._lock:
                 device = self._device(dev_handle)
                 if self.mismatch is not None:
@@ -613,25 +597,38 @@ class ReplayBackend(usb.backend.IBackend):  # type: ignore[misc]
                 view = memoryview(data).cast("B")
                 view[: len(answer)] = answer
                 return len(answer)
-        if bmRequestType & 0x80:
-            return self._read(TransferType.CONTROL, dev_handle, 0x80, data, setup)
+        if Direction.of(bmRequestType) is Direction.IN:
+            return self._read(TransferType.CONTROL, dev_handle, Direction.IN, data, setup)
         return self._write(
-            TransferType.CONTROL, dev_handle, 0x00, array.array("B", data).tobytes(), setup
+            TransferType.CONTROL, dev_handle, Direction.OUT, array.array("B", data).tobytes(), setup
         )
 
     def _standard(self, dev_handle: Any, setup: bytes) -> None:
-        self._write(TransferType.CONTROL, dev_handle, 0x00, b"", setup)
+        self._write(TransferType.CONTROL, dev_handle, Direction.OUT, b"", setup)
 
     def set_configuration(self, dev_handle: Any, config_value: int) -> None:
-        self._standard(dev_handle, struct.pack("<BBHHH", 0x00, 0x09, config_value, 0, 0))
+        self._standard(
+            dev_handle,
+            setup_packet(_standard_out(Recipient.DEVICE), Request.SET_CONFIGURATION, config_value),
+        )
         with self._lock:
             self._device(dev_handle).configuration = int(config_value)
 
     def set_interface_altsetting(self, dev_handle: Any, intf: int, altsetting: int) -> None:
-        self._standard(dev_handle, struct.pack("<BBHHH", 0x01, 0x0B, altsetting, intf, 0))
+        self._standard(
+            dev_handle,
+            setup_packet(
+                _standard_out(Recipient.INTERFACE), Request.SET_INTERFACE, altsetting, intf
+            ),
+        )
 
     def clear_halt(self, dev_handle: Any, ep: int) -> None:
-        self._standard(dev_handle, struct.pack("<BBHHH", 0x02, 0x01, 0, ep, 0))
+        self._standard(
+            dev_handle,
+            setup_packet(
+                _standard_out(Recipient.ENDPOINT), Request.CLEAR_FEATURE, Feature.ENDPOINT_HALT, ep
+            ),
+        )
 
     def __repr__(self) -> str:
         mode = "strict" if self.strict else "by content"

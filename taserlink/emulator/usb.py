@@ -11,12 +11,13 @@ simulated devices it holds enumerate, open, configure, claim and transfer like h
 pyusb never picks this backend by itself: ``usb.core.find`` without ``backend=`` only tries
 libusb 1.0, OpenUSB and libusb 0.1, and this module registers nothing anywhere.
 
-Each attached device (:class:`EmulatedUsbDevice`) has standard descriptors — a device
-descriptor with the dataport's vendor and product ids, one configuration with one
-vendor-specific interface (class ``0xFF``) and two bulk endpoints (``EP_OUT``, ``EP_IN``,
-``MAX_PACKET`` bytes) — and string descriptors (manufacturer, product = the model name,
-serial number = the device serial, interface name) answered through ``ctrl_transfer``
-``GET_DESCRIPTOR`` as a device answers them, so ``usb.util.get_string`` works.  A bulk
+Each attached device (:class:`EmulatedUsbDevice`) has standard descriptors (built with the
+declarations of :mod:`taserlink.usb.chapter9`) — a device descriptor with the dataport's
+vendor and product ids, one configuration with one vendor-specific interface (class
+``0xFF``) and two bulk endpoints (``EP_OUT``, ``EP_IN``, ``MAX_PACKET`` bytes) — and string
+descriptors (manufacturer, product = the model name, serial number = the device serial,
+interface name) answered through ``ctrl_transfer`` ``GET_DESCRIPTOR`` as a device answers
+them, so ``usb.util.get_string`` works.  A bulk
 OUT transfer is one request frame for :class:`~taserlink.emulator.server.DataportServer`;
 its response waits as the device's one pending IN response until a bulk IN transfer reads
 it.  A new request discards an unread response.  A read whose buffer is smaller than the
@@ -28,7 +29,8 @@ Faults (:mod:`taserlink.emulator.faults`) strike by bulk-transfer index and rais
 libusb 1.0 backend raises on hardware: ``usb.core.USBTimeoutError`` (errno ``ETIMEDOUT``),
 ``usb.core.USBError`` errno ``EPIPE`` (a stalled endpoint, until ``clear_halt``), errno
 ``ENODEV`` (unplugged; every later call too, and the device leaves enumeration until
-:meth:`EmulatedBackend.attach` plugs it in again), with libusb's messages and error codes.
+:meth:`EmulatedBackend.attach` plugs it in again), with libusb's messages and error codes
+(:mod:`taserlink.usb.libusb`).
 An interface claimed through one handle raises ``EBUSY`` when claimed through another.
 
 Thread safety: each device serialises its own transfers (one lock per device), and
@@ -53,7 +55,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Final
 
 import construct as cs
@@ -73,6 +74,27 @@ from taserlink.emulator.firmware import SimulatedDevice
 from taserlink.emulator.server import DataportServer
 from taserlink.errors import ScenarioError
 from taserlink.format import FirmwareVersion
+from taserlink.usb.backend import BackendDescriptor, descriptor, usb_error
+from taserlink.usb.chapter9 import (
+    CONFIGURATION_DESCRIPTOR,
+    DEVICE_DESCRIPTOR,
+    ENDPOINT_DESCRIPTOR,
+    INTERFACE_DESCRIPTOR,
+    LANGID_EN_US,
+    LANGUAGE_IDS,
+    RECIPIENT_MASK,
+    REQUEST_KIND_MASK,
+    ConfigurationAttributes,
+    DescriptorType,
+    Direction,
+    EndpointType,
+    Feature,
+    Recipient,
+    Request,
+    RequestKind,
+    string_descriptor,
+)
+from taserlink.usb.libusb import Speed
 
 __all__ = [
     "CONFIGURATION_DESCRIPTOR",
@@ -89,112 +111,17 @@ MANUFACTURER: Final = "taserlink (simulated device)"
 """The manufacturer string descriptor of every emulated device."""
 INTERFACE_NAME: Final = "taserlink dataport"
 
-# -- descriptors, declared once: their bytes (GET_DESCRIPTOR) and pyusb's objects --------
-_u8, _u16 = cs.Int8ul, cs.Int16ul
-DEVICE_DESCRIPTOR = cs.Struct(
-    "bLength" / _u8,
-    "bDescriptorType" / _u8,
-    "bcdUSB" / _u16,
-    "bDeviceClass" / _u8,
-    "bDeviceSubClass" / _u8,
-    "bDeviceProtocol" / _u8,
-    "bMaxPacketSize0" / _u8,
-    "idVendor" / _u16,
-    "idProduct" / _u16,
-    "bcdDevice" / _u16,
-    "iManufacturer" / _u8,
-    "iProduct" / _u8,
-    "iSerialNumber" / _u8,
-    "bNumConfigurations" / _u8,
-)
-"""USB 2.0 §9.6.1 (18 bytes)."""
-CONFIGURATION_DESCRIPTOR = cs.Struct(
-    "bLength" / _u8,
-    "bDescriptorType" / _u8,
-    "wTotalLength" / _u16,
-    "bNumInterfaces" / _u8,
-    "bConfigurationValue" / _u8,
-    "iConfiguration" / _u8,
-    "bmAttributes" / _u8,
-    "bMaxPower" / _u8,
-)
-"""USB 2.0 §9.6.3 (9 bytes)."""
-INTERFACE_DESCRIPTOR = cs.Struct(
-    "bLength" / _u8,
-    "bDescriptorType" / _u8,
-    "bInterfaceNumber" / _u8,
-    "bAlternateSetting" / _u8,
-    "bNumEndpoints" / _u8,
-    "bInterfaceClass" / _u8,
-    "bInterfaceSubClass" / _u8,
-    "bInterfaceProtocol" / _u8,
-    "iInterface" / _u8,
-)
-"""USB 2.0 §9.6.5 (9 bytes)."""
-ENDPOINT_DESCRIPTOR = cs.Struct(
-    "bLength" / _u8,
-    "bDescriptorType" / _u8,
-    "bEndpointAddress" / _u8,
-    "bmAttributes" / _u8,
-    "wMaxPacketSize" / _u16,
-    "bInterval" / _u8,
-)
-"""USB 2.0 §9.6.6 (7 bytes)."""
-
-_DESC_DEVICE, _DESC_CONFIGURATION, _DESC_STRING = 1, 2, 3
-_DESC_INTERFACE, _DESC_ENDPOINT = 4, 5
 _STRING_MANUFACTURER, _STRING_PRODUCT, _STRING_SERIAL, _STRING_INTERFACE = 1, 2, 3, 4
-_LANGID_EN_US: Final = 0x0409
 _CONFIGURATION_VALUE: Final = 1
 _INTERFACE_NUMBER: Final = 0
-_SPEED_HIGH: Final = 3
-"""libusb's ``LIBUSB_SPEED_HIGH`` (480 Mbit/s; bulk endpoints of 512 bytes)."""
-_BULK: Final = 0x02
-_SELF_POWERED: Final = 0x40
 _ADDRESSES_PER_BUS: Final = 126
 """Addresses 2..127 (1 is taken by the root hub)."""
-
-# Standard requests (USB 2.0 §9.4).
-_GET_STATUS, _CLEAR_FEATURE, _SET_FEATURE = 0x00, 0x01, 0x03
-_GET_DESCRIPTOR, _GET_CONFIGURATION, _SET_CONFIGURATION = 0x06, 0x08, 0x09
-_GET_INTERFACE, _SET_INTERFACE = 0x0A, 0x0B
-_ENDPOINT_HALT = 0
-
-# libusb 1.0 error codes and messages, as pyusb's libusb1 backend reports them.
-_LIBUSB_ERRORS: Final = {
-    errno.EIO: (-1, "Input/output error"),
-    errno.EINVAL: (-2, "Invalid parameter"),
-    errno.ENODEV: (-4, "No such device (it may have been disconnected)"),
-    errno.ENOENT: (-5, "Entity not found"),
-    errno.EBUSY: (-6, "Resource busy"),
-    errno.EPIPE: (-9, "Pipe error"),
-}
-
-
-def _usb_error(code: int) -> usb.core.USBError:
-    backend_code, message = _LIBUSB_ERRORS[code]
-    return usb.core.USBError(message, backend_code, code)
-
-
-def _timeout_error() -> usb.core.USBTimeoutError:
-    return usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
 
 
 def _bcd(firmware: FirmwareVersion) -> int:
     """``bcdDevice`` from a firmware version: major.minor as two BCD bytes."""
     major, minor = firmware.major % 100, firmware.minor % 100
     return (major // 10) << 12 | (major % 10) << 8 | (minor // 10) << 4 | (minor % 10)
-
-
-def _string_descriptor(text: str) -> bytes:
-    encoded = text.encode("utf-16-le")[:252]
-    return bytes([2 + len(encoded), _DESC_STRING]) + encoded
-
-
-class _Descriptor(SimpleNamespace):
-    """A descriptor as pyusb wants it: its fields as attributes, plus its ``raw`` bytes."""
-
-    raw: bytes
 
 
 @dataclass(frozen=True)
@@ -210,9 +137,9 @@ def _descriptor_values(bcd_device: int) -> _DescriptorValues:
     endpoints = tuple(
         {
             "bLength": ENDPOINT_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_ENDPOINT,
+            "bDescriptorType": DescriptorType.ENDPOINT,
             "bEndpointAddress": address,
-            "bmAttributes": _BULK,
+            "bmAttributes": EndpointType.BULK,
             "wMaxPacketSize": MAX_PACKET,
             "bInterval": 0,
         }
@@ -220,7 +147,7 @@ def _descriptor_values(bcd_device: int) -> _DescriptorValues:
     )
     interface = {
         "bLength": INTERFACE_DESCRIPTOR.sizeof(),
-        "bDescriptorType": _DESC_INTERFACE,
+        "bDescriptorType": DescriptorType.INTERFACE,
         "bInterfaceNumber": _INTERFACE_NUMBER,
         "bAlternateSetting": 0,
         "bNumEndpoints": len(endpoints),
@@ -237,7 +164,7 @@ def _descriptor_values(bcd_device: int) -> _DescriptorValues:
     return _DescriptorValues(
         device={
             "bLength": DEVICE_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_DEVICE,
+            "bDescriptorType": DescriptorType.DEVICE,
             "bcdUSB": 0x0200,
             "bDeviceClass": 0,
             "bDeviceSubClass": 0,
@@ -253,12 +180,13 @@ def _descriptor_values(bcd_device: int) -> _DescriptorValues:
         },
         configuration={
             "bLength": CONFIGURATION_DESCRIPTOR.sizeof(),
-            "bDescriptorType": _DESC_CONFIGURATION,
+            "bDescriptorType": DescriptorType.CONFIGURATION,
             "wTotalLength": total,
             "bNumInterfaces": 1,
             "bConfigurationValue": _CONFIGURATION_VALUE,
             "iConfiguration": 0,
-            "bmAttributes": 0x80 | _SELF_POWERED,
+            "bmAttributes": ConfigurationAttributes.RESERVED_ONE
+            | ConfigurationAttributes.SELF_POWERED,
             "bMaxPower": 50,
         },
         interface=interface,
@@ -281,9 +209,8 @@ def standard_descriptors(bcd_device: int = 0) -> tuple[bytes, bytes]:
     return bytes(DEVICE_DESCRIPTOR.build(values.device)), configuration
 
 
-def _declared(struct: cs.Struct, fields: dict[str, int], **extra: Any) -> _Descriptor:
-    raw = bytes(struct.build(fields))
-    return _Descriptor(raw=raw, **dict(struct.parse(raw), **extra))
+def _declared(declaration: cs.Struct, fields: dict[str, int], **extra: Any) -> BackendDescriptor:
+    return descriptor(declaration, bytes(declaration.build(fields)), **extra)
 
 
 @dataclass(frozen=True)
@@ -380,7 +307,7 @@ class EmulatedUsbDevice:
             address=address,
             port_number=port_number,
             port_numbers=(port_number,),
-            speed=_SPEED_HIGH,
+            speed=Speed.HIGH,
         )
         self.endpoint_descriptors = tuple(
             _declared(
@@ -434,7 +361,7 @@ class EmulatedUsbDevice:
     # -- control ------------------------------------------------------------------------
     def _check_attached(self) -> None:
         if not self._attached:
-            raise _usb_error(errno.ENODEV)
+            raise usb_error(errno.ENODEV)
 
     def control(
         self,
@@ -453,67 +380,74 @@ class EmulatedUsbDevice:
         """
         with self.lock:
             self._check_attached()
-            if request_type & 0x80:
-                answer = self._control_in(request_type & 0x7F, request, value, index)
+            if request_type & REQUEST_KIND_MASK != RequestKind.STANDARD:
+                raise usb_error(errno.EPIPE)  # class or vendor request: this device has none
+            recipient = request_type & RECIPIENT_MASK
+            if Direction.of(request_type) is Direction.IN:
+                answer = self._control_in(recipient, request, value, index)
                 count = min(len(answer), len(data) * data.itemsize)
                 data[:count] = array.array("B", answer[:count])
                 return count
-            self._control_out(handle, request_type, request, value, index)
+            self._control_out(handle, recipient, request, value, index)
             return len(data) * data.itemsize
 
     def _control_in(self, recipient: int, request: int, value: int, index: int) -> bytes:
-        if recipient == 0 and request == _GET_DESCRIPTOR:
+        if recipient == Recipient.DEVICE and request == Request.GET_DESCRIPTOR:
             kind, number = value >> 8, value & 0xFF
-            if kind == _DESC_DEVICE and number == 0:
+            if kind == DescriptorType.DEVICE and number == 0:
                 return self.device_descriptor.raw
-            if kind == _DESC_CONFIGURATION and number == 0:
+            if kind == DescriptorType.CONFIGURATION and number == 0:
                 return self._configuration_bytes
-            if kind == _DESC_STRING:
+            if kind == DescriptorType.STRING:
                 if number == 0:
-                    return bytes([4, _DESC_STRING]) + _LANGID_EN_US.to_bytes(2, "little")
+                    return bytes(LANGUAGE_IDS.build({"wLANGID": [LANGID_EN_US]}))
                 text = self._strings.get(number)
-                if text is not None and index == _LANGID_EN_US:
-                    return _string_descriptor(text)
-        elif request == _GET_STATUS:
-            if recipient == 0:
+                if text is not None and index == LANGID_EN_US:
+                    return string_descriptor(text)
+        elif request == Request.GET_STATUS:
+            if recipient == Recipient.DEVICE:
                 return b"\x01\x00"  # self-powered, no remote wake-up
-            if recipient == 1 and index == _INTERFACE_NUMBER:
+            if recipient == Recipient.INTERFACE and index == _INTERFACE_NUMBER:
                 return b"\x00\x00"
-            if recipient == 2 and index in (EP_OUT, EP_IN, 0):
+            if recipient == Recipient.ENDPOINT and index in (EP_OUT, EP_IN, 0):
                 return bytes([int(index in self._halted), 0])
-        elif recipient == 0 and request == _GET_CONFIGURATION:
+        elif recipient == Recipient.DEVICE and request == Request.GET_CONFIGURATION:
             return bytes([self._configuration])
-        elif recipient == 1 and request == _GET_INTERFACE and index == _INTERFACE_NUMBER:
+        elif (
+            recipient == Recipient.INTERFACE
+            and request == Request.GET_INTERFACE
+            and index == _INTERFACE_NUMBER
+        ):
             return b"\x00"
-        raise _usb_error(errno.EPIPE)
+        raise usb_error(errno.EPIPE)
 
     def _control_out(
-        self, handle: _Handle, request_type: int, request: int, value: int, index: int
+        self, handle: _Handle, recipient: int, request: int, value: int, index: int
     ) -> None:
-        recipient = request_type & 0x1F
-        if request_type & 0x60:  # class or vendor request: this device has none
-            raise _usb_error(errno.EPIPE)
-        if recipient == 0 and request == _SET_CONFIGURATION:
+        if recipient == Recipient.DEVICE and request == Request.SET_CONFIGURATION:
             self.set_configuration(handle, value)
-        elif recipient == 1 and request == _SET_INTERFACE:
+        elif recipient == Recipient.INTERFACE and request == Request.SET_INTERFACE:
             self.set_altsetting(index, value)
-        elif recipient == 2 and request in (_CLEAR_FEATURE, _SET_FEATURE):
-            if value != _ENDPOINT_HALT or index not in (EP_OUT, EP_IN):
-                raise _usb_error(errno.EPIPE)
-            if request == _CLEAR_FEATURE:
+        elif recipient == Recipient.ENDPOINT and request in (
+            Request.CLEAR_FEATURE,
+            Request.SET_FEATURE,
+        ):
+            if value != Feature.ENDPOINT_HALT or index not in (EP_OUT, EP_IN):
+                raise usb_error(errno.EPIPE)
+            if request == Request.CLEAR_FEATURE:
                 self.clear_halt(index)
             else:
                 self._halted.add(index)
         else:
-            raise _usb_error(errno.EPIPE)
+            raise usb_error(errno.EPIPE)
 
     def set_configuration(self, handle: _Handle, value: int) -> None:
         with self.lock:
             self._check_attached()
             if value not in (0, _CONFIGURATION_VALUE):
-                raise _usb_error(errno.ENOENT)
+                raise usb_error(errno.ENOENT)
             if any(owner is not handle for owner in self._claims.values()):
-                raise _usb_error(errno.EBUSY)
+                raise usb_error(errno.EBUSY)
             self._configuration = value
             self._halted.clear()
 
@@ -526,17 +460,17 @@ class EmulatedUsbDevice:
         with self.lock:
             self._check_attached()
             if interface != _INTERFACE_NUMBER or alternate != 0:
-                raise _usb_error(errno.ENOENT)
+                raise usb_error(errno.ENOENT)
             self._halted.clear()
 
     def claim(self, handle: _Handle, interface: int) -> None:
         with self.lock:
             self._check_attached()
             if interface != _INTERFACE_NUMBER:
-                raise _usb_error(errno.ENOENT)
+                raise usb_error(errno.ENOENT)
             owner = self._claims.get(interface)
             if owner is not None and owner is not handle:
-                raise _usb_error(errno.EBUSY)
+                raise usb_error(errno.EBUSY)
             self._claims[interface] = handle
 
     def release(self, handle: _Handle, interface: int) -> None:
@@ -555,7 +489,7 @@ class EmulatedUsbDevice:
         with self.lock:
             self._check_attached()
             if endpoint not in (EP_OUT, EP_IN):
-                raise _usb_error(errno.EINVAL)
+                raise usb_error(errno.EINVAL)
             self._halted.discard(endpoint)
             if endpoint == EP_IN:
                 self._pending = None
@@ -587,11 +521,11 @@ class EmulatedUsbDevice:
         if FaultKind.DISCONNECT in kinds:
             self._unplug()
             self._on_disconnect(self)
-            raise _usb_error(errno.ENODEV)
+            raise usb_error(errno.ENODEV)
         if FaultKind.STALL in kinds:
             self._halted.add(endpoint)
         if endpoint in self._halted:
-            raise _usb_error(errno.EPIPE)
+            raise usb_error(errno.EPIPE)
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
@@ -601,13 +535,13 @@ class EmulatedUsbDevice:
         """Wait ``delay_s``; past a (non-zero) timeout, wait that long and time out."""
         if timeout_ms > 0 and delay_s * 1000 > timeout_ms:
             self._wait(timeout_ms / 1000)
-            raise _timeout_error()
+            raise usb_error(errno.ETIMEDOUT)
         self._wait(delay_s)
 
-    def _timed_out(self, timeout_ms: int) -> usb.core.USBTimeoutError:
+    def _timed_out(self, timeout_ms: int) -> Exception:
         if self.real_timeouts:
             self._wait(timeout_ms / 1000)
-        return _timeout_error()
+        return usb_error(errno.ETIMEDOUT)
 
     def _record(
         self,
@@ -628,7 +562,7 @@ class EmulatedUsbDevice:
         with self.lock:
             if endpoint != EP_OUT:
                 self._check_attached()
-                raise _usb_error(errno.EINVAL)
+                raise usb_error(errno.EINVAL)
             index, kinds, delay = self._begin()
             try:
                 self._strike(kinds, endpoint)
@@ -657,7 +591,7 @@ class EmulatedUsbDevice:
         with self.lock:
             if endpoint != EP_IN:
                 self._check_attached()
-                raise _usb_error(errno.EINVAL)
+                raise usb_error(errno.EINVAL)
             index, kinds, delay = self._begin()
             try:
                 self._strike(kinds, endpoint)
@@ -800,17 +734,19 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
     def get_parent(self, dev: EmulatedUsbDevice) -> None:
         return None
 
-    def get_device_descriptor(self, dev: EmulatedUsbDevice) -> _Descriptor:
+    def get_device_descriptor(self, dev: EmulatedUsbDevice) -> BackendDescriptor:
         return dev.device_descriptor
 
-    def get_configuration_descriptor(self, dev: EmulatedUsbDevice, config: int) -> _Descriptor:
+    def get_configuration_descriptor(
+        self, dev: EmulatedUsbDevice, config: int
+    ) -> BackendDescriptor:
         if config != 0:
-            raise _usb_error(errno.ENOENT)
+            raise usb_error(errno.ENOENT)
         return dev.configuration_descriptor
 
     def get_interface_descriptor(
         self, dev: EmulatedUsbDevice, intf: int, alt: int, config: int
-    ) -> _Descriptor:
+    ) -> BackendDescriptor:
         self.get_configuration_descriptor(dev, config)
         if intf != 0:
             raise IndexError(f"Invalid interface index {intf}")
@@ -820,7 +756,7 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def get_endpoint_descriptor(
         self, dev: EmulatedUsbDevice, ep: int, intf: int, alt: int, config: int
-    ) -> _Descriptor:
+    ) -> BackendDescriptor:
         self.get_interface_descriptor(dev, intf, alt, config)
         if not 0 <= ep < len(dev.endpoint_descriptors):
             raise IndexError(f"Invalid endpoint index {ep}")
@@ -830,12 +766,12 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
     @staticmethod
     def _device(handle: _Handle) -> EmulatedUsbDevice:
         if not isinstance(handle, _Handle) or handle.closed:
-            raise _usb_error(errno.EINVAL)
+            raise usb_error(errno.EINVAL)
         return handle.device
 
     def open_device(self, dev: EmulatedUsbDevice) -> _Handle:
         if not dev.attached:
-            raise _usb_error(errno.ENODEV)
+            raise usb_error(errno.ENODEV)
         return _Handle(dev)
 
     def close_device(self, dev_handle: _Handle) -> None:
