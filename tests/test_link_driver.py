@@ -17,7 +17,7 @@ from taserlink.forensics.issues import parse_utc, read_issues
 from taserlink.forensics.link import Linkage, Window, image_paths, link, read_images
 from taserlink.forensics.link.checks import DEPLOYMENT_RULES, ROW_RULES
 from taserlink.forensics.matchfiles import read_matches
-from taserlink.format import read_image
+from taserlink.format import EventCode, read_image
 from taserlink.integrity import Report, TrustStore, verify_image
 from taserlink.workers import in_processes, usable_cores
 from tests.conftest import CAPTURES
@@ -108,3 +108,29 @@ def test_every_rule_is_a_function_of_one_context() -> None:
     for rule in (*ROW_RULES, *DEPLOYMENT_RULES):
         assert len(inspect.signature(rule).parameters) == 1, rule.__name__
         assert rule.__doc__ and rule.__doc__.startswith("``"), rule.__name__
+
+
+def test_a_device_keeps_the_deployments_linkage_reports_on_and_counts_the_rest() -> None:
+    """Every ``DEPLOY`` of a device is counted; those kept are exactly the ones of a
+    recovered cartridge or runner-up, or that lie or may lie in the window."""
+    paths = {str(p): p for p in image_paths(INCIDENT / "images")}
+    matches = read_matches(INCIDENT / "expected-matches.csv")
+    named = {m.serial for m in matches if m.serial} | {m.runner_up for m in matches if m.runner_up}
+    for window in (WINDOW, None):
+        result = link(
+            paths, read_issues(INCIDENT / "issues.csv"), matches, window=window, trust=TRUST
+        )
+        for device in result.devices:
+            deploys = sum(
+                int((read_image(Path(n)).records["code"] == EventCode.DEPLOY).sum())
+                for n in device.images
+            )
+            assert device.deployment_count >= len(device.deployments)
+            assert device.deployment_count <= deploys  # downloads overlap: counted once
+            for d in device.deployments:
+                span = d.span
+                in_window = window is not None and (
+                    span is None or (span[1] >= window.start_ms and span[0] <= window.end_ms)
+                )
+                assert d.serial in named or in_window
+            assert device.as_dict()["deployments"] == device.deployment_count

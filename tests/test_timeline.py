@@ -16,7 +16,7 @@ from taserlink.emulator.synthetic import synthetic_image
 from taserlink.errors import ClockModelError, TimelineError
 from taserlink.format import ClockSource, EventCode, Image, read_image
 from taserlink.timeline import ClockSettings, DeviceTimeline, merge_downloads
-from taserlink.timeline.clock import _fit
+from taserlink.timeline.clock import Anchor, AnchorKind, _estimate, _fit, _one_anchor
 from tests.conftest import CAPTURES
 from tests.test_clock_correction import DAY, HOUR, Driven, _check_bounds
 
@@ -228,3 +228,31 @@ def test_rows_of_picks_the_codes_in_sequence_order() -> None:
     assert (np.diff(timeline.seq[rows].astype(np.int64)) > 0).all()
     codes = set(timeline.code[rows].tolist())
     assert codes <= {int(EventCode.CLOCK_SET), int(EventCode.POWER_ON)} and codes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    device=st.integers(0, 2**53),
+    offset=st.integers(-(10**12), 10**12),
+    bound=st.integers(0, 10**9),
+    times=st.lists(st.integers(0, 2**53), min_size=1, max_size=20),
+    ppm=st.floats(0.001, 999_999),
+)
+def test_the_one_anchor_path_is_the_plain_estimate_to_the_bit(
+    device: int, offset: int, bound: int, times: list[int], ppm: float
+) -> None:
+    """The fast path for epochs of one anchor (many epochs at once) against the general
+    estimate, on the same floats: equal to the bit."""
+    anchor = Anchor(device, device + offset, bound, AnchorKind.DOWNLOAD, 1)
+    x = np.array(times, np.float64)
+    estimate, width, consistent = _estimate([anchor], x, ppm)
+    n = len(x)
+    fast, fast_width = _one_anchor(
+        np.full(n, float(device)),
+        np.full(n, float(device + offset)),
+        np.full(n, float(bound)),
+        x,
+        ppm,
+    )
+    assert consistent.all()
+    assert fast.tobytes() == estimate.tobytes() and fast_width.tobytes() == width.tobytes()

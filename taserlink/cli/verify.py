@@ -40,36 +40,29 @@ not be read, or bad usage, or the roots could not be loaded (then nothing is ver
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import itertools
 import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from taserlink.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
-    InputError,
     add_json_option,
     add_roots_option,
+    add_workers_option,
     printable,
     stderr_line,
     trusted_roots,
+    workers_of,
 )
-from taserlink.errors import FormatError, TaserlinkError, TruncatedError
-from taserlink.format import Image, read_image
 from taserlink.integrity import (
     Finding,
-    Report,
     Severity,
-    TrustStore,
-    verify_continuity,
-    verify_image,
 )
+from taserlink.integrity.batch import Outcome, verify_files
 from taserlink.integrity.roots import ROOTS_ENV
 from taserlink.timeline.times import utc_iso
 
@@ -78,7 +71,6 @@ __all__ = [
     "JSON_KEYS",
     "FINDING_KEYS",
     "Outcome",
-    "verify_paths",
     "register",
     "run",
 ]
@@ -95,29 +87,6 @@ _SEVERITIES: Final = (
     (Severity.INFO, "info", "info"),
 )
 """Severities in the order text output groups them, with singular and plural names."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What ``verify`` found for one image given on the command line.
-
-    Attributes:
-        path: the path as the user gave it.
-        report: the verification report, continuity findings included (``None`` when the
-            image could not be read at all).
-        image: the parsed image (``None`` when it is truncated or unreadable).
-        error: why the image could not be read (``None`` when it was verified).
-    """
-
-    path: str
-    report: Report | None
-    image: Image | None = None
-    error: TaserlinkError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """The image was verified and has no ``error`` finding."""
-        return self.report is not None and self.report.ok
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -146,11 +115,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "ok false, coverage null, no findings and an error {message, offset}",
     )
     add_roots_option(parser)
+    add_workers_option(parser, "images")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify ``args.images`` against the roots of ``args.roots``; write the report.
+    """Verify ``args.images`` against the roots of ``args.roots``, shared among
+    ``args.workers`` processes; write the report.
 
     Returns:
         :data:`EXIT_BAD_INPUT` if an image could not be read, else :data:`EXIT_FINDINGS`
@@ -158,68 +129,18 @@ def run(args: argparse.Namespace) -> int:
 
     Raises:
         TrustStoreError: the roots could not be loaded (exit 2; nothing is verified).
+        UsageError: ``--workers`` below 1.
     """
     trust = trusted_roots(args)
-    outcomes = verify_paths(args.images, trust)
+    outcomes = verify_files(args.images, trust, workers=workers_of(args))
+    for outcome in outcomes:
+        if outcome.error_line is not None:
+            stderr_line("error", outcome.error_line)
     if args.json:
         write_json(outcomes, sys.stdout)
     else:
         write_text(outcomes, sys.stdout)
     return exit_code(outcomes)
-
-
-def verify_paths(paths: Sequence[str], trust: TrustStore) -> list[Outcome]:
-    """Verify every image of ``paths`` (in order) against ``trust``, then continuity.
-
-    An image that cannot be read is reported on stderr as it is met and becomes an
-    :class:`Outcome` with ``error``; the rest go on.  Continuity findings are added to the
-    later image's report.  Every readable image is held in memory until the end (the
-    continuity check compares downloads of one device).
-    """
-    outcomes = [_verify_one(path, trust) for path in paths]
-    return _with_continuity(outcomes)
-
-
-def _verify_one(path: str, trust: TrustStore) -> Outcome:
-    try:
-        try:
-            image = read_image(path)
-        except TruncatedError:  # a cut download is verified: a `truncated` finding
-            return Outcome(path, verify_image(path, trust))
-        return Outcome(path, verify_image(image, trust), image)
-    except TaserlinkError as error:
-        stderr_line("error", str(InputError(path, error)))
-        return Outcome(path, None, error=error)
-
-
-def _with_continuity(outcomes: list[Outcome]) -> list[Outcome]:
-    """``outcomes`` with each device's downloads checked against the one before."""
-    by_device: dict[str, list[int]] = {}
-    for index, outcome in enumerate(outcomes):
-        if outcome.image is not None:
-            by_device.setdefault(outcome.image.identity.serial, []).append(index)
-    result = list(outcomes)
-    for indices in by_device.values():
-        ordered = sorted(indices, key=lambda i: (_started(outcomes[i]), i))
-        for earlier, later in itertools.pairwise(ordered):
-            before, after = outcomes[earlier], outcomes[later]
-            assert before.image is not None and after.image is not None
-            found = verify_continuity(before.image, after.image)
-            if not found:
-                continue
-            note = f" (earlier download: {before.path})"
-            extra = tuple(dataclasses.replace(f, message=f.message + note) for f in found)
-            report = result[later].report
-            assert report is not None
-            result[later] = dataclasses.replace(
-                result[later], report=Report(report.findings + extra, report.coverage)
-            )
-    return result
-
-
-def _started(outcome: Outcome) -> int:
-    assert outcome.image is not None
-    return outcome.image.acquisition.host_utc_start_ms
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
@@ -262,10 +183,9 @@ def image_text(outcome: Outcome) -> list[str]:
     if report is None:
         return [f"{path}: UNREADABLE", f"  {printable(str(outcome.error))}"]
     lines = [f"{path}: {'OK' if report.ok else 'NOT OK'}"]
-    if outcome.image is not None:
-        image = outcome.image
-        started = utc_iso(image.acquisition.host_utc_start_ms) or "an impossible time"
-        serial = printable(image.identity.serial)
+    if outcome.device is not None and outcome.started_ms is not None:
+        started = utc_iso(outcome.started_ms) or "an impossible time"
+        serial = printable(outcome.device)
         lines.append(f"  device    {serial}, download started {started} (host UTC)")
     lines.append(f"  coverage  {report.coverage}")
     if not report.findings:
@@ -308,16 +228,12 @@ def image_json(outcome: Outcome) -> dict[str, Any]:
     """The ``--json`` object of one image (see the module docstring)."""
     report = outcome.report
     if report is None:
-        error = outcome.error
         return {
             "path": outcome.path,
             "ok": False,
             "coverage": None,
             "findings": [],
-            "error": {
-                "message": str(error),
-                "offset": error.offset if isinstance(error, FormatError) else None,
-            },
+            "error": {"message": outcome.error, "offset": outcome.error_offset},
         }
     return {
         "path": outcome.path,

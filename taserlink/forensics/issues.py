@@ -194,6 +194,10 @@ class IssueList:
     _by_serial: dict[str, tuple[Issue, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _edges: dict[str, tuple[int, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    """:meth:`edges` of each serial asked for, kept (the issues never change)."""
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[Issue]] = {}
@@ -242,12 +246,15 @@ class IssueList:
 
     def edges(self, serial: str) -> tuple[int, ...]:
         """Every instant at which ``serial`` was issued or returned, in order."""
-        times = set()
-        for issue in self.of(serial):
-            times.add(issue.issued_ms)
-            if issue.returned_ms is not None:
-                times.add(issue.returned_ms)
-        return tuple(sorted(times))
+        found = self._edges.get(serial)
+        if found is None:
+            times = set()
+            for issue in self.of(serial):
+                times.add(issue.issued_ms)
+                if issue.returned_ms is not None:
+                    times.add(issue.returned_ms)
+            found = self._edges[serial] = tuple(sorted(times))
+        return found
 
 
 def read_issues(path: str | os.PathLike[str]) -> IssueList:

@@ -446,7 +446,7 @@ class ClockModel:
         for k, ((lo, hi), start) in enumerate(zip(bounds, starts, strict=True)):
             own = tuple(sorted(anchors[k], key=lambda a: (a.device_ms, a.seq)))
             fit = _fit(*_anchor_arrays(own), max_drift_ppm) if len(own) >= 2 else None
-            if own:
+            if len(own) > 1:  # one anchor always agrees with itself
                 _, _, ok = _estimate(
                     own, np.array([a.device_ms for a in own], np.float64), max_drift_ppm
                 )
@@ -599,14 +599,39 @@ class ClockModel:
         order = None if in_order else np.argsort(which, kind="stable")
         grouped = which if order is None else which[order]
         cuts = (np.flatnonzero(grouped[1:] != grouped[:-1]) + 1).tolist()
+        single = self._single_anchors
+        alone = single[0][which]  # index -1 (precedes the log) reads the trailing False
         for lo, hi in zip([0, *cuts], [*cuts, len(which)], strict=True):
             k = int(grouped[lo]) if hi > lo else -1
-            if k < 0 or not self.epochs[k].anchors:
+            if k < 0 or len(self.epochs[k].anchors) < 2:
                 continue
             rows = slice(lo, hi) if order is None else order[lo:hi]
             estimate, b, ok = _estimate(self.epochs[k].anchors, times[rows], self.max_drift_ppm)
             utc[rows], bound[rows], consistent[rows] = np.round(estimate), b, ok
+        if alone.any():  # epochs of one anchor, all at once
+            at = which[alone]
+            _, d, u, b = single
+            estimate, width = _one_anchor(d[at], u[at], b[at], times[alone], self.max_drift_ppm)
+            utc[alone], bound[alone] = np.round(estimate), width
         return utc, bound, which, consistent
+
+    @cached_property
+    def _single_anchors(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]:
+        """Per epoch: whether it has exactly one anchor, and that anchor's device time, UTC
+        and bound (0 where it has not); the flags end with a ``False`` for index -1."""
+        one = [len(e.anchors) == 1 for e in self.epochs]
+        first = [e.anchors[0] if len(e.anchors) == 1 else None for e in self.epochs]
+        d = np.array([0.0 if a is None else float(a.device_ms) for a in first])
+        u = np.array([0.0 if a is None else float(a.utc_ms) for a in first])
+        b = np.array([0.0 if a is None else float(a.bound_ms) for a in first])
+        return np.array([*one, False], np.bool_), d, u, b
 
     def describe(self) -> str:
         """The model and its inputs as text, for a report."""
@@ -723,5 +748,37 @@ def _carry(
 def _carried(
     anchors: Sequence[Anchor], at_ms: int, to_ms: int, seq: int, max_drift_ppm: float
 ) -> Anchor:
+    if len(anchors) == 1:
+        (only,) = anchors
+        at = np.array([float(at_ms)])
+        single, width = _one_anchor(
+            np.array([float(only.device_ms)]),
+            np.array([float(only.utc_ms)]),
+            np.array([float(only.bound_ms)]),
+            at,
+            max_drift_ppm,
+        )
+        return Anchor(to_ms, round(single[0]), int(width[0]), AnchorKind.CARRIED, seq)
     estimate, bound, _ = _estimate(anchors, np.array([at_ms], np.float64), max_drift_ppm)
     return Anchor(to_ms, round(estimate[0]), int(bound[0]), AnchorKind.CARRIED, seq)
+
+
+def _one_anchor(
+    d: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    max_drift_ppm: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """:func:`_estimate` where each time ``x[i]`` has one anchor ``(d[i], u[i], b[i])`` (its
+    epoch's only one), for many epochs at once: the same operations element by element, so
+    the same answers to the bit (``tests/test_timeline.py`` holds them equal).  One anchor
+    always agrees with itself."""
+    rho = max_drift_ppm / 1e6
+    rate = rho / (1 - rho)
+    centre = u + (x - d)
+    width = b + rate * np.abs(x - d) + TRUNCATION_MS
+    lower, upper = centre - width, centre + width
+    estimate = np.clip(centre, lower, upper)
+    bound = np.maximum(upper - estimate, estimate - lower)
+    return estimate, np.ceil(bound + 0.5)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from taserlink.errors import ImageIOError, LinkError, SerialError, TaserlinkError, TimelineError
 from taserlink.findings import Severity
@@ -44,7 +45,7 @@ from taserlink.forensics.link.result import (
     span_of,
 )
 from taserlink.forensics.results import MatchRow, MatchStatus
-from taserlink.format import EventCode, Image, payload_view, read_image
+from taserlink.format import CrcCheck, EventCode, Image, payload_view, read_image
 from taserlink.integrity import TrustStore, verify_image
 from taserlink.serials import CARTRIDGE_SCHEME
 from taserlink.timeline import ClockSettings, DeviceTimeline
@@ -103,7 +104,9 @@ def link(
     wanted = frozenset(
         CARTRIDGE_SCHEME.normalize(m.serial) for m in matches if m.status is not MatchStatus.NONE
     )
-    surveyed = in_processes(_survey, (trust, images), list(images), workers)
+    named = wanted | {CARTRIDGE_SCHEME.normalize(m.runner_up) for m in matches if m.runner_up}
+    inputs = _Inputs(images, trust, settings, issues, wanted, named, window)
+    surveyed = in_processes(_survey, inputs, list(images), workers)
     found: list[LinkFinding] = []
     if trust is None:
         found.append(
@@ -119,11 +122,18 @@ def link(
     by_device: dict[str, list[str]] = {}
     for s in surveyed:
         by_device.setdefault(s.summary.device, []).append(s.summary.name)
-    per_device = [(serial, by_device[serial]) for serial in sorted(by_device)]
-    shared = _DeviceInputs(images, verified, settings, issues, wanted)
+    alone = {s.summary.device: s.alone for s in surveyed if len(by_device[s.summary.device]) == 1}
+    several = [
+        (serial, [(name, verified[name]) for name in names])
+        for serial, names in sorted(by_device.items())
+        if len(names) > 1
+    ]
+    outcomes = in_processes(_device, inputs, several, workers)
+    redone = {serial: outcome for (serial, _), outcome in zip(several, outcomes, strict=True)}
     devices: list[DeviceSummary] = []
     histories: dict[str, list[CartridgeEvent]] = {}
-    for device, history, warnings in in_processes(_device, shared, per_device, workers):
+    for serial in sorted(by_device):
+        device, history, warnings = alone[serial] if serial in alone else redone[serial]
         devices.append(device)
         for event in history:
             histories.setdefault(event.serial, []).append(event)
@@ -161,7 +171,7 @@ def _read(name: str, source: ImageSource) -> Image:
     if isinstance(source, Image):
         return source
     try:
-        return read_image(source)
+        return read_image(source, crc=CrcCheck.SKIP)  # the verifier checks every CRC itself
     except ImageIOError as error:  # its message names the file
         raise LinkError(str(error)) from error
     except TaserlinkError as error:
@@ -169,15 +179,37 @@ def _read(name: str, source: ImageSource) -> Image:
 
 
 @dataclass(frozen=True)
+class _Inputs:
+    """What every job of a linkage shares (it reaches workers by the fork, unpickled)."""
+
+    images: Mapping[str, ImageSource]
+    trust: TrustStore | None
+    settings: ClockSettings
+    issues: IssueList
+    wanted: frozenset[str]
+    """The recovered cartridges' serials: the history kept is theirs."""
+    named: frozenset[str]
+    """Those and the ambiguous matches' runner-ups: their ``DEPLOY`` records are kept."""
+    window: Window | None
+    """With a window, the ``DEPLOY`` records that lie or may lie in it are kept too."""
+
+
+_DeviceOutcome = tuple[DeviceSummary, list[CartridgeEvent], tuple[str, ...]]
+"""A device's summary, the history events of the wanted serials, its clock's warnings."""
+
+
+@dataclass(frozen=True)
 class _Surveyed:
     summary: ImageSummary
     finding: LinkFinding | None
+    alone: _DeviceOutcome
+    """The device's outcome were this its only download (used when it is: one read)."""
 
 
-def _survey(inputs: tuple[TrustStore | None, Mapping[str, ImageSource]], name: str) -> _Surveyed:
-    """One image read, verified (with the trust store of ``inputs``) and summarised."""
-    trust, images = inputs
-    image = _read(name, images[name])
+def _survey(inputs: _Inputs, name: str) -> _Surveyed:
+    """One image read, verified, summarised, and its device's outcome from it alone."""
+    trust = inputs.trust
+    image = _read(name, inputs.images[name])
     serial = image.identity.serial
     problems: tuple[str, ...] = ()
     ok: bool | None = None
@@ -210,78 +242,94 @@ def _survey(inputs: tuple[TrustStore | None, Mapping[str, ImageSource]], name: s
         verified=ok,
         problems=problems,
     )
-    return _Surveyed(summary, finding)
+    return _Surveyed(summary, finding, _device_of(inputs, serial, [(name, image)], {name: ok}))
 
 
-@dataclass(frozen=True)
-class _DeviceInputs:
-    """What every device's pass needs besides its own serial and downloads' names."""
-
-    images: Mapping[str, ImageSource]
-    verified: Mapping[str, bool | None]
-    settings: ClockSettings
-    issues: IssueList
-    wanted: frozenset[str]
-    """The recovered cartridges' serials: the history kept is theirs."""
+def _device(inputs: _Inputs, job: tuple[str, list[tuple[str, bool | None]]]) -> _DeviceOutcome:
+    """The outcome of a device with several downloads (names and verification outcomes):
+    its downloads read again and merged."""
+    serial, downloads = job
+    named = [(name, _read(name, inputs.images[name])) for name, _ in downloads]
+    return _device_of(inputs, serial, named, dict(downloads))
 
 
-def _device(
-    inputs: _DeviceInputs, job: tuple[str, list[str]]
-) -> tuple[DeviceSummary, list[CartridgeEvent], tuple[str, ...]]:
-    """One device's timeline: its summary (every ``DEPLOY`` with custody), the history
-    events of the wanted serials, and its clock model's warnings.
+def _device_of(
+    inputs: _Inputs,
+    serial: str,
+    named: list[tuple[str, Image]],
+    verified: Mapping[str, bool | None],
+) -> _DeviceOutcome:
+    """One device's timeline from its downloads: its summary (the ``DEPLOY`` records
+    linkage reports on, with custody), the history events of the wanted serials, and its
+    clock model's warnings.
 
     Raises:
         LinkError: two of its downloads disagree about a record.
     """
-    serial, names = job
-    issues = inputs.issues
-    named = [(name, _read(name, inputs.images[name])) for name in names]
     try:
-        timeline = DeviceTimeline.from_images(
-            named, settings=inputs.settings, verified=inputs.verified
-        )
+        timeline = DeviceTimeline.from_images(named, settings=inputs.settings, verified=verified)
     except TimelineError as error:
         raise LinkError(str(error)) from error
-    events = _cartridge_events(timeline, issues)
+    issues = inputs.issues
+    events = _cartridge_events(timeline, inputs)
     deployments = tuple(_deployment(e, issues) for e in events if e.event is EventCode.DEPLOY)
     others = (e for e in events if e.event is not EventCode.DEPLOY)
     history = [e for e in (*deployments, *others) if e.serial in inputs.wanted]
     first_seq = int(timeline.seq[0]) if len(timeline) else None
     clock = timeline.clock
-    summary = DeviceSummary(serial, tuple(names), clock, deployments, first_seq)
+    count = len(timeline.rows_of([EventCode.DEPLOY]))
+    names = tuple(name for name, _ in named)
+    summary = DeviceSummary(serial, names, clock, deployments, first_seq, count)
     return summary, history, () if clock is None else clock.warnings
 
 
-def _serial_text(raw: bytes) -> str:
-    """A cartridge record's serial field as text: canonical when valid, else as stored
-    (NUL padding dropped, undecodable bytes replaced)."""
-    text = raw.rstrip(b"\0").decode("ascii", "replace")
+def _serial_texts(stored: list[bytes]) -> list[str]:
+    """Cartridge records' serial fields as text: canonical when valid, else as stored (NUL
+    padding dropped, undecodable bytes replaced).  Canonical valid serials, what devices
+    write, are recognised in one vectorised check; only the others go one by one."""
+    texts = [raw.rstrip(b"\0").decode("ascii", "replace") for raw in stored]
+    _, valid = CARTRIDGE_SCHEME.encode(texts)
+    return [
+        text if ok else _serial_text(text) for text, ok in zip(texts, valid.tolist(), strict=True)
+    ]
+
+
+def _serial_text(text: str) -> str:
     try:
         return CARTRIDGE_SCHEME.validate(text)
     except SerialError:
         return text
 
 
-def _cartridge_events(timeline: DeviceTimeline, issues: IssueList) -> list[CartridgeEvent]:
-    """Every record of ``timeline`` naming a cartridge, in the order of
-    :data:`HISTORY_EVENTS` then by sequence, with its corrected time (one vectorised
-    correction for all of them) and who held the device then."""
-    chosen = [(code, timeline.rows_of([code])) for code in HISTORY_EVENTS]
-    rows = np.concatenate([r for _, r in chosen])
+def _cartridge_events(timeline: DeviceTimeline, inputs: _Inputs) -> list[CartridgeEvent]:
+    """The records of ``timeline`` naming a cartridge that linkage reports on — the
+    ``DEPLOY`` records of :attr:`_Inputs.named` serials or in the window, the inserts
+    and removes of the wanted ones — in the order of :data:`HISTORY_EVENTS` then by
+    sequence, with their corrected times (vectorised) and who held the device then.  Each
+    distinct stored serial is read once."""
+    chosen = []
+    for code in HISTORY_EVENTS:
+        rows = timeline.rows_of([code])
+        stored, which = np.unique(
+            payload_view(timeline.records[rows], code)["serial"], return_inverse=True
+        )
+        texts = _serial_texts(stored.tolist())
+        kept = inputs.named if code is EventCode.DEPLOY else inputs.wanted
+        keep = np.array([text in kept for text in texts], dtype=np.bool_)[which]
+        if code is EventCode.DEPLOY and inputs.window is not None:
+            keep |= _may_lie_in(timeline, rows, inputs.window)
+        rows, which = rows[keep], which[keep]
+        chosen.append((code, rows, [texts[k] for k in which.tolist()]))
+    rows = np.concatenate([r for _, r, _ in chosen])
     if len(rows) == 0:
         return []
     times = iter(timeline.corrected_times(rows))
     events = []
-    for code, picked in chosen:
+    for code, picked, serials in chosen:
         payloads = payload_view(timeline.records[picked], code)
         seqs = timeline.records["seq"][picked].tolist()
-        for row, seq, bay, raw in zip(
-            picked.tolist(),
-            seqs,
-            payloads["bay"].tolist(),
-            payloads["serial"].tolist(),
-            strict=True,
+        for row, seq, bay, serial in zip(
+            picked.tolist(), seqs, payloads["bay"].tolist(), serials, strict=True
         ):
             time = next(times)
             events.append(
@@ -290,14 +338,25 @@ def _cartridge_events(timeline: DeviceTimeline, issues: IssueList) -> list[Cartr
                     device=timeline.serial,
                     seq=seq,
                     bay=bay,
-                    serial=_serial_text(raw),
+                    serial=serial,
                     time=time,
                     images=timeline.holders(row),
                     verified=timeline.verified_at(row),
-                    device_custody=custody_over(issues, timeline.serial, span_of(time)),
+                    device_custody=custody_over(inputs.issues, timeline.serial, span_of(time)),
                 )
             )
     return events
+
+
+def _may_lie_in(
+    timeline: DeviceTimeline, rows: npt.NDArray[np.intp], window: Window
+) -> npt.NDArray[np.bool_]:
+    """Which records at ``rows`` lie or may lie in ``window``: their corrected interval
+    meets it, or they cannot be placed in UTC at all."""
+    utc, bound, _, _ = timeline.corrected(rows)
+    with np.errstate(invalid="ignore"):  # NaN: not placed, compares False
+        meets = (utc + bound >= window.start_ms) & (utc - bound <= window.end_ms)
+    return np.asarray(meets | np.isnan(utc))
 
 
 def _deployment(event: CartridgeEvent, issues: IssueList) -> Deployment:

@@ -415,7 +415,8 @@ class ImageSummary:
 
 @dataclass(frozen=True)
 class DeviceSummary:
-    """One device: its images, its clock model and every ``DEPLOY`` in its log.
+    """One device: its images, its clock model, how many ``DEPLOY`` records its log holds,
+    and those linkage reports on.
 
     ``clock`` is ``None`` when its images hold no record at all.
     """
@@ -424,15 +425,21 @@ class DeviceSummary:
     images: tuple[str, ...]
     clock: ClockModel | None
     deployments: tuple[Deployment, ...]
+    """The ``DEPLOY`` records linkage reports on, by sequence: those of a recovered
+    cartridge or of an ambiguous match's runner-up, and (with an incident window) those
+    that lie or may lie in the window.  A force's device logs hold thousands of others;
+    they are counted in :attr:`deployment_count`, not kept."""
     first_seq: int | None
     """The oldest record any of its images holds (above 1: older records were deleted)."""
+    deployment_count: int = 0
+    """Every ``DEPLOY`` record in its log."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "serial": self.serial,
             "images": list(self.images),
             "first_seq": self.first_seq,
-            "deployments": len(self.deployments),
+            "deployments": self.deployment_count,
             "clock_model": None if self.clock is None else self.clock.describe().splitlines(),
             "clock_warnings": [] if self.clock is None else list(self.clock.warnings),
         }
