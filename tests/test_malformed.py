@@ -96,6 +96,7 @@ def test_every_truncation_is_a_truncated_error_at_the_end(name: str) -> None:
         assert f"at offset {cut}: " in str(caught.value)
 
 
+@pytest.mark.slow
 def test_every_truncation_of_a_capture_exits_2_with_one_line(tmp_path: Path) -> None:
     data = CAPTURES[SMALLEST]
     reasons = set()

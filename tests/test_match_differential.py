@@ -131,6 +131,7 @@ def assert_same(fast: list[MatchRow], reference: list[MatchRow]) -> None:
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (f, r)
 
 
+@pytest.mark.slow
 @settings(max_examples=400)
 @given(scenes())
 def test_fast_matcher_agrees_with_the_reference(
@@ -254,6 +255,7 @@ def crowded_scenes(draw: st.DrawFn) -> tuple[SerialScheme, list[str], list[TagRe
     return scheme, serials, reads
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(crowded_scenes())
 def test_crowded_exhibits_agree_with_the_reference(

@@ -74,7 +74,7 @@ def matcher(size: int) -> Matcher:
     return Matcher(SerialIndex(list(register(size))))
 
 
-@pytest.mark.parametrize("size", [100_000, 1_000_000])
+@pytest.mark.parametrize("size", [100_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
 @settings(
     max_examples=25,
     deadline=None,

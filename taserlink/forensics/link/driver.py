@@ -1,14 +1,16 @@
 """The linkage driver: images surveyed, devices' timelines built, rules run.
 
-Two passes, each over independent pieces of work, so either can run in a pool of processes
-(``workers``) and neither holds more than one device's downloads at a time:
+The work is shared among ``workers`` forked processes, one image per job, and no process
+holds more than one device's downloads at a time:
 
 1. **survey**, per image: read it (when given as a path), verify it against the trusted
-   roots, keep its summary (:class:`ImageSummary`) and its device serial;
-2. **device**, per device: read its downloads again, build its
-   :class:`~taserlink.timeline.DeviceTimeline` (records merged once, clock model,
-   provenance), and keep only the records that name a cartridge, corrected in one
-   vectorised step, with who held the device then.
+   roots, keep its summary (:class:`ImageSummary`), and build its device's
+   :class:`~taserlink.timeline.DeviceTimeline` from it alone — records, clock model,
+   provenance — keeping only the cartridge records linkage reports on, corrected in one
+   vectorised step, with who held the device then.  A device downloaded once (the usual
+   case) is then done: one read, one job;
+2. **device**, per device downloaded several times: its downloads read again and merged
+   into one timeline, the same way.
 
 Then the rows of the recovered cartridges are formed and every rule of
 :mod:`taserlink.forensics.link.checks` runs over them.  The result is the same whatever
@@ -20,7 +22,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -55,9 +56,6 @@ __all__ = ["ImageSource", "link"]
 
 ImageSource = Image | str | os.PathLike[str]
 """An image as parsed, or the path of its file (read when needed, then let go)."""
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 
 
 def link(
