@@ -47,13 +47,13 @@ from taserlink.errors import FormatError, ImageIOError
 from taserlink.format import Image
 from taserlink.format import layout as L
 from taserlink.integrity.trust import library_warnings
+from taserlink.serials import SERIAL_LENGTH
 
 __all__ = ["SignedPart", "signed_parts", "export_evidence", "DEFAULT_IMAGE_NAME"]
 
 DEFAULT_IMAGE_NAME: Final = "image.tdi"
 """The file name ``image.sha256`` gives the image when the caller names none."""
 
-_SERIAL_BYTES: Final = 10
 _FILE_MODE: Final = 0o644
 
 
@@ -206,6 +206,7 @@ def _readme(
     """README.txt: the files, the byte ranges they come from, and the commands."""
     serial = image.identity.serial
     serial_offset = image.spans["identity"].offset
+    serial_end = serial_offset + SERIAL_LENGTH - 1
     has_chain = len(certificates) > 1
     untrusted = " -untrusted chain.pem" if has_chain else ""
     verify = f"openssl verify -no-CApath -no-CAstore -CAfile ROOT.pem{untrusted}"
@@ -214,7 +215,7 @@ def _readme(
         "",
         f"Image:          {image_name} ({len(image.data)} bytes)",
         f"Image SHA-256:  {image_sha256}",
-        f"Device serial:  {serial} (image bytes {serial_offset}-{serial_offset + 9})",
+        f"Device serial:  {serial} (image bytes {serial_offset}-{serial_end})",
         f"Device subject: {certificates[0].subject.rfc4514_string()}",
         f"Issuer:         {certificates[0].issuer.rfc4514_string()}",
         "",
@@ -312,7 +313,7 @@ def _readme(
     tag_octal = example.tag[:-1].decode("ascii") + "\\000"
     cut = f"dd if={shlex.quote(image_name)} bs=1 status=none"
     lines += [
-        f"    {{ printf '{tag_octal}'; {cut} skip={serial_offset} count={_SERIAL_BYTES};",
+        f"    {{ printf '{tag_octal}'; {cut} skip={serial_offset} count={SERIAL_LENGTH};",
         f"      {cut} skip={example.fields_offset} count={example.fields_length}; }}"
         f" | cmp - {example.name}.msg",
         f"    {cut} skip={example.signature_offset} count={L.SIGNATURE_SIZE}"
