@@ -6,8 +6,10 @@ One run:
 2. writes ``--images`` generated images of ``--records`` records each
    (:func:`taserlink.emulator.synthetic.synthetic_image`, one device each, seeds 0, 1, …)
    to a temporary folder, and builds the inputs of a real linkage: a match row (status
-   ``match``) for every tenth cartridge any image deployed, and an issue list signing each
-   device and those cartridges out to one officer for the whole log;
+   ``match``) for every ``--recovered-every``-th cartridge each image deployed (by default
+   one in 1,000: these generated logs deploy a cartridge every 50 records, some 2,000 per
+   image, far more than a real device in a year), and an issue list signing each device
+   and those cartridges out to one officer for the whole log;
 3. times, best of ``--repeat`` with garbage collection off (the two commands alternated,
    so that other work on the machine slows both alike), each with every usable core
    (``--workers``) and with one process:
@@ -56,9 +58,10 @@ from taserlink.timeline.times import utc_text
 from taserlink.workers import usable_cores
 
 
-def _inputs(paths: list[Path]) -> tuple[list[MatchRow], str]:
-    """Match rows for every tenth deployed cartridge, and an issue list (CSV text) signing
-    each device and those cartridges out to one officer over the whole log."""
+def _inputs(paths: list[Path], every: int) -> tuple[list[MatchRow], str]:
+    """Match rows for every ``every``-th cartridge each image deployed (by serial), and an
+    issue list (CSV text) signing each device and those cartridges out to one officer over
+    the whole log."""
     matches: list[MatchRow] = []
     lines = ["serial,officer,issued_at,returned_at"]
     for k, path in enumerate(paths):
@@ -69,7 +72,7 @@ def _inputs(paths: list[Path]) -> tuple[list[MatchRow], str]:
         deployed = image.records[image.records["code"] == EventCode.DEPLOY]
         deploys = payload_view(deployed, EventCode.DEPLOY)
         serials = sorted({bytes(s).rstrip(b"\0").decode() for s in deploys["serial"]})
-        for j, serial in enumerate(serials[::10]):
+        for j, serial in enumerate(serials[::every]):
             matches.append(
                 MatchRow(
                     exhibit=f"E{k}-{j}",
@@ -92,6 +95,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="records each (100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (3)")
     parser.add_argument("--workers", type=int, default=usable_cores(), help="processes")
+    parser.add_argument(
+        "--recovered-every",
+        type=int,
+        default=1000,
+        metavar="K",
+        help="a recovered cartridge for every K-th cartridge an image deployed (1000)",
+    )
     args = parser.parse_args()
     print("\n".join(machine_info({"taserlink": taserlink.__version__, "numpy": np.__version__})))
     trust = TrustStore.from_pem(test_authority().root_pem())
@@ -102,7 +112,7 @@ def main() -> None:
             path.write_bytes(synthetic_image(args.records, seed=k))
             paths.append(path)
         size = sum(p.stat().st_size for p in paths) / 1e6
-        matches, issues_text = _inputs(paths)
+        matches, issues_text = _inputs(paths, args.recovered_every)
         issues = parse_issues(issues_text, "bench-issues.csv")
         print(
             f"\n{args.images} images x {args.records:,} records ({size:,.0f} MB), "

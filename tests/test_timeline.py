@@ -16,7 +16,7 @@ from taserlink.emulator.synthetic import synthetic_image
 from taserlink.errors import ClockModelError, TimelineError
 from taserlink.format import ClockSource, EventCode, Image, read_image
 from taserlink.timeline import ClockSettings, DeviceTimeline, merge_downloads
-from taserlink.timeline.clock import Anchor, AnchorKind, _estimate, _fit, _one_anchor
+from taserlink.timeline.clock import Anchor, AnchorKind, _carried, _estimate, _fit, _one_anchor
 from tests.conftest import CAPTURES
 from tests.test_clock_correction import DAY, HOUR, Driven, _check_bounds
 
@@ -256,3 +256,23 @@ def test_the_one_anchor_path_is_the_plain_estimate_to_the_bit(
     )
     assert consistent.all()
     assert fast.tobytes() == estimate.tobytes() and fast_width.tobytes() == width.tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    device=st.integers(0, 2**53),
+    offset=st.integers(-(10**12), 10**12),
+    bound=st.integers(0, 10**9),
+    at=st.integers(0, 2**53),
+    ppm=st.floats(0.001, 999_999),
+)
+def test_an_anchor_carried_from_one_anchor_is_the_plain_estimate(
+    device: int, offset: int, bound: int, at: int, ppm: float
+) -> None:
+    """The one-number path of a clock-set link against the general estimate at that
+    instant: the same UTC and bound."""
+    anchor = Anchor(device, device + offset, bound, AnchorKind.DOWNLOAD, 1)
+    carried = _carried([anchor], at, 5, 9, ppm)
+    estimate, width, _ = _estimate([anchor], np.array([at], np.float64), ppm)
+    assert (carried.utc_ms, carried.bound_ms) == (round(estimate[0]), int(width[0]))
+    assert (carried.device_ms, carried.seq, carried.kind) == (5, 9, AnchorKind.CARRIED)

@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -748,17 +749,17 @@ def _carry(
 def _carried(
     anchors: Sequence[Anchor], at_ms: int, to_ms: int, seq: int, max_drift_ppm: float
 ) -> Anchor:
-    if len(anchors) == 1:
+    if len(anchors) == 1:  # most links: the same arithmetic on one number, as floats
         (only,) = anchors
-        at = np.array([float(at_ms)])
-        single, width = _one_anchor(
-            np.array([float(only.device_ms)]),
-            np.array([float(only.utc_ms)]),
-            np.array([float(only.bound_ms)]),
-            at,
-            max_drift_ppm,
-        )
-        return Anchor(to_ms, round(single[0]), int(width[0]), AnchorKind.CARRIED, seq)
+        d, u, b, x = float(only.device_ms), float(only.utc_ms), float(only.bound_ms), float(at_ms)
+        rho = max_drift_ppm / 1e6
+        rate = rho / (1 - rho)
+        centre = u + (x - d)
+        width = b + rate * abs(x - d) + TRUNCATION_MS
+        lower, upper = centre - width, centre + width
+        single = min(max(centre, lower), upper)
+        reach = math.ceil(max(upper - single, single - lower) + 0.5)
+        return Anchor(to_ms, round(single), reach, AnchorKind.CARRIED, seq)
     estimate, bound, _ = _estimate(anchors, np.array([at_ms], np.float64), max_drift_ppm)
     return Anchor(to_ms, round(estimate[0]), int(bound[0]), AnchorKind.CARRIED, seq)
 
