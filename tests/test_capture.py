@@ -26,7 +26,6 @@ import usb.util
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taserlink.device import protocol as P
 from taserlink.device.capture import RecordingBackend
 from taserlink.device.download import download
 from taserlink.device.session import DeviceSession, RetryPolicy
@@ -44,6 +43,7 @@ from taserlink.usb import (
     read_capture,
     read_events,
 )
+from taserlink.usb import protocol as P
 from tests.conftest import ROOT
 from tests.tshark_support import (
     TSHARK_FIELDS,

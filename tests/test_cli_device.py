@@ -23,11 +23,11 @@ import pytest
 
 from taserlink.cli import dock, main
 from taserlink.cli.download import ProgressBoard
-from taserlink.device import protocol as P
 from taserlink.errors import DeviceError
 from taserlink.format import DEVICE_EPOCH_UNIX_MS, ClockSource, EventCode, read_image
 from taserlink.format.records import decode_payload
 from taserlink.integrity import TrustStore, verify_image
+from taserlink.usb import protocol as P
 from tests.conftest import CAPTURES, ROOT
 
 TEST_ROOT = CAPTURES / "test-root.pem"

@@ -25,7 +25,6 @@ from typing import TypedDict
 import numpy as np
 import pytest
 
-from taserlink.device import protocol as P
 from taserlink.device.download import (
     DownloadResult,
     download,
@@ -45,6 +44,7 @@ from taserlink.format import layout as L
 from taserlink.format.image import decode_base, encode_base, encode_identity
 from taserlink.integrity import Severity, TrustStore, verify_image
 from taserlink.serials import CARTRIDGE_SCHEME
+from taserlink.usb import protocol as P
 from tests.conftest import CAPTURES
 
 TRUST = TrustStore.from_paths([CAPTURES / "test-root.pem"])

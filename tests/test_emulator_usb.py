@@ -20,7 +20,6 @@ import usb.util
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taserlink.device import protocol as P
 from taserlink.emulator import (
     DataportServer,
     EmulatedBackend,
@@ -44,6 +43,7 @@ from taserlink.format.image import (
     decode_statement,
 )
 from taserlink.integrity import Kind, TrustStore, verify_image
+from taserlink.usb import protocol as P
 from taserlink.usb.chapter9 import (
     CONFIGURATION_DESCRIPTOR,
     DEVICE_DESCRIPTOR,

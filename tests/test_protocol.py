@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taserlink.device import protocol as P
 from taserlink.errors import ProtocolError
+from taserlink.usb import protocol as P
 
 payloads = st.binary(max_size=P.MAX_PAYLOAD)
 u8 = st.integers(0, 255)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 import pytest
 import usb.core
 
-from taserlink.device import protocol as P
 from taserlink.device.session import DeviceSession, RetryPolicy
 from taserlink.device.usb_host import (
     EndpointStalled,
@@ -40,6 +39,7 @@ from taserlink.errors import (
 from taserlink.format import EventCode, decode_payload
 from taserlink.format import layout as L
 from taserlink.format.image import encode_base, encode_certificates, encode_identity
+from taserlink.usb import protocol as P
 
 
 class FakeClock:

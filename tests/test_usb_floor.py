@@ -25,7 +25,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from taserlink.device import capture as device_capture
-from taserlink.device import protocol as P
 from taserlink.emulator import EmulatedBackend, run_scenario
 from taserlink.emulator.replay import ReplayBackend
 from taserlink.usb import (
@@ -39,6 +38,7 @@ from taserlink.usb import (
 )
 from taserlink.usb import chapter9 as C9
 from taserlink.usb import libusb as L
+from taserlink.usb import protocol as P
 from taserlink.usb.backend import pyusb_exception, urb_status, usb_error
 from tests.conftest import ROOT
 
@@ -251,8 +251,8 @@ def test_the_floor_imports_neither_the_host_nor_the_emulator() -> None:
 
 def test_the_replay_imports_nothing_of_the_host() -> None:
     """``taserlink.emulator.replay`` names no ``taserlink.device`` module, and loading it
-    loads none of the host's capture code.  (The emulator package itself imports the
-    protocol declaration ``taserlink.device.protocol``, which host and device share.)"""
+    (and so the emulator package) loads no module of the host at all: the protocol both
+    sides speak is the floor's (``taserlink.usb.protocol``)."""
     source = (ROOT / "taserlink" / "emulator" / "replay.py").read_text(encoding="utf-8")
     imported = {
         node.module
@@ -268,7 +268,8 @@ def test_the_replay_imports_nothing_of_the_host() -> None:
     assert not {m for m in imported if m.startswith("taserlink.device")}
     loaded = _loaded_after("import taserlink.emulator.replay")
     assert "taserlink.emulator.replay" in loaded
-    assert "taserlink.device.capture" not in loaded
+    assert "taserlink.usb.protocol" in loaded
+    assert not {m for m in loaded if m.startswith("taserlink.device")}, loaded
 
 
 def test_the_host_keeps_its_capture_names() -> None:

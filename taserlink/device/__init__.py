@@ -17,7 +17,7 @@ Talk to one device::
         info = session.identify()
         print(info.serial, info.first_seq, info.last_seq, session.read_clock())
 
-Modules: :mod:`~taserlink.device.protocol` (frames, commands; shared with the emulator),
+The protocol is :mod:`taserlink.usb.protocol` (frames, commands; the emulator's too). Modules:
 :mod:`~taserlink.device.usb_host` (pyusb: find, open, claim, bulk transfers),
 :mod:`~taserlink.device.session` (requests, retries, typed errors),
 :mod:`~taserlink.device.download` (whole downloads, partials, resume, atomic writes).

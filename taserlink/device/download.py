@@ -64,7 +64,6 @@ from typing import Any, Final
 import numpy as np
 
 from taserlink import __version__, atomic
-from taserlink.device import protocol as P
 from taserlink.device.session import DeviceInfo, DeviceSession, RetryPolicy
 from taserlink.device.usb_host import Transport, UsbDeviceInfo, open_link
 from taserlink.errors import (
@@ -86,6 +85,7 @@ from taserlink.format.image import (
     encode_certificates,
 )
 from taserlink.serials import DEVICE_SCHEME
+from taserlink.usb import protocol as P
 
 __all__ = [
     "TOOL_VERSION",

@@ -1,7 +1,7 @@
 """A session with one dataport device: numbered requests, checked answers, bounded retries.
 
 :class:`DeviceSession` sends one request frame per bulk OUT transfer and reads one answer
-frame per bulk IN transfer (frames: :mod:`taserlink.device.protocol`).  Every attempt gets a
+frame per bulk IN transfer (frames: :mod:`taserlink.usb.protocol`).  Every attempt gets a
 new sequence number; an answer is accepted only if its CRC holds, it carries the
 ``RESPONSE`` flag, the request's command and the sequence number of one of this request's
 attempts.  A well-formed answer to an *earlier* request (a late answer that arrived after
@@ -45,7 +45,6 @@ from typing import Any, Final
 
 import construct as cs
 
-from taserlink.device import protocol as P
 from taserlink.device.usb_host import READ_SIZE, EndpointStalled, Transport, UsbLink, open_link
 from taserlink.errors import (
     DeviceDisconnected,
@@ -66,6 +65,7 @@ from taserlink.format.image import (
     encode_certificates,
     encode_identity,
 )
+from taserlink.usb import protocol as P
 
 __all__ = [
     "RetryPolicy",
@@ -277,7 +277,7 @@ class DeviceSession:
             DeviceTimeout: no answer within the attempts and time allowed.
             ProtocolError: only malformed answers (or stalls) within them.
             DeviceRefused: the device refused (``status``: a
-                :class:`~taserlink.device.protocol.Status`).
+                :class:`~taserlink.usb.protocol.Status`).
             DeviceDisconnected: the device went away.
         """
         return self._request(command, payload, idempotent=True)

@@ -35,15 +35,6 @@ from typing import Any, Protocol, runtime_checkable
 import usb.core
 import usb.util
 
-from taserlink.device.protocol import (
-    EP_IN,
-    EP_OUT,
-    INTERFACE_CLASS,
-    MAX_FRAME,
-    MAX_PACKET,
-    PRODUCT_ID,
-    VENDOR_ID,
-)
 from taserlink.errors import (
     DeviceDisconnected,
     DeviceError,
@@ -52,6 +43,15 @@ from taserlink.errors import (
     ProtocolError,
 )
 from taserlink.serials import DEVICE_SCHEME
+from taserlink.usb.protocol import (
+    EP_IN,
+    EP_OUT,
+    INTERFACE_CLASS,
+    MAX_FRAME,
+    MAX_PACKET,
+    PRODUCT_ID,
+    VENDOR_ID,
+)
 
 __all__ = [
     "READ_SIZE",

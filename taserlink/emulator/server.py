@@ -1,6 +1,6 @@
 """The device side of the dataport protocol: one request frame in, one response frame out.
 
-:class:`DataportServer` answers the requests of :mod:`taserlink.device.protocol` from a
+:class:`DataportServer` answers the requests of :mod:`taserlink.usb.protocol` from a
 :class:`~taserlink.emulator.firmware.SimulatedDevice`.  It is pure — no USB, no threads, no
 clock of its own — so it can be driven directly by tests, by the USB backend
 (:mod:`taserlink.emulator.usb`) or by a capture replay.
@@ -25,7 +25,7 @@ What it answers (every response carries the request's command and sequence, and 
 =====================  ===================================================================
 
 Refusals are ``ERROR`` frames (flags ``RESPONSE | ERROR``, payload
-:data:`~taserlink.device.protocol.ERROR`):
+:data:`~taserlink.usb.protocol.ERROR`):
 
 - ``BAD_FRAME`` — wrong magic, a length that disagrees with the bytes, a bad CRC, or a
   request with flags set; it carries the request's command and sequence when the 8-byte
@@ -55,7 +55,6 @@ from typing import Final
 
 import construct as cs
 
-from taserlink.device import protocol as P
 from taserlink.emulator.firmware import SimulatedDevice
 from taserlink.errors import ProtocolError, TaserlinkError
 from taserlink.format import ClockSource
@@ -66,6 +65,7 @@ from taserlink.format.image import (
     encode_identity,
     encode_statement,
 )
+from taserlink.usb import protocol as P
 
 __all__ = ["DEVICE_TIME_LIMIT_MS", "DataportServer"]
 
@@ -154,7 +154,7 @@ class DataportServer:
             request: the bytes of one bulk OUT transfer.
 
         Returns:
-            The response frame's bytes (at most :data:`~taserlink.device.protocol.MAX_FRAME`).
+            The response frame's bytes (at most :data:`~taserlink.usb.protocol.MAX_FRAME`).
         """
         self.requests += 1
         data = bytes(request)

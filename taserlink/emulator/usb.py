@@ -61,14 +61,6 @@ import construct as cs
 import usb.backend
 import usb.core
 
-from taserlink.device.protocol import (
-    EP_IN,
-    EP_OUT,
-    INTERFACE_CLASS,
-    MAX_PACKET,
-    PRODUCT_ID,
-    VENDOR_ID,
-)
 from taserlink.emulator.faults import FaultKind, FaultPlan, corrupt, tamper_record, truncate
 from taserlink.emulator.firmware import SimulatedDevice
 from taserlink.emulator.server import DataportServer
@@ -95,6 +87,14 @@ from taserlink.usb.chapter9 import (
     string_descriptor,
 )
 from taserlink.usb.libusb import Speed
+from taserlink.usb.protocol import (
+    EP_IN,
+    EP_OUT,
+    INTERFACE_CLASS,
+    MAX_PACKET,
+    PRODUCT_ID,
+    VENDOR_ID,
+)
 
 __all__ = [
     "CONFIGURATION_DESCRIPTOR",

@@ -11,6 +11,8 @@ both build on this floor, and it imports neither:
   declarations for every byte they write or read;
 - :mod:`~taserlink.usb.chapter9` — the standard requests, descriptor types, request-type
   bits and the standard descriptors;
+- :mod:`~taserlink.usb.protocol` — the dataport protocol both sides speak over the bulk
+  endpoints: frames with length and CRC, commands, statuses, payloads;
 - :mod:`~taserlink.usb.libusb` — libusb's error table (code, name, message, errno), and
   :mod:`~taserlink.usb.backend` — those errors raised as pyusb raises them, and descriptor
   objects, for taserlink's pyusb backends.
