@@ -31,10 +31,14 @@ __all__ = [
     "ReadError",
     "ClockModelError",
     "TimelineError",
+    "TimeTextError",
     "ConfusionModelError",
     "InputFileError",
     "MatchError",
     "LinkError",
+    "RegisterError",
+    "RefusedError",
+    "RegisterDatabaseError",
 ]
 
 
@@ -169,6 +173,10 @@ class ClockModelError(TaserlinkError, ValueError):
     that disagree about a record)."""
 
 
+class TimeTextError(TaserlinkError, ValueError):
+    """A text that should name an instant is not an ISO 8601 time with a zone."""
+
+
 class TimelineError(ClockModelError):
     """Downloads that cannot make one device timeline: two that hold different records
     under one sequence number (naming both), or none at all."""
@@ -195,3 +203,18 @@ class MatchError(TaserlinkError, ValueError):
 class LinkError(TaserlinkError, ValueError):
     """Linkage cannot be done as asked: no images, or an incident window that ends before
     it starts."""
+
+
+class RegisterError(TaserlinkError, ValueError):
+    """Bad input to the register: an unknown officer or item, a malformed store-room file
+    (with file and line), a register that was never initialised."""
+
+
+class RefusedError(TaserlinkError):
+    """The register refused a movement under one of its rules (design §7): the message
+    names the rule's subject and why, with the dates.  Nothing of the request was kept."""
+
+
+class RegisterDatabaseError(TaserlinkError):
+    """The register's database could not be reached or failed (locked too long, gone,
+    out of space); nothing of the request was kept."""

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from taserlink import __version__
-from taserlink.cli import clock, devices, download, link, match, show, verify
+from taserlink.cli import clock, devices, download, link, match, register, show, verify
 from taserlink.cli.common import (
     EXIT_FAILURE,
     ArgumentParser,
@@ -48,7 +48,16 @@ class Command(Protocol):
         """Do the command; return its exit code (raise library errors, never print them)."""
 
 
-COMMANDS: Final[tuple[Command, ...]] = (show, verify, devices, download, clock, match, link)
+COMMANDS: Final[tuple[Command, ...]] = (
+    show,
+    verify,
+    devices,
+    download,
+    clock,
+    match,
+    link,
+    register,
+)
 """The command modules, in the order ``--help`` lists them."""
 
 

@@ -24,6 +24,9 @@ from taserlink.errors import (
     MatchError,
     OutputPathError,
     ReadError,
+    RefusedError,
+    RegisterDatabaseError,
+    RegisterError,
     ScenarioError,
     SerialError,
     TaserlinkError,
@@ -67,6 +70,9 @@ EXIT_FAILURE: Final = 3
 """A device or I/O failure (a device that does not answer, an output that cannot be written)."""
 
 _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
+    (RefusedError, EXIT_FINDINGS),
+    (RegisterDatabaseError, EXIT_FAILURE),
+    (RegisterError, EXIT_BAD_INPUT),
     (FormatError, EXIT_BAD_INPUT),
     (SerialError, EXIT_BAD_INPUT),
     (ScenarioError, EXIT_BAD_INPUT),

@@ -38,19 +38,18 @@ Every problem is an :class:`~taserlink.errors.InputFileError` naming the file an
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import itertools
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from taserlink.errors import InputFileError, LinkError, SerialError, excerpt
+from taserlink.errors import InputFileError, LinkError, SerialError, TimeTextError, excerpt
 from taserlink.forensics import tables
 from taserlink.forensics.tables import Row
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from taserlink.timeline import times
 from taserlink.timeline.times import utc_text
 
 __all__ = [
@@ -67,66 +66,18 @@ __all__ = [
 ISSUE_COLUMNS: Final = ("serial", "officer", "issued_at", "returned_at")
 """The issue list's columns."""
 
-_UTC_PATTERN: Final = re.compile(
-    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt ]"
-    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
-    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
-    r"(?P<zone>[Zz]|[+-][0-9]{2}:?[0-9]{2})?"
-)
-_DATE_ONLY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_UNIX_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_EXAMPLE: Final = "2024-03-05T06:30:00Z"
-
 
 def parse_utc(text: str) -> int:
-    """An ISO 8601 time with an explicit zone (see the module docstring) as Unix ms UTC.
-
-    Examples: ``2024-03-05T06:30:00Z``, ``2024-03-05 06:30Z``,
-    ``2024-03-05T07:30:00.250+01:00`` (= 06:30:00.250 UTC).
+    """An ISO 8601 time with an explicit zone as Unix ms UTC
+    (:func:`taserlink.timeline.times.parse_utc`).
 
     Raises:
-        LinkError: the text is not such a time (a naive time, a date alone, a field out of
-            range, anything else), saying which.
+        LinkError: the text is not such a time, saying which.
     """
-    stripped = text.strip()
-    found = _UTC_PATTERN.fullmatch(stripped)
-    if found is None:
-        if _DATE_ONLY.fullmatch(stripped):
-            raise LinkError(
-                f"{excerpt(text)} is a date, not an instant: give a time, e.g. {_EXAMPLE}"
-            )
-        raise LinkError(f"{excerpt(text)} is not an ISO 8601 UTC time like {_EXAMPLE}")
-    zone = found["zone"]
-    if zone is None:
-        raise LinkError(
-            f"{excerpt(text)} has no time zone: write UTC with 'Z' (e.g. {_EXAMPLE}); a time "
-            "without a zone may be local time, an hour off UTC in summer"
-        )
-    if zone in "Zz":
-        offset = dt.timedelta(0)
-    else:
-        digits = zone[1:].replace(":", "")
-        if int(digits[2:]) >= 60:
-            raise LinkError(f"{excerpt(text)} has an offset with {digits[2:]} minutes")
-        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        if zone[0] == "-":
-            offset = -offset
     try:
-        when = dt.datetime(
-            int(found["year"]),
-            int(found["month"]),
-            int(found["day"]),
-            int(found["hour"]),
-            int(found["minute"]),
-            int(found["second"] or 0),
-            tzinfo=dt.timezone(offset),
-        )
-        millis = int((found["fraction"] or "0").ljust(3, "0")[:3])
-        result = (when - _UNIX_EPOCH) // dt.timedelta(milliseconds=1) + millis
-        _UNIX_EPOCH + dt.timedelta(milliseconds=result)  # in years 1–9999 as UTC too
-    except (ValueError, OverflowError) as error:
-        raise LinkError(f"{excerpt(text)} is not a valid time: {error}") from None
-    return result
+        return times.parse_utc(text)
+    except TimeTextError as error:
+        raise LinkError(str(error)) from None
 
 
 def officer_key(officer: str) -> str:

@@ -16,15 +16,19 @@ corrected time of a wildly wrong clock) are ``None`` from the ``*_iso`` function
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from taserlink.errors import TimeTextError, excerpt
+
 __all__ = [
     "device_time_iso",
     "device_time_text",
     "device_times_iso",
+    "parse_utc",
     "utc_iso",
     "utc_text",
     "utc_times_iso",
@@ -90,3 +94,64 @@ def utc_times_iso(ms: npt.NDArray[np.float64]) -> list[str | None]:
 def utc_text(ms: int) -> str:
     """:func:`utc_iso`, or ``out-of-range(<ms>ms)`` when it has none."""
     return utc_iso(ms) or f"out-of-range({ms}ms)"
+
+
+_UTC_PATTERN: Final = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt ]"
+    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_DATE_ONLY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_EXAMPLE: Final = "2024-03-05T06:30:00Z"
+
+
+def parse_utc(text: str) -> int:
+    """An ISO 8601 time with an explicit zone (see the module docstring) as Unix ms UTC.
+
+    Examples: ``2024-03-05T06:30:00Z``, ``2024-03-05 06:30Z``,
+    ``2024-03-05T07:30:00.250+01:00`` (= 06:30:00.250 UTC).
+
+    Raises:
+        TimeTextError: the text is not such a time (a naive time, a date alone, a field out of
+            range, anything else), saying which.
+    """
+    stripped = text.strip()
+    found = _UTC_PATTERN.fullmatch(stripped)
+    if found is None:
+        if _DATE_ONLY.fullmatch(stripped):
+            raise TimeTextError(
+                f"{excerpt(text)} is a date, not an instant: give a time, e.g. {_EXAMPLE}"
+            )
+        raise TimeTextError(f"{excerpt(text)} is not an ISO 8601 UTC time like {_EXAMPLE}")
+    zone = found["zone"]
+    if zone is None:
+        raise TimeTextError(
+            f"{excerpt(text)} has no time zone: write UTC with 'Z' (e.g. {_EXAMPLE}); a time "
+            "without a zone may be local time, an hour off UTC in summer"
+        )
+    if zone in "Zz":
+        offset = dt.timedelta(0)
+    else:
+        digits = zone[1:].replace(":", "")
+        if int(digits[2:]) >= 60:
+            raise TimeTextError(f"{excerpt(text)} has an offset with {digits[2:]} minutes")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        if zone[0] == "-":
+            offset = -offset
+    try:
+        when = dt.datetime(
+            int(found["year"]),
+            int(found["month"]),
+            int(found["day"]),
+            int(found["hour"]),
+            int(found["minute"]),
+            int(found["second"] or 0),
+            tzinfo=dt.timezone(offset),
+        )
+        millis = int((found["fraction"] or "0").ljust(3, "0")[:3])
+        result = (when - _UNIX_EPOCH) // dt.timedelta(milliseconds=1) + millis
+        _UNIX_EPOCH + dt.timedelta(milliseconds=result)  # in years 1–9999 as UTC too
+    except (ValueError, OverflowError) as error:
+        raise TimeTextError(f"{excerpt(text)} is not a valid time: {error}") from None
+    return result

@@ -1,0 +1,170 @@
+"""The register's ledger: every movement and event, append-only, each entry chained to the
+one before by SHA-256.
+
+An entry's hash is the SHA-256 of its canonical form: the JSON array ``[prev_hash, seq,
+at_ms, operator, terminal, event, officer, item, detail]`` (UTF-8, no spaces, keys of
+``detail`` sorted).  Entry 1 follows :data:`GENESIS`.  The ``ledger_head`` row holds the
+last entry's sequence and hash, and every write locks it first, so entries are numbered and
+chained one at a time whatever the number of terminals.  Nothing in taserlink updates or
+deletes a ledger row, and the database refuses it too (triggers); someone who drops the
+triggers and edits, removes, inserts or reorders rows is named by :func:`verify_ledger`:
+the first entry whose own fields no longer give its hash (edited), or that does not follow
+the entry before it (inserted, removed or reordered), or a head that the last entry does
+not reach (the newest entries removed).  ``docs/register.md`` shows the same check by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, select, update
+
+from taserlink.register.schema import ledger, ledger_head
+
+__all__ = ["GENESIS", "Entry", "LedgerCheck", "append", "entries", "entry_hash", "verify_ledger"]
+
+GENESIS: Final = "0" * 64
+"""The hash entry 1 follows."""
+_CHUNK: Final = 10_000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry, as stored."""
+
+    seq: int
+    at_ms: int
+    """When it happened (Unix ms UTC)."""
+    operator: str
+    terminal: str
+    event: str
+    officer: str | None
+    item: str | None
+    detail: str
+    """Canonical JSON of the event's particulars."""
+    prev_hash: str
+    hash: str
+
+    def details(self) -> dict[str, Any]:
+        """``detail`` as a dict."""
+        value: dict[str, Any] = json.loads(self.detail)
+        return value
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What :func:`verify_ledger` found."""
+
+    entries: int
+    """Entries read."""
+    ok: bool
+    seq: int | None = None
+    """The first entry concerned (``None`` when the chain holds)."""
+    problem: str | None = None
+    """One line: what is wrong there."""
+
+
+def canonical(detail: Mapping[str, Any]) -> str:
+    """``detail`` as canonical JSON (sorted keys, no spaces)."""
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(
+    prev_hash: str,
+    seq: int,
+    at_ms: int,
+    operator: str,
+    terminal: str,
+    event: str,
+    officer: str | None,
+    item: str | None,
+    detail: str,
+) -> str:
+    """The SHA-256 (hex) of an entry's canonical form (see the module docstring)."""
+    form = [prev_hash, seq, at_ms, operator, terminal, event, officer, item, detail]
+    text = json.dumps(form, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def append(
+    conn: Connection,
+    *,
+    at_ms: int,
+    operator: str,
+    terminal: str,
+    event: str,
+    officer: str | None = None,
+    item: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> Entry:
+    """Append one entry in the caller's transaction, after locking the head row.
+
+    The lock (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write transaction is already
+    exclusive) keeps two terminals from taking the same sequence number.
+    """
+    head = conn.execute(
+        select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
+    ).one()
+    seq, prev = int(head.seq) + 1, str(head.hash)
+    text = canonical(detail or {})
+    digest = entry_hash(prev, seq, at_ms, operator, terminal, event, officer, item, text)
+    entry = Entry(seq, at_ms, operator, terminal, event, officer, item, text, prev, digest)
+    conn.execute(ledger.insert().values(**dataclasses.asdict(entry)))
+    conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=digest))
+    return entry
+
+
+def entries(
+    conn: Connection, *, officer: str | None = None, item: str | None = None
+) -> Iterator[Entry]:
+    """Ledger entries in sequence order (of one officer or one item when asked), read in
+    chunks of 10,000."""
+    query = select(ledger).order_by(ledger.c.seq)
+    if officer is not None:
+        query = query.where(ledger.c.officer == officer)
+    if item is not None:
+        query = query.where(ledger.c.item == item)
+    result = conn.execution_options(yield_per=_CHUNK).execute(query)
+    for row in result:
+        yield Entry(**row._asdict())
+
+
+def verify_ledger(conn: Connection) -> LedgerCheck:
+    """Walk the whole chain; name the first entry that breaks it (module docstring)."""
+    prev, expected, count = GENESIS, 1, 0
+    for entry in entries(conn):
+        count += 1
+        if entry.seq != expected or entry.prev_hash != prev:
+            what = (
+                f"entry {expected} is missing: entry {entry.seq} follows entry {expected - 1}"
+                if entry.seq > expected
+                else f"entry {entry.seq} does not follow entry {entry.seq - 1}"
+            )
+            return LedgerCheck(
+                count, False, min(entry.seq, expected), f"{what} (removed, inserted or reordered)"
+            )
+        fields = (entry.at_ms, entry.operator, entry.terminal, entry.event, entry.officer)
+        own = entry_hash(entry.prev_hash, entry.seq, *fields, entry.item, entry.detail)
+        if own != entry.hash:
+            return LedgerCheck(
+                count,
+                False,
+                entry.seq,
+                f"entry {entry.seq} was edited: its fields no longer give its hash",
+            )
+        prev, expected = entry.hash, expected + 1
+    head = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).one()
+    if int(head.seq) != expected - 1 or str(head.hash) != prev:
+        return LedgerCheck(
+            count,
+            False,
+            expected,
+            f"the ledger ends at entry {expected - 1} but its head says {int(head.seq)}: "
+            "the newest entries were removed",
+        )
+    return LedgerCheck(count, True)

@@ -1,0 +1,637 @@
+"""The store room's register: officers, devices, cartridges and the ledger, in one database.
+
+Open one with :func:`open_register` (a SQLAlchemy URL: ``sqlite:///taserlink.db``, the
+embedded default, or ``postgresql+psycopg://…`` for a force's shared register).  Every
+method is one transaction: it is kept whole or not at all, and the rules of design §7 are
+checked inside it against the database, so terminals working at once cannot break them:
+
+1. an item is issued only to an officer whose authority is current
+   (:mod:`taserlink.register.authority`), else :class:`RefusedError` with the reason and
+   the dates;
+2. an item is out to one officer at a time: an issue is a conditional update of the item's
+   row from ``in_store``, and a CHECK constraint ties ``issued`` to exactly one officer;
+3. an expired, expended, lost or damaged cartridge is never issued (the same conditional
+   update);
+4. every change appends to the hash-chained ledger (:mod:`taserlink.register.ledger`) in
+   the same transaction.
+
+SQLite runs in WAL mode with every write transaction taken at once (``BEGIN IMMEDIATE``),
+so concurrent writers queue rather than fail half-way; PostgreSQL serialises writes on the
+ledger's head row (``SELECT … FOR UPDATE``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
+
+from taserlink.errors import RefusedError, RegisterDatabaseError, RegisterError, SerialError
+from taserlink.register import ledger as L
+from taserlink.register.authority import Authority, authority_on
+from taserlink.register.schema import items, ledger, ledger_head, officers, settings, trainings
+from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from taserlink.timeline.times import utc_iso
+
+__all__ = [
+    "DEFAULT_URL",
+    "ItemStatus",
+    "OfficerStatus",
+    "Register",
+    "open_register",
+]
+
+DEFAULT_URL: Final = "sqlite:///taserlink.db"
+"""The register a command uses with neither ``--db`` nor ``$TASERLINK_DB`` (**contract**)."""
+FINAL_STATES: Final = ("expended", "lost", "damaged")
+"""States an item never leaves."""
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    """``register status --item``: an item's kind, state and holder (**contract** keys)."""
+
+    serial: str
+    kind: str
+    state: str
+    officer: str | None
+    since_ms: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial,
+            "kind": self.kind,
+            "state": self.state,
+            "officer": self.officer,
+            "since": _utc(self.since_ms),
+        }
+
+
+@dataclass(frozen=True)
+class OfficerStatus:
+    """``register status --officer``: authority today and the items held (**contract**)."""
+
+    officer: str
+    authority: Authority
+    items: tuple[ItemStatus, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        until = self.authority.until
+        return {
+            "officer": self.officer,
+            "authorised": self.authority.authorised,
+            "authority_until": None if until is None else until.isoformat(),
+            "reason": self.authority.reason,
+            "items": [i.as_dict() for i in self.items],
+        }
+
+
+def open_register(
+    url: str = DEFAULT_URL,
+    *,
+    create: bool = False,
+    operator: str | None = None,
+    terminal: str | None = None,
+) -> Register:
+    """The register at ``url``, upgraded to this version's schema.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://…``).
+        create: make the schema when the database has none (``register init``); without
+            it, a database that is not a register is refused.
+        operator, terminal: who and where, for the ledger (default: the login name and the
+            host name).
+
+    Raises:
+        RegisterError: a malformed URL, a driver that is not installed (PostgreSQL needs
+            the ``postgres`` extra), or no register there (without ``create``).
+        RegisterDatabaseError: the database cannot be reached or the upgrade fails.
+    """
+    try:
+        engine = _engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise RegisterError(
+            f"{_safe(url)}: not a database URL taserlink can open: {error}"
+        ) from None
+    register = Register(engine, operator or getpass.getuser(), terminal or socket.gethostname())
+    with register._database():
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        if current is None and not create:
+            raise RegisterError(
+                f"{_safe(url)}: no register there; make one with `taserlink register init`"
+            )
+        with engine.begin() as conn:
+            config = Config()
+            config.set_main_option(
+                "script_location", str(resources.files("taserlink.register") / "migrations")
+            )
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    return register
+
+
+class Register:
+    """An open register (see the module docstring).  Build with :func:`open_register`."""
+
+    def __init__(self, engine: Engine, operator: str, terminal: str) -> None:
+        self.engine = engine
+        self.operator = operator
+        self.terminal = terminal
+
+    # -- plumbing -----------------------------------------------------------------------
+    @contextmanager
+    def _database(self) -> Iterator[None]:
+        """Database failures as :class:`RegisterDatabaseError` (one line)."""
+        try:
+            yield
+        except IntegrityError as error:
+            raise RegisterError(f"the register refused the change: {error.orig}") from None
+        except DBAPIError as error:
+            raise RegisterDatabaseError(f"register database: {error.orig}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, holding the ledger head's lock from its start: writes
+        are serialised on PostgreSQL as ``BEGIN IMMEDIATE`` serialises them on SQLite, so a
+        rule checked in the transaction still holds when it commits."""
+        with self._database(), self.engine.begin() as conn:
+            conn.execute(
+                select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
+            ).one()
+            yield conn
+
+    def _log(self, conn: Connection, at_ms: int, event: str, **fields: Any) -> L.Entry:
+        detail = fields.pop("detail", {})
+        return L.append(
+            conn,
+            at_ms=at_ms,
+            operator=self.operator,
+            terminal=self.terminal,
+            event=event,
+            detail=detail,
+            **fields,
+        )
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    # -- officers -----------------------------------------------------------------------
+    def add_officer(
+        self,
+        officer: str,
+        name: str,
+        station: str,
+        *,
+        initial: dt.date | None = None,
+        refresher: dt.date | None = None,
+        suspended: str | None = None,
+        at_ms: int | None = None,
+    ) -> None:
+        """Add an officer with their trainings and any suspension (one ledger entry).
+
+        Raises:
+            RegisterError: the officer is already in the register, or a refresher without
+                the initial course.
+        """
+        self.add_officers([(officer, name, station, initial, refresher, suspended)], at_ms=at_ms)
+
+    def add_officers(
+        self,
+        rows: Sequence[tuple[str, str, str, dt.date | None, dt.date | None, str | None]],
+        *,
+        at_ms: int | None = None,
+    ) -> int:
+        """Add officers ``(officer, name, station, initial, last refresher, suspended)``,
+        all or none; returns how many.
+
+        Raises:
+            RegisterError: an officer already in the register (or twice in ``rows``), or a
+                refresher without the initial course.
+        """
+        when = _now(at_ms)
+        with self._write() as conn:
+            for officer, name, station, initial, refresher, suspended in rows:
+                if refresher is not None and initial is None:
+                    raise RegisterError(f"{officer}: a refresher without the initial course")
+                if conn.execute(
+                    select(officers.c.officer).where(officers.c.officer == officer)
+                ).first():
+                    raise RegisterError(f"{officer} is already in the register")
+                conn.execute(
+                    officers.insert().values(
+                        officer=officer, name=name, station=station, suspended=suspended
+                    )
+                )
+                courses = [("initial", initial), ("refresher", refresher)]
+                for course, day in courses:
+                    if day is not None:
+                        conn.execute(
+                            trainings.insert().values(officer=officer, course=course, on_date=day)
+                        )
+                detail = {
+                    "name": name,
+                    "station": station,
+                    "initial_course": None if initial is None else initial.isoformat(),
+                    "last_refresher": None if refresher is None else refresher.isoformat(),
+                    "suspended": suspended,
+                }
+                self._log(conn, when, "officer_added", officer=officer, detail=detail)
+        return len(rows)
+
+    def train(self, officer: str, course: str, day: dt.date, *, at_ms: int | None = None) -> None:
+        """Record a course passed (``initial`` or ``refresher``) on ``day``.
+
+        Raises:
+            RegisterError: an unknown officer or course, or a refresher before any initial
+                course.
+        """
+        if course not in ("initial", "refresher"):
+            raise RegisterError(f"course {course!r}: initial or refresher")
+        with self._write() as conn:
+            self._officer_row(conn, officer)
+            if course == "refresher" and _courses(conn, officer)[0] is None:
+                raise RegisterError(f"{officer} has no initial course: record it first")
+            conn.execute(trainings.insert().values(officer=officer, course=course, on_date=day))
+            self._log(
+                conn,
+                _now(at_ms),
+                "trained",
+                officer=officer,
+                detail={"course": course, "date": day.isoformat()},
+            )
+
+    def suspend(self, officer: str, reason: str, *, at_ms: int | None = None) -> None:
+        """Suspend an officer's authority, with the reason.
+
+        Raises:
+            RegisterError: an unknown officer, or an empty reason.
+        """
+        if not reason.strip():
+            raise RegisterError("a suspension needs its reason")
+        with self._write() as conn:
+            self._officer_row(conn, officer)
+            conn.execute(
+                update(officers).where(officers.c.officer == officer).values(suspended=reason)
+            )
+            self._log(conn, _now(at_ms), "suspended", officer=officer, detail={"reason": reason})
+
+    def reinstate(self, officer: str, *, at_ms: int | None = None) -> None:
+        """Lift a suspension.
+
+        Raises:
+            RegisterError: an unknown officer, or one who is not suspended.
+        """
+        with self._write() as conn:
+            row = self._officer_row(conn, officer)
+            if row.suspended is None:
+                raise RegisterError(f"{officer} is not suspended")
+            conn.execute(
+                update(officers).where(officers.c.officer == officer).values(suspended=None)
+            )
+            self._log(conn, _now(at_ms), "reinstated", officer=officer)
+
+    def _officer_row(self, conn: Connection, officer: str) -> Any:
+        row = conn.execute(select(officers).where(officers.c.officer == officer)).first()
+        if row is None:
+            raise RegisterError(f"{officer}: no such officer in the register")
+        return row
+
+    def authority(self, officer: str, day: dt.date | None = None) -> Authority:
+        """``officer``'s authority on ``day`` (default: today, UTC).
+
+        Raises:
+            RegisterError: an unknown officer.
+        """
+        with self._database(), self.engine.connect() as conn:
+            return self._authority(conn, officer, day or _today())
+
+    def _authority(self, conn: Connection, officer: str, day: dt.date) -> Authority:
+        row = self._officer_row(conn, officer)
+        initial, last = _courses(conn, officer)
+        return authority_on(
+            officer,
+            initial=initial,
+            last_training=last,
+            suspended=row.suspended,
+            day=day,
+            months=_months(conn),
+        )
+
+    # -- items --------------------------------------------------------------------------
+    def add_devices(self, rows: Sequence[tuple[str, str, str]], *, at_ms: int | None = None) -> int:
+        """Add devices ``(serial, model, firmware)``, all or none; returns how many.
+
+        Raises:
+            RegisterError: a bad serial (the scheme's message), or one already registered.
+        """
+        when = _now(at_ms)
+        with self._write() as conn:
+            for serial, model, firmware in rows:
+                canonical = _serial(DEVICE_SCHEME, serial)
+                self._new_item(conn, canonical)
+                conn.execute(
+                    items.insert().values(
+                        serial=canonical,
+                        kind="device",
+                        model=model,
+                        firmware=firmware,
+                        state="in_store",
+                    )
+                )
+                self._log(
+                    conn,
+                    when,
+                    "device_added",
+                    item=canonical,
+                    detail={"model": model, "firmware": firmware},
+                )
+        return len(rows)
+
+    def add_cartridges(
+        self, rows: Sequence[tuple[str, str, dt.date]], *, at_ms: int | None = None
+    ) -> int:
+        """Add cartridges ``(serial, lot, expires)``, all or none; their type is the serial's
+        first letter.  Returns how many.
+
+        Raises:
+            RegisterError: a bad serial (the scheme's message), or one already registered.
+        """
+        when = _now(at_ms)
+        with self._write() as conn:
+            for serial, lot, expires in rows:
+                canonical = _serial(CARTRIDGE_SCHEME, serial)
+                self._new_item(conn, canonical)
+                conn.execute(
+                    items.insert().values(
+                        serial=canonical,
+                        kind="cartridge",
+                        cartridge_type=canonical[0],
+                        lot=lot,
+                        expires=expires,
+                        state="in_store",
+                    )
+                )
+                self._log(
+                    conn,
+                    when,
+                    "cartridge_added",
+                    item=canonical,
+                    detail={"lot": lot, "expires": expires.isoformat()},
+                )
+        return len(rows)
+
+    def _new_item(self, conn: Connection, serial: str) -> None:
+        if conn.execute(select(items.c.serial).where(items.c.serial == serial)).first():
+            raise RegisterError(f"{serial} is already in the register")
+
+    def issue(self, officer: str, serials: Sequence[str], *, at_ms: int | None = None) -> None:
+        """Issue items to ``officer``: all or none (a kit).
+
+        Raises:
+            RefusedError: the officer's authority is not current, or an item is not in the
+                store (issued to someone, expended, lost, damaged) or is an expired cartridge;
+                the message names it and why.  Nothing is issued.
+            RegisterError: an unknown officer or item.
+        """
+        when = _now(at_ms)
+        day = dt.datetime.fromtimestamp(when / 1000, dt.UTC).date()
+        wanted = _serials(serials)
+        with self._write() as conn:
+            authority = self._authority(conn, officer, day)
+            if not authority.authorised:
+                raise RefusedError(str(authority.reason))
+            for serial in wanted:
+                done = conn.execute(
+                    update(items)
+                    .where(items.c.serial == serial, items.c.state == "in_store")
+                    .where((items.c.expires.is_(None)) | (items.c.expires > day))
+                    .values(state="issued", officer=officer, since_ms=when)
+                )
+                if done.rowcount != 1:
+                    raise RefusedError(self._why_not(conn, serial, day))
+                self._log(conn, when, "issued", officer=officer, item=serial)
+
+    def _why_not(self, conn: Connection, serial: str, day: dt.date) -> str:
+        row = conn.execute(select(items).where(items.c.serial == serial)).first()
+        if row is None:
+            raise RegisterError(f"{serial}: no such item in the register")
+        if row.state == "issued":
+            return f"{serial} is out to {row.officer} since {_utc(row.since_ms)}: return it first"
+        if row.state in FINAL_STATES:
+            return f"{row.kind} {serial} is {row.state}: it is never issued again"
+        return f"cartridge {serial} expired on {row.expires.isoformat()}: it is never issued"
+
+    def return_items(self, serials: Sequence[str], *, at_ms: int | None = None) -> None:
+        """Return items to the store: all or none.
+
+        Raises:
+            RefusedError: an item that is not out.
+            RegisterError: an unknown item.
+        """
+        when = _now(at_ms)
+        with self._write() as conn:
+            for serial in _serials(serials):
+                row = self._item_row(conn, serial)
+                done = conn.execute(
+                    update(items)
+                    .where(items.c.serial == serial, items.c.state == "issued")
+                    .values(state="in_store", officer=None, since_ms=when)
+                )
+                if done.rowcount != 1:
+                    raise RefusedError(f"{row.kind} {serial} is not out ({row.state})")
+                self._log(conn, when, "returned", officer=row.officer, item=serial)
+
+    def mark(
+        self, serials: Sequence[str], state: str, *, note: str = "", at_ms: int | None = None
+    ) -> None:
+        """Mark items ``expended``, ``lost`` or ``damaged`` (for good): all or none.
+
+        Raises:
+            RefusedError: an item already expended, lost or damaged, or a device marked
+                expended.
+            RegisterError: an unknown item or state.
+        """
+        if state not in FINAL_STATES:
+            raise RegisterError(f"state {state!r}: one of {', '.join(FINAL_STATES)}")
+        when = _now(at_ms)
+        with self._write() as conn:
+            for serial in _serials(serials):
+                row = self._item_row(conn, serial)
+                if state == "expended" and row.kind != "cartridge":
+                    raise RefusedError(
+                        f"device {serial} cannot be expended: mark it damaged or lost"
+                    )
+                done = conn.execute(
+                    update(items)
+                    .where(items.c.serial == serial, items.c.state.in_(("in_store", "issued")))
+                    .values(state=state, officer=None, since_ms=when)
+                )
+                if done.rowcount != 1:
+                    raise RefusedError(f"{row.kind} {serial} is already {row.state}")
+                self._log(
+                    conn, when, state, officer=row.officer, item=serial, detail={"note": note}
+                )
+
+    def _item_row(self, conn: Connection, serial: str) -> Any:
+        row = conn.execute(select(items).where(items.c.serial == serial)).first()
+        if row is None:
+            raise RegisterError(f"{serial}: no such item in the register")
+        return row
+
+    # -- questions ----------------------------------------------------------------------
+    def item_status(self, serial: str) -> ItemStatus:
+        """An item's state and holder.
+
+        Raises:
+            RegisterError: an unknown item (or a malformed serial).
+        """
+        canonical = _any_serial(serial)
+        with self._database(), self.engine.connect() as conn:
+            return _status(self._item_row(conn, canonical))
+
+    def officer_status(self, officer: str, day: dt.date | None = None) -> OfficerStatus:
+        """An officer's authority (on ``day``, default today) and the items they hold.
+
+        Raises:
+            RegisterError: an unknown officer.
+        """
+        with self._database(), self.engine.connect() as conn:
+            authority = self._authority(conn, officer, day or _today())
+            held = conn.execute(
+                select(items).where(items.c.officer == officer).order_by(items.c.serial)
+            )
+            return OfficerStatus(officer, authority, tuple(_status(r) for r in held))
+
+    def history(self, *, officer: str | None = None, item: str | None = None) -> list[L.Entry]:
+        """The ledger entries of an officer or an item, oldest first.
+
+        Raises:
+            RegisterError: neither or both given.
+        """
+        if (officer is None) == (item is None):
+            raise RegisterError("history of an officer or of an item")
+        with self._database(), self.engine.connect() as conn:
+            found = None if item is None else _any_serial(item)
+            return list(L.entries(conn, officer=officer, item=found))
+
+    def verify(self) -> L.LedgerCheck:
+        """Check the ledger's whole chain (:func:`~taserlink.register.ledger.verify_ledger`)."""
+        with self._database(), self.engine.connect() as conn:
+            return L.verify_ledger(conn)
+
+    def ledger_length(self) -> int:
+        """Entries in the ledger."""
+        with self._database(), self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ledger)).scalar_one())
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _engine(url: str) -> Engine:
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        # pysqlite's own transaction handling off; every transaction takes the write lock
+        # at BEGIN (SQLAlchemy's documented recipe), WAL for readers beside one writer.
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _courses(conn: Connection, officer: str) -> tuple[dt.date | None, tuple[str, dt.date] | None]:
+    """The initial course's date and the last training ``(kind, date)``."""
+    rows = conn.execute(
+        select(trainings.c.course, trainings.c.on_date)
+        .where(trainings.c.officer == officer)
+        .order_by(trainings.c.on_date, trainings.c.course)
+    ).all()
+    initial = next((r.on_date for r in rows if r.course == "initial"), None)
+    last = (str(rows[-1].course), rows[-1].on_date) if rows else None
+    return initial, last
+
+
+def _months(conn: Connection) -> int:
+    value = conn.execute(
+        select(settings.c.value).where(settings.c.name == "authority_months")
+    ).scalar_one()
+    return int(value)
+
+
+def _status(row: Any) -> ItemStatus:
+    return ItemStatus(row.serial, row.kind, row.state, row.officer, row.since_ms)
+
+
+def _serial(scheme: Any, text: str) -> str:
+    try:
+        canonical: str = scheme.validate(text)
+    except SerialError as error:
+        raise RegisterError(str(error)) from None
+    return canonical
+
+
+def _any_serial(text: str) -> str:
+    """A device or cartridge serial, canonical (its first letter says which)."""
+    scheme = DEVICE_SCHEME if DEVICE_SCHEME.normalize(text)[:1] == "D" else CARTRIDGE_SCHEME
+    return _serial(scheme, text)
+
+
+def _serials(texts: Sequence[str]) -> list[str]:
+    """Canonical serials of a kit, each once.
+
+    Raises:
+        RegisterError: none given, a malformed serial, or one given twice.
+    """
+    if not texts:
+        raise RegisterError("no item given")
+    canonical = [_any_serial(t) for t in texts]
+    repeated = sorted({s for s in canonical if canonical.count(s) > 1})
+    if repeated:
+        raise RegisterError(f"{', '.join(repeated)} given twice")
+    return canonical
+
+
+def _now(at_ms: int | None) -> int:
+    return int(time.time() * 1000) if at_ms is None else at_ms
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _utc(ms: int | None) -> str | None:
+    return None if ms is None else utc_iso(ms)
+
+
+def _safe(url: str) -> str:
+    """``url`` without a password, for messages."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{tail}"
