@@ -1,0 +1,316 @@
+"""The store room's register: its rules, its ledger, its files and its command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import json
+import multiprocessing
+import random
+import sqlite3
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taserlink.cli import main
+from taserlink.errors import RefusedError, RegisterError
+from taserlink.register import Register, authority_on, open_register
+from taserlink.register.authority import add_months
+from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+
+DAY_MS = 86_400_000
+NOW = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)
+NOW_MS = int(NOW.timestamp() * 1000)
+RNG = random.Random(12)
+DEVICES = [DEVICE_SCHEME.generate(RNG, "D") for _ in range(6)]
+CARTRIDGES = [CARTRIDGE_SCHEME.generate(RNG, "X") for _ in range(6)]
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'register.db'}"
+
+
+def _store(tmp_path: Path) -> Register:
+    """A register with three officers (current, lapsed, never trained), six devices and six
+    cartridges (one expired)."""
+    reg = open_register(_url(tmp_path), create=True, operator="PS 88", terminal="store-1")
+    reg.add_officers(
+        [
+            ("PC 2231", "A. Current", "Ripley", dt.date(2025, 9, 1), dt.date(2026, 2, 1), None),
+            ("PC 7", "B. Lapsed", "Ripley", dt.date(2024, 1, 2), dt.date(2025, 1, 2), None),
+            ("PC 9", "C. Untrained", "Ilkeston", None, None, None),
+        ],
+        at_ms=NOW_MS - DAY_MS,
+    )
+    reg.add_devices([(d, "X2", "3.1.0") for d in DEVICES], at_ms=NOW_MS - DAY_MS)
+    expiry = [dt.date(2030, 1, 1)] * 5 + [dt.date(2026, 3, 1)]
+    reg.add_cartridges(
+        [(c, "LOT-1", e) for c, e in zip(CARTRIDGES, expiry, strict=True)], at_ms=NOW_MS - DAY_MS
+    )
+    return reg
+
+
+# -- rule 1: authority ---------------------------------------------------------------------
+
+
+@given(
+    initial=st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1)),
+    later=st.integers(0, 900),
+    day=st.integers(-10, 1200),
+    months=st.integers(1, 36),
+    suspended=st.sampled_from([None, "under investigation"]),
+)
+def test_authority_is_current_exactly_until_the_period_after_the_last_training(
+    initial: dt.date, later: int, day: int, months: int, suspended: str | None
+) -> None:
+    last = initial + dt.timedelta(days=later)
+    on = last + dt.timedelta(days=day)
+    course = "refresher" if later else "initial"
+    found = authority_on(
+        "PC 1",
+        initial=initial,
+        last_training=(course, last),
+        suspended=suspended,
+        day=on,
+        months=months,
+    )
+    until = add_months(last, months)
+    assert found.until == until
+    assert until > last and (until - last).days <= 31 * months
+    assert found.authorised == (suspended is None and on < until)
+    if suspended is not None:
+        assert found.reason == f"PC 1's authority is suspended: {suspended}"
+    elif on >= until:
+        what = "last refresher" if later else "initial course"
+        assert found.reason == f"PC 1's authority lapsed on {until}: {what} {last}"
+
+
+def test_a_refusal_names_the_rule_and_the_dates(tmp_path: Path) -> None:
+    reg = _store(tmp_path)
+    with pytest.raises(
+        RefusedError, match=r"^PC 7's authority lapsed on 2026-01-02: last refresher 2025-01-02$"
+    ):
+        reg.issue("PC 7", [DEVICES[0]], at_ms=NOW_MS)
+    with pytest.raises(RefusedError, match=r"^PC 9 has not passed the initial course$"):
+        reg.issue("PC 9", [DEVICES[0]], at_ms=NOW_MS)
+    reg.suspend("PC 2231", "under investigation", at_ms=NOW_MS)
+    with pytest.raises(RefusedError, match="suspended: under investigation"):
+        reg.issue("PC 2231", [DEVICES[0]], at_ms=NOW_MS)
+    reg.reinstate("PC 2231", at_ms=NOW_MS)
+    reg.issue("PC 2231", [DEVICES[0]], at_ms=NOW_MS)
+    reg.train("PC 7", "refresher", dt.date(2026, 3, 5), at_ms=NOW_MS)
+    reg.issue("PC 7", [DEVICES[1]], at_ms=NOW_MS)
+    assert reg.item_status(DEVICES[1]).officer == "PC 7"
+
+
+# -- rules 2 and 3: one holder, no spent or expired cartridge -----------------------------
+
+
+def test_an_item_is_out_to_one_officer_and_a_kit_is_all_or_nothing(tmp_path: Path) -> None:
+    reg = _store(tmp_path)
+    reg.train("PC 7", "refresher", dt.date(2026, 3, 5), at_ms=NOW_MS)
+    reg.issue("PC 2231", [DEVICES[0], CARTRIDGES[0]], at_ms=NOW_MS)
+    before = reg.ledger_length()
+    with pytest.raises(RefusedError, match=f"^{DEVICES[0]} is out to PC 2231 since"):
+        reg.issue("PC 7", [DEVICES[1], DEVICES[0]], at_ms=NOW_MS)
+    assert reg.item_status(DEVICES[1]).state == "in_store"  # the kit's first item too
+    assert reg.ledger_length() == before
+    with pytest.raises(RefusedError, match="not out"):
+        reg.return_items([DEVICES[0], DEVICES[2]], at_ms=NOW_MS)
+    assert reg.item_status(DEVICES[0]).state == "issued"
+    reg.return_items([DEVICES[0]], at_ms=NOW_MS + 1000)
+    reg.issue("PC 7", [DEVICES[0]], at_ms=NOW_MS + 2000)
+    status = reg.officer_status("PC 2231", NOW.date()).as_dict()
+    assert [i["serial"] for i in status["items"]] == [CARTRIDGES[0]]
+    assert set(status) == {"officer", "authorised", "authority_until", "reason", "items"}
+    assert set(status["items"][0]) == {"serial", "kind", "state", "officer", "since"}
+
+
+def test_expired_expended_lost_and_damaged_cartridges_are_never_issued(tmp_path: Path) -> None:
+    reg = _store(tmp_path)
+    with pytest.raises(RefusedError, match=f"^cartridge {CARTRIDGES[5]} expired on 2026-03-01"):
+        reg.issue("PC 2231", [CARTRIDGES[5]], at_ms=NOW_MS)
+    for serial, state in zip(CARTRIDGES[1:4], ("expended", "lost", "damaged"), strict=True):
+        reg.mark([serial], state, note="test", at_ms=NOW_MS)
+        with pytest.raises(RefusedError, match=f"is {state}: it is never issued again"):
+            reg.issue("PC 2231", [serial], at_ms=NOW_MS)
+        with pytest.raises(RefusedError, match=f"already {state}"):
+            reg.mark([serial], "lost", at_ms=NOW_MS)
+    with pytest.raises(RefusedError, match="cannot be expended"):
+        reg.mark([DEVICES[0]], "expended", at_ms=NOW_MS)
+    with pytest.raises(RegisterError, match="no such item"):
+        reg.issue("PC 2231", [CARTRIDGE_SCHEME.generate(random.Random(99), "X")], at_ms=NOW_MS)
+
+
+# -- the ledger ---------------------------------------------------------------------------
+
+
+def _tamper(path: Path, *statements: str) -> None:
+    """Edit the register behind the library's back, as someone with the file would: drop
+    the triggers first."""
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER ledger_no_update")
+        db.execute("DROP TRIGGER ledger_no_delete")
+        for statement in statements:
+            db.execute(statement)
+
+
+def _busy(tmp_path: Path) -> Register:
+    reg = _store(tmp_path)
+    for k in range(5):
+        reg.issue("PC 2231", [DEVICES[k]], at_ms=NOW_MS + k)
+        reg.return_items([DEVICES[k]], at_ms=NOW_MS + 10 + k)
+    assert reg.verify().ok
+    return reg
+
+
+@pytest.mark.parametrize(
+    ("statements", "seq", "words"),
+    [
+        (["UPDATE ledger SET operator = 'someone else' WHERE seq = 20"], 20, "was edited"),
+        (["UPDATE ledger SET at_ms = at_ms + 1 WHERE seq = 17"], 17, "was edited"),
+        (["DELETE FROM ledger WHERE seq = 18"], 18, "is missing"),
+        (
+            [
+                "UPDATE ledger SET seq = -1 WHERE seq = 18",
+                "UPDATE ledger SET seq = 18 WHERE seq = 19",
+                "UPDATE ledger SET seq = 19 WHERE seq = -1",
+            ],
+            18,
+            "does not follow",
+        ),
+        (
+            [
+                "UPDATE ledger SET seq = seq + 1000 WHERE seq >= 18",
+                "UPDATE ledger SET seq = seq - 999 WHERE seq >= 1018",
+                "INSERT INTO ledger SELECT 18, at_ms, operator, terminal, event, officer, item, "
+                "detail, prev_hash, 'x' FROM ledger WHERE seq = 17",
+            ],
+            18,
+            "does not follow",
+        ),
+        (["DELETE FROM ledger WHERE seq >= 24"], 24, "newest entries were removed"),
+    ],
+    ids=["edited", "edited-time", "removed", "reordered", "inserted", "tail-removed"],
+)
+def test_verify_names_the_first_entry_edited_removed_inserted_or_reordered(
+    tmp_path: Path, statements: list[str], seq: int, words: str
+) -> None:
+    _busy(tmp_path).close()
+    _tamper(tmp_path / "register.db", *statements)
+    check = open_register(_url(tmp_path)).verify()
+    assert not check.ok and check.seq == seq and words in str(check.problem), check
+
+
+def test_the_database_refuses_to_update_or_delete_ledger_rows(tmp_path: Path) -> None:
+    _busy(tmp_path).close()
+    with sqlite3.connect(tmp_path / "register.db") as db:
+        for statement in ("UPDATE ledger SET operator = 'x'", "DELETE FROM ledger"):
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                db.execute(statement)
+
+
+def test_the_register_opens_again_at_the_same_schema_revision(tmp_path: Path) -> None:
+    _busy(tmp_path).close()
+    with sqlite3.connect(tmp_path / "register.db") as db:
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert revision == "r0001" and mode == "wal"
+    again = open_register(_url(tmp_path))
+    assert again.verify().ok and again.item_status(DEVICES[0]).state == "in_store"
+    with pytest.raises(RegisterError, match="no register there"):
+        open_register(f"sqlite:///{tmp_path / 'other.db'}")
+
+
+# -- concurrent terminals -------------------------------------------------------------------
+
+
+def _terminal(url: str, number: int, rounds: int) -> None:
+    reg = open_register(url, operator=f"PS {number}", terminal=f"terminal-{number}")
+    rng = random.Random(number)
+    for _ in range(rounds):
+        serial = rng.choice(DEVICES)
+        try:
+            reg.issue("PC 2231", [serial], at_ms=NOW_MS)
+        except RefusedError:
+            continue
+        reg.return_items([serial], at_ms=NOW_MS)
+    reg.close()
+
+
+def test_eight_terminals_at_once_never_issue_an_item_twice(tmp_path: Path) -> None:
+    _store(tmp_path).close()
+    url = _url(tmp_path)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_terminal, args=(url, n, 25)) for n in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0] * 8
+    reg = open_register(url)
+    assert reg.verify().ok
+    for serial in DEVICES:
+        events = [e.event for e in reg.history(item=serial) if e.event in ("issued", "returned")]
+        assert all(a != b for a, b in itertools.pairwise(events)), serial
+        assert reg.item_status(serial).state == "in_store"
+    seqs = [e.seq for e in reg.history(officer="PC 2231")]
+    assert seqs == sorted(set(seqs))
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
+    db = ["register", "--db", _url(tmp_path)]
+    officers = tmp_path / "officers.csv"
+    officers.write_text(
+        "officer,name,station,initial_course,last_refresher,suspended\n"
+        "PC 2231,A. Current,Ripley,2025-09-01,2026-02-01,\n"
+        "PC 7,B. Lapsed,Ripley,2024-01-02,2025-01-02,\n"
+    )
+    devices = tmp_path / "devices.csv"
+    devices.write_text("serial,model,firmware\n" + "".join(f"{d},X2,3.1.0\n" for d in DEVICES))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"serial,model,firmware\n{DEVICES[0]},X2,3.1.0\nDK6TM76B7X,X2,3.1.0\n")
+    assert _run(*db, "init")[0] == 0
+    assert _run(*db, "import", "officers", str(officers))[0] == 0
+    code, _, err = _run(*db, "import", "devices", str(bad))
+    assert code == 2 and err.count("\n") == 1 and "DK6TM76B7X" in err
+    assert _run(*db, "import", "devices", str(devices))[0] == 0  # nothing of bad.csv kept
+    code, out, err = _run(*db, "issue", "--officer", "PC 7", "--item", DEVICES[0])
+    assert code == 1 and out == "" and "PC 7's authority lapsed" in err and err.count("\n") == 1
+    code, out, _ = _run(
+        *db, "issue", "--officer", "PC 2231", "--item", DEVICES[0], "--at", "2026-03-06T19:00:00Z"
+    )
+    assert code == 0 and DEVICES[0] in out
+    code, out, _ = _run(*db, "status", "--item", DEVICES[0], "--json")
+    assert code == 0 and json.loads(out) == {
+        "serial": DEVICES[0],
+        "kind": "device",
+        "state": "issued",
+        "officer": "PC 2231",
+        "since": "2026-03-06T19:00:00.000Z",
+    }
+    code, out, _ = _run(*db, "history", "--item", DEVICES[0], "--json")
+    assert [e["event"] for e in json.loads(out)["entries"]] == ["device_added", "issued"]
+    assert _run(*db, "verify")[0] == 0
+    assert (
+        _run(*db, "issue", "--officer", "PC 2231", "--item", DEVICES[1], "--at", "yesterday")[0]
+        == 2
+    )
+    assert _run("register", "--db", "nosuchdb://x", "verify")[0] == 2
+    _tamper(tmp_path / "register.db", "UPDATE ledger SET operator = 'x' WHERE seq = 3")
+    code, out, _ = _run(*db, "verify")
+    assert code == 1 and "entry 3 was edited" in out
