@@ -68,7 +68,7 @@ from taserlink.cli.common import (
     workers_of,
 )
 from taserlink.errors import LinkError
-from taserlink.forensics.issues import parse_utc, read_issues
+from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import (
     CartridgeEvent,
     Deployment,
@@ -82,6 +82,7 @@ from taserlink.forensics.link import (
 )
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.results import MatchStatus
+from taserlink.register import open_register
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import device_time_text, utc_text
 
@@ -154,11 +155,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", metavar="DIR", required=True, help="directory of dataport images (*.tdi)"
     )
-    parser.add_argument(
+    custody = parser.add_mutually_exclusive_group(required=True)
+    custody.add_argument(
         "--issues",
         metavar="ISSUES.csv",
-        required=True,
         help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
+    )
+    custody.add_argument(
+        "--register",
+        metavar="URL",
+        help="take custody from the store room's register instead (its ledger's issues)",
     )
     parser.add_argument(
         "--matches", metavar="OUT.csv", required=True, help="match results of 'taserlink match'"
@@ -201,7 +207,14 @@ def run(args: argparse.Namespace) -> int:
     """
     window = _window(args.window)
     images = {str(path): path for path in image_paths(args.images)}
-    issues = read_issues(args.issues)
+    if args.issues is not None:
+        issues = read_issues(args.issues)
+    else:
+        register = open_register(args.register)
+        try:
+            issues = issues_from_register(register, args.register)
+        finally:
+            register.close()
     matches = read_matches(args.matches)
     trust = trusted_roots(args)
     result = link(

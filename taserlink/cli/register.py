@@ -12,6 +12,8 @@
   TEXT]``: a kit of several items is all or nothing;
 - ``status (--officer ID | --item SERIAL) [--json]``; ``history (--officer ID | --item
   SERIAL) [--json]``;
+- ``export issues FILE.csv``: the issue list ``taserlink link --issues`` reads, from the
+  ledger (``link --register URL`` reads the register directly);
 - ``verify``: the ledger's chain (exit 1 on a break, naming the first entry concerned).
 
 Exit 0 done, 1 refused by a rule (one line: the rule and why), 2 bad input, 3 database
@@ -94,6 +96,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         which.add_argument("--officer", metavar="ID")
         which.add_argument("--item", metavar="SERIAL")
         asked.add_argument("--json", action="store_true", help="one JSON object")
+    export = sub.add_parser("export", help="write the issue list 'taserlink link' reads")
+    export.add_argument("what", choices=("issues",))
+    export.add_argument("file", metavar="FILE.csv")
     sub.add_parser("verify", help="check the ledger's chain (exit 1 on a break)")
     return parser
 
@@ -204,6 +209,12 @@ def _history(reg: Register, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export(reg: Register, args: argparse.Namespace) -> int:
+    rows = reg.export_issues(args.file)
+    print(f"wrote {rows} issues to {printable(args.file)}")
+    return EXIT_OK
+
+
 def _verify(reg: Register, _: argparse.Namespace) -> int:
     check = reg.verify()
     if check.ok:
@@ -226,6 +237,7 @@ _ACTIONS: Final = {
     "damaged": _mark,
     "status": _status,
     "history": _history,
+    "export": _export,
     "verify": _verify,
 }
 

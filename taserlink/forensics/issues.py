@@ -48,6 +48,7 @@ from typing import Final
 from taserlink.errors import InputFileError, LinkError, SerialError, TimeTextError, excerpt
 from taserlink.forensics import tables
 from taserlink.forensics.tables import Row
+from taserlink.register import Register
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 from taserlink.timeline import times
 from taserlink.timeline.times import utc_text
@@ -60,6 +61,7 @@ __all__ = [
     "officer_key",
     "parse_issues",
     "parse_utc",
+    "issues_from_register",
     "read_issues",
 ]
 
@@ -112,6 +114,8 @@ class Issue:
     issued_ms: int
     returned_ms: int | None
     line: int | None = None
+    entry: int | None = None
+    """The register's ledger entry that issued it (an issue list read from a register)."""
 
     def covers(self, utc_ms: int) -> bool:
         """True when the serial was out on this issue at ``utc_ms`` (half-open period)."""
@@ -124,8 +128,10 @@ class Issue:
         return f"{utc_text(self.issued_ms)} to {utc_text(self.returned_ms)}"
 
     def where(self) -> str:
-        """``line N`` for messages (``an issue`` when made in code)."""
-        return "an issue" if self.line is None else f"line {self.line}"
+        """``line N`` or ``ledger entry N`` for messages (``an issue`` when made in code)."""
+        if self.line is not None:
+            return f"line {self.line}"
+        return "an issue" if self.entry is None else f"ledger entry {self.entry}"
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,31 @@ def parse_issues(text: str, source: str = "<issues>") -> IssueList:
     lines = tables.text_lines(text, source)
     rows = tables.rows(lines, source, allowed=ISSUE_COLUMNS, required=ISSUE_COLUMNS, what="issues")
     return IssueList(source, tuple(_issue(row) for row in rows))
+
+
+def issues_from_register(register: Register, source: str) -> IssueList:
+    """The issue list a register's ledger gives (:meth:`Register.issue_periods`): what
+    ``register export issues`` writes, without the file; ``source`` names it in messages.
+
+    Raises:
+        InputFileError: the ledger holds overlapping issues of one serial (it cannot, by
+            the register's rules, unless the ledger was tampered with: verify it).
+    """
+    return IssueList(
+        source,
+        tuple(
+            Issue(
+                p.serial,
+                _serial(p.serial)[1],
+                p.officer,
+                p.issued_ms,
+                p.returned_ms,
+                None,
+                p.entry,
+            )
+            for p in register.issue_periods()
+        ),
+    )
 
 
 def _serial(text: str) -> tuple[str, IssueKind]:

@@ -21,6 +21,7 @@ from taserlink.register.authority import Authority, authority_on
 from taserlink.register.ledger import Entry, LedgerCheck
 from taserlink.register.store import (
     DEFAULT_URL,
+    IssuePeriod,
     ItemStatus,
     OfficerStatus,
     Register,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_URL",
     "Authority",
     "Entry",
+    "IssuePeriod",
     "ItemStatus",
     "LedgerCheck",
     "OfficerStatus",

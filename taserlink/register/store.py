@@ -22,8 +22,11 @@ ledger's head row (``SELECT … FOR UPDATE``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
+import io
+import os
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -38,15 +41,19 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
+from taserlink.atomic import write_atomic
 from taserlink.errors import RefusedError, RegisterDatabaseError, RegisterError, SerialError
 from taserlink.register import ledger as L
 from taserlink.register.authority import Authority, authority_on
 from taserlink.register.schema import items, ledger, ledger_head, officers, settings, trainings
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
-from taserlink.timeline.times import utc_iso
+from taserlink.spreadsheet import csv_writer
+from taserlink.timeline.times import utc_iso, utc_text
 
 __all__ = [
     "DEFAULT_URL",
+    "ISSUE_LIST_COLUMNS",
+    "IssuePeriod",
     "ItemStatus",
     "OfficerStatus",
     "Register",
@@ -96,6 +103,24 @@ class OfficerStatus:
             "reason": self.authority.reason,
             "items": [i.as_dict() for i in self.items],
         }
+
+
+@dataclass(frozen=True)
+class IssuePeriod:
+    """One time an item was out to an officer, from the ledger: the rows of the issue list
+    ``taserlink link --issues`` reads (``register export issues``)."""
+
+    serial: str
+    officer: str
+    issued_ms: int
+    returned_ms: int | None
+    """``None`` while still out."""
+    entry: int
+    """The ledger entry that issued it."""
+
+
+ISSUE_LIST_COLUMNS: Final = ("serial", "officer", "issued_at", "returned_at")
+"""The issue list's columns (those ``taserlink link --issues`` reads)."""
 
 
 def open_register(
@@ -527,6 +552,45 @@ class Register:
         with self._database(), self.engine.connect() as conn:
             found = None if item is None else _any_serial(item)
             return list(L.entries(conn, officer=officer, item=found))
+
+    def issue_periods(self) -> list[IssuePeriod]:
+        """Every time an item went out, from the ledger (issued → returned, or the item
+        expended, lost or damaged while out), in ledger order."""
+        periods: list[IssuePeriod] = []
+        open_: dict[str, int] = {}
+        with self._database(), self.engine.connect() as conn:
+            query = (
+                select(
+                    ledger.c.seq, ledger.c.event, ledger.c.item, ledger.c.officer, ledger.c.at_ms
+                )
+                .where(ledger.c.event.in_(("issued", "returned", *FINAL_STATES)))
+                .order_by(ledger.c.seq)
+            )
+            for seq, event, item, officer, at_ms in conn.execute(query):
+                if event == "issued":
+                    open_[item] = len(periods)
+                    periods.append(IssuePeriod(item, officer, at_ms, None, seq))
+                elif item in open_:
+                    k = open_.pop(item)
+                    periods[k] = dataclasses.replace(periods[k], returned_ms=at_ms)
+        return periods
+
+    def export_issues(self, path: str | os.PathLike[str]) -> int:
+        """Write the issue list (:data:`ISSUE_LIST_COLUMNS`, times ISO 8601 UTC) to ``path``
+        atomically; returns its rows.
+
+        Raises:
+            OutputPathError: a path taserlink refuses to write (``taserlink.atomic``).
+        """
+        periods = self.issue_periods()
+        text = io.StringIO()
+        writer = csv_writer(text)
+        writer.writerow(ISSUE_LIST_COLUMNS)
+        for p in periods:
+            returned = "" if p.returned_ms is None else utc_text(p.returned_ms)
+            writer.writerow((p.serial, p.officer, utc_text(p.issued_ms), returned))
+        write_atomic(path, text.getvalue().encode("utf-8"))
+        return len(periods)
 
     def verify(self) -> L.LedgerCheck:
         """Check the ledger's whole chain (:func:`~taserlink.register.ledger.verify_ledger`)."""

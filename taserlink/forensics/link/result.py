@@ -370,6 +370,7 @@ def _issue_dict(issue: Issue) -> dict[str, Any]:
         "issued_at": utc_text(issue.issued_ms),
         "returned_at": None if issue.returned_ms is None else utc_text(issue.returned_ms),
         "line": issue.line,
+        "ledger_entry": issue.entry,
     }
 
 
