@@ -12,6 +12,10 @@
   TEXT]``: a kit of several items is all or nothing;
 - ``status (--officer ID | --item SERIAL) [--json]``; ``history (--officer ID | --item
   SERIAL) [--json]``;
+- ``archive IMAGE… [--archive DIR] [--roots DIR]``: keep downloads once by SHA-256 in the
+  archive (beside a SQLite register by default), verified against the trusted roots and
+  checked to continue the device's previous download, each recorded in the ledger (exit 1
+  when one is not OK or does not continue);
 - ``export issues FILE.csv``: the issue list ``taserlink link --issues`` reads, from the
   ledger (``link --register URL`` reads the register directly);
 - ``verify``: the ledger's chain (exit 1 on a break, naming the first entry concerned).
@@ -31,9 +35,17 @@ import re
 import sys
 from typing import Any, Final
 
-from taserlink.cli.common import EXIT_FINDINGS, EXIT_OK, printable
+from taserlink.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_roots_option,
+    printable,
+    trusted_roots,
+)
 from taserlink.errors import TimeTextError
+from taserlink.integrity import Severity
 from taserlink.register import DEFAULT_URL, Register, open_register
+from taserlink.register.archive import archive_folder
 from taserlink.register.files import read_cartridges, read_devices, read_officers
 from taserlink.register.ledger import Entry
 from taserlink.timeline.times import parse_utc, utc_text
@@ -96,6 +108,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         which.add_argument("--officer", metavar="ID")
         which.add_argument("--item", metavar="SERIAL")
         asked.add_argument("--json", action="store_true", help="one JSON object")
+    archive = sub.add_parser(
+        "archive", help="keep downloads once by SHA-256, verified and checked for continuity"
+    )
+    archive.add_argument("images", metavar="IMAGE", nargs="+")
+    archive.add_argument(
+        "--archive", metavar="DIR", help="the archive folder (default: beside a SQLite file)"
+    )
+    add_roots_option(archive, purpose=" to verify the downloads with")
     export = sub.add_parser("export", help="write the issue list 'taserlink link' reads")
     export.add_argument("what", choices=("issues",))
     export.add_argument("file", metavar="FILE.csv")
@@ -113,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         RefusedError (exit 1), RegisterError (2), RegisterDatabaseError (3).
     """
-    url = args.db or os.environ.get(DB_ENV) or DEFAULT_URL
+    url = args.url = args.db or os.environ.get(DB_ENV) or DEFAULT_URL
     reg = open_register(url, create=args.action == "init", operator=args.operator)
     try:
         return _ACTIONS[args.action](reg, args)
@@ -209,6 +229,31 @@ def _history(reg: Register, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _archive(reg: Register, args: argparse.Namespace) -> int:
+    folder = archive_folder(args.url, args.archive)
+    trust = trusted_roots(args)
+    good = True
+    for path in args.images:
+        done = reg.archive(path, trust, folder)
+        said = "archived" if done.new else "already archived"
+        errors = sorted({f.kind.value for f in done.report.by_severity(Severity.ERROR)})
+        verdict = "OK" if done.report.ok else f"NOT OK ({', '.join(errors)})"
+        gaps = sorted({f.kind.value for f in done.continuity})
+        follows = (
+            "the device's first archived download"
+            if done.previous is None
+            else f"continues {done.previous[:12]}…"
+            if not gaps
+            else f"does NOT continue {done.previous[:12]}… ({', '.join(gaps)})"
+        )
+        print(
+            f"{printable(path)}: {said} as {done.sha256[:12]}… (device {done.device}); "
+            f"{verdict}; {follows}"
+        )
+        good &= done.ok
+    return EXIT_OK if good else EXIT_FINDINGS
+
+
 def _export(reg: Register, args: argparse.Namespace) -> int:
     rows = reg.export_issues(args.file)
     print(f"wrote {rows} issues to {printable(args.file)}")
@@ -237,6 +282,7 @@ _ACTIONS: Final = {
     "damaged": _mark,
     "status": _status,
     "history": _history,
+    "archive": _archive,
     "export": _export,
     "verify": _verify,
 }

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import getpass
+import hashlib
 import io
 import os
 import socket
@@ -33,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
 from alembic import command
@@ -43,7 +45,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from taserlink.atomic import write_atomic
 from taserlink.errors import RefusedError, RegisterDatabaseError, RegisterError, SerialError
+from taserlink.integrity import Severity, TrustStore
+from taserlink.register import archive as _archive
 from taserlink.register import ledger as L
+from taserlink.register.archive import Archived
 from taserlink.register.authority import Authority, authority_on
 from taserlink.register.schema import items, ledger, ledger_head, officers, settings, trainings
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
@@ -552,6 +557,55 @@ class Register:
         with self._database(), self.engine.connect() as conn:
             found = None if item is None else _any_serial(item)
             return list(L.entries(conn, officer=officer, item=found))
+
+    def archive(
+        self,
+        source: str | os.PathLike[str],
+        trust: TrustStore,
+        folder: str | os.PathLike[str],
+        *,
+        at_ms: int | None = None,
+    ) -> Archived:
+        """Archive a download of a registered device (:mod:`taserlink.register.archive`):
+        verified, checked against the device's previous archived download, kept once by
+        its SHA-256, recorded as a ``downloaded`` ledger entry.
+
+        Raises:
+            RegisterError: an unreadable image, or one of a device not in the register.
+        """
+        place = Path(folder)
+        name = os.fspath(source)
+        data, image = _archive.read(source)
+        device = image.identity.serial
+        with self._write() as conn:
+            row = conn.execute(select(items).where(items.c.serial == device)).first()
+            if row is None or row.kind != "device":
+                raise RegisterError(f"{name}: device {device} is not in the register")
+            before = [e.details() for e in L.entries(conn, item=device) if e.event == "downloaded"]
+            digest = hashlib.sha256(data).hexdigest()
+            known = any(d["sha256"] == digest for d in before)
+            acquired = image.acquisition.host_utc_start_ms
+            earlier = [d for d in before if d["acquired_ms"] <= acquired and d["sha256"] != digest]
+            previous = None
+            if earlier:
+                last = max(earlier, key=lambda d: (d["acquired_ms"], d["sha256"]))
+                previous = (str(last["sha256"]), _archive.load(place, device, last["sha256"]))
+            archived = _archive.store(name, data, image, place, trust, previous)
+            if known:
+                return dataclasses.replace(archived, new=False)
+            detail = {
+                "sha256": digest,
+                "size": len(data),
+                "acquired_ms": acquired,
+                "verified": archived.report.ok,
+                "errors": sorted(
+                    {f.kind.value for f in archived.report.by_severity(Severity.ERROR)}
+                ),
+                "continuity": sorted({f.kind.value for f in archived.continuity}),
+                "previous": archived.previous,
+            }
+            self._log(conn, _now(at_ms), "downloaded", item=device, detail=detail)
+            return dataclasses.replace(archived, new=True)
 
     def issue_periods(self) -> list[IssuePeriod]:
         """Every time an item went out, from the ledger (issued → returned, or the item
