@@ -314,3 +314,20 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
     _tamper(tmp_path / "register.db", "UPDATE ledger SET operator = 'x' WHERE seq = 3")
     code, out, _ = _run(*db, "verify")
     assert code == 1 and "entry 3 was edited" in out
+
+
+def test_the_check_by_hand_in_the_docs_holds_on_a_register(tmp_path: Path) -> None:
+    """docs/register.md §4's few lines of Python, run on a register: the chain holds, and
+    after an edit behind the library's back the same lines stop at the edited entry."""
+    text = (Path(__file__).parents[1] / "docs" / "register.md").read_text(encoding="utf-8")
+    section = text[text.index("## 4.") : text.index("## 5.")]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    _busy(tmp_path).close()
+    program = code.replace('"ripley-store.db"', repr(str(tmp_path / "register.db")))
+    out = io.StringIO()
+    with redirect_stdout(out):
+        exec(compile(program, "register.md", "exec"), {})
+    assert out.getvalue() == "chain holds\n"
+    _tamper(tmp_path / "register.db", "UPDATE ledger SET terminal = 'elsewhere' WHERE seq = 9")
+    with pytest.raises(AssertionError, match="^9$"):
+        exec(compile(program, "register.md", "exec"), {})
