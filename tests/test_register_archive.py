@@ -92,3 +92,28 @@ def test_a_changed_archive_is_named(tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert code == 2 and "archived download changed" in err
+
+
+def test_download_archives_each_image_in_the_register(tmp_path: Path) -> None:
+    """``download --register``: each downloaded image archived and recorded; an image of a
+    device the register does not hold is named and not archived (exit 1)."""
+    import json
+
+    code, out, _ = _run("devices", "--emulated", "2", "--json")
+    serials = [d["serial"] for d in json.loads(out)]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    reg = open_register(url, create=True)
+    reg.add_devices([(serials[0], "TL-10", "3.2.0")])
+    roots = tmp_path / "root.pem"
+    roots.write_bytes(ROOT)
+    common = ["download", "--emulated", "2", "--roots", str(roots), "--register", url, "--json"]
+    code, out, err = _run(*common, "--out", str(tmp_path / "one"))
+    assert code == 1, err
+    assert f"{serials[1]}: not archived" in err and f"{serials[0]}: archived as" in err
+    reg.add_devices([(serials[1], "TL-10", "3.2.0")])
+    code, _, err = _run(*common, "--out", str(tmp_path / "two"))
+    assert code == 0, err
+    for serial in serials:
+        kept = [e.details() for e in reg.history(item=serial) if e.event == "downloaded"]
+        assert kept and all(d["verified"] for d in kept)
+    assert reg.verify().ok

@@ -76,9 +76,11 @@ from taserlink.cli.common import (
 from taserlink.cli.dock import Dock, add_dock_arguments, device_label, failure_text, open_dock
 from taserlink.device import DownloadResult, UsbDeviceInfo, download, load_partial
 from taserlink.device.download import PARTIAL_SUFFIX
-from taserlink.errors import ImageIOError, OutputPathError
+from taserlink.errors import ImageIOError, OutputPathError, RegisterError
 from taserlink.integrity import Report, Severity, TrustStore, verify_image
 from taserlink.integrity.roots import ROOTS_ENV
+from taserlink.register import open_register
+from taserlink.register.archive import archive_folder
 
 __all__ = [
     "NAME",
@@ -400,6 +402,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     add_json_option(
         parser, "one JSON object instead of the table, and no progress: " + ", ".join(JSON_KEYS)
     )
+    parser.add_argument(
+        "--register",
+        metavar="URL",
+        help="archive each image in the store room's register as it is downloaded "
+        "(verified, checked to continue the device's last download, recorded in its ledger)",
+    )
+    parser.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="the register's archive folder (default: beside a SQLite register)",
+    )
     return parser
 
 
@@ -458,7 +471,42 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         if row.error is not None:
             stderr_line("error", f"{row.serial}: {row.error}")
-    return _exit_code(rows)
+    code = _exit_code(rows)
+    if args.register is not None and not _archived(args, rows, trust, operator):
+        code = max(code, EXIT_FINDINGS)
+    return code
+
+
+def _archived(
+    args: argparse.Namespace, rows: Sequence[Row], trust: TrustStore | None, operator: str
+) -> bool:
+    """Archive every downloaded image in the register ``args.register`` names; a line on
+    stderr for each.  True when all were archived, verified and continue their device's
+    last download.
+
+    Raises:
+        RegisterError: the register cannot be opened or its archive has no folder (exit 2).
+        RegisterDatabaseError: its database fails (exit 3).
+    """
+    folder = archive_folder(args.register, args.archive)
+    register = open_register(args.register, operator=operator)
+    good = True
+    try:
+        for row in rows:
+            if row.result is None:
+                continue
+            try:
+                done = register.archive(row.result.path, trust or TrustStore(()), folder)
+            except RegisterError as error:
+                stderr_line("error", f"{row.serial}: not archived: {error}")
+                good = False
+                continue
+            state = "OK" if done.ok else "NOT OK or not continuing its last download"
+            stderr_line("note", f"{row.serial}: archived as {done.sha256[:12]}… ({state})")
+            good &= done.ok
+    finally:
+        register.close()
+    return good
 
 
 def _exit_code(rows: Sequence[Row]) -> int:
