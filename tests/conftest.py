@@ -3,6 +3,7 @@ databases (a SQLite file, a throw-away PostgreSQL server)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -31,25 +32,30 @@ DATABASE_ENGINES = ("sqlite", "postgresql")
 """The engines the register runs on; tests using ``database_url`` run once on each."""
 
 
+@contextlib.contextmanager
+def _postgres_problems_fail_the_test() -> Iterator[None]:
+    """Turn a :class:`PostgresSetupError` into a test failure whose one line is its reason."""
+    try:
+        yield
+    except PostgresSetupError as exc:
+        problem = f"the PostgreSQL tests need a server: {exc}"
+        raise pytest.fail.Exception(problem, pytrace=False) from None
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server started for this test session (installed first if missing) and
     stopped after it; a server that cannot be had fails the test with the reason."""
-    try:
-        with throwaway_postgres() as server:
-            yield server
-    except PostgresSetupError as exc:
-        pytest.fail(f"the PostgreSQL tests need a server: {exc}", pytrace=False)
+    with _postgres_problems_fail_the_test(), throwaway_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The SQLAlchemy URL (psycopg 3, Unix socket) of a database ``taserlink`` on the
     session's PostgreSQL server, shared by the tests of the session."""
-    try:
+    with _postgres_problems_fail_the_test():
         return postgres_server.url(postgres_server.create_database("taserlink"))
-    except PostgresSetupError as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(params=DATABASE_ENGINES)
@@ -70,18 +76,14 @@ def new_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     made: list[str] = []
 
     def make_postgres() -> str:
-        try:
+        with _postgres_problems_fail_the_test():
             made.append(server.create_database())
-        except PostgresSetupError as exc:
-            pytest.fail(str(exc), pytrace=False)
         return server.url(made[-1])
 
     yield make_postgres
-    for name in made:
-        try:
+    with _postgres_problems_fail_the_test():
+        for name in made:
             server.drop_database(name)
-        except PostgresSetupError as exc:
-            pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_database_names_are_plain_identifiers(postgres_server: PostgresServer) -
 def _live_processes_working_in(directory: Path) -> list[int]:
     """The live processes whose working directory is ``directory`` (every PostgreSQL process
     works in its cluster's data directory)."""
-    found = []
+    directory, found = directory.resolve(), []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
