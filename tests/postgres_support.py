@@ -468,9 +468,11 @@ def _tail(text: str, lines: int = 5) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
+@functools.cache
 def _base_dir() -> Path:
-    """Where the clusters' directories go: ``/dev/shm`` when it is a writable memory file
-    system with :data:`_SHM_ROOM_BYTES` free, else the system's temporary directory."""
+    """Where the clusters' directories go (chosen once per test session): ``/dev/shm`` when it
+    is a writable memory file system with :data:`_SHM_ROOM_BYTES` free, else the system's
+    temporary directory."""
     shm = Path("/dev/shm")
     with contextlib.suppress(OSError):
         room = os.statvfs(shm)
