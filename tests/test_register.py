@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 
 from taserlink.cli import main
 from taserlink.errors import RefusedError, RegisterError
@@ -34,10 +36,10 @@ def _url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'register.db'}"
 
 
-def _store(tmp_path: Path) -> Register:
+def _store(url: str) -> Register:
     """A register with three officers (current, lapsed, never trained), six devices and six
     cartridges (one expired)."""
-    reg = open_register(_url(tmp_path), create=True, operator="PS 88", terminal="store-1")
+    reg = open_register(url, create=True, operator="PS 88", terminal="store-1")
     reg.add_officers(
         [
             ("PC 2231", "A. Current", "Ripley", dt.date(2025, 9, 1), dt.date(2026, 2, 1), None),
@@ -89,8 +91,8 @@ def test_authority_is_current_exactly_until_the_period_after_the_last_training(
         assert found.reason == f"PC 1's authority lapsed on {until}: {what} {last}"
 
 
-def test_a_refusal_names_the_rule_and_the_dates(tmp_path: Path) -> None:
-    reg = _store(tmp_path)
+def test_a_refusal_names_the_rule_and_the_dates(database_url: str) -> None:
+    reg = _store(database_url)
     with pytest.raises(
         RefusedError, match=r"^PC 7's authority lapsed on 2026-01-02: last refresher 2025-01-02$"
     ):
@@ -110,8 +112,8 @@ def test_a_refusal_names_the_rule_and_the_dates(tmp_path: Path) -> None:
 # -- rules 2 and 3: one holder, no spent or expired cartridge -----------------------------
 
 
-def test_an_item_is_out_to_one_officer_and_a_kit_is_all_or_nothing(tmp_path: Path) -> None:
-    reg = _store(tmp_path)
+def test_an_item_is_out_to_one_officer_and_a_kit_is_all_or_nothing(database_url: str) -> None:
+    reg = _store(database_url)
     reg.train("PC 7", "refresher", dt.date(2026, 3, 5), at_ms=NOW_MS)
     reg.issue("PC 2231", [DEVICES[0], CARTRIDGES[0]], at_ms=NOW_MS)
     before = reg.ledger_length()
@@ -130,8 +132,10 @@ def test_an_item_is_out_to_one_officer_and_a_kit_is_all_or_nothing(tmp_path: Pat
     assert set(status["items"][0]) == {"serial", "kind", "state", "officer", "since"}
 
 
-def test_expired_expended_lost_and_damaged_cartridges_are_never_issued(tmp_path: Path) -> None:
-    reg = _store(tmp_path)
+def test_expired_expended_lost_and_damaged_cartridges_are_never_issued(
+    database_url: str,
+) -> None:
+    reg = _store(database_url)
     with pytest.raises(RefusedError, match=f"^cartridge {CARTRIDGES[5]} expired on 2026-03-01"):
         reg.issue("PC 2231", [CARTRIDGES[5]], at_ms=NOW_MS)
     for serial, state in zip(CARTRIDGES[1:4], ("expended", "lost", "damaged"), strict=True):
@@ -149,18 +153,23 @@ def test_expired_expended_lost_and_damaged_cartridges_are_never_issued(tmp_path:
 # -- the ledger ---------------------------------------------------------------------------
 
 
-def _tamper(path: Path, *statements: str) -> None:
-    """Edit the register behind the library's back, as someone with the file would: drop
-    the triggers first."""
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TRIGGER ledger_no_update")
-        db.execute("DROP TRIGGER ledger_no_delete")
+def _tamper(url: str, *statements: str) -> None:
+    """Edit the register behind the library's back, as someone with the database would:
+    switch off the triggers that refuse it, then change rows with plain SQL."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER ledger_no_update")
+            conn.exec_driver_sql("DROP TRIGGER ledger_no_delete")
+        else:
+            conn.exec_driver_sql("ALTER TABLE ledger DISABLE TRIGGER ledger_append_only")
         for statement in statements:
-            db.execute(statement)
+            conn.exec_driver_sql(statement)
+    engine.dispose()
 
 
-def _busy(tmp_path: Path) -> Register:
-    reg = _store(tmp_path)
+def _busy(url: str) -> Register:
+    reg = _store(url)
     for k in range(5):
         reg.issue("PC 2231", [DEVICES[k]], at_ms=NOW_MS + k)
         reg.return_items([DEVICES[k]], at_ms=NOW_MS + 10 + k)
@@ -198,24 +207,25 @@ def _busy(tmp_path: Path) -> Register:
     ids=["edited", "edited-time", "removed", "reordered", "inserted", "tail-removed"],
 )
 def test_verify_names_the_first_entry_edited_removed_inserted_or_reordered(
-    tmp_path: Path, statements: list[str], seq: int, words: str
+    database_url: str, statements: list[str], seq: int, words: str
 ) -> None:
-    _busy(tmp_path).close()
-    _tamper(tmp_path / "register.db", *statements)
-    check = open_register(_url(tmp_path)).verify()
+    _busy(database_url).close()
+    _tamper(database_url, *statements)
+    check = open_register(database_url).verify()
     assert not check.ok and check.seq == seq and words in str(check.problem), check
 
 
-def test_the_database_refuses_to_update_or_delete_ledger_rows(tmp_path: Path) -> None:
-    _busy(tmp_path).close()
-    with sqlite3.connect(tmp_path / "register.db") as db:
-        for statement in ("UPDATE ledger SET operator = 'x'", "DELETE FROM ledger"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                db.execute(statement)
+def test_the_database_refuses_to_update_or_delete_ledger_rows(database_url: str) -> None:
+    _busy(database_url).close()
+    engine = create_engine(database_url)
+    for statement in ("UPDATE ledger SET operator = 'x'", "DELETE FROM ledger"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
 
 
 def test_the_register_opens_again_at_the_same_schema_revision(tmp_path: Path) -> None:
-    _busy(tmp_path).close()
+    _busy(_url(tmp_path)).close()
     with sqlite3.connect(tmp_path / "register.db") as db:
         (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -242,9 +252,9 @@ def _terminal(url: str, number: int, rounds: int) -> None:
     reg.close()
 
 
-def test_eight_terminals_at_once_never_issue_an_item_twice(tmp_path: Path) -> None:
-    _store(tmp_path).close()
-    url = _url(tmp_path)
+def test_eight_terminals_at_once_never_issue_an_item_twice(database_url: str) -> None:
+    _store(database_url).close()
+    url = database_url
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_terminal, args=(url, n, 25)) for n in range(8)]
     for w in workers:
@@ -311,7 +321,7 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
         == 2
     )
     assert _run("register", "--db", "nosuchdb://x", "verify")[0] == 2
-    _tamper(tmp_path / "register.db", "UPDATE ledger SET operator = 'x' WHERE seq = 3")
+    _tamper(_url(tmp_path), "UPDATE ledger SET operator = 'x' WHERE seq = 3")
     code, out, _ = _run(*db, "verify")
     assert code == 1 and "entry 3 was edited" in out
 
@@ -322,12 +332,12 @@ def test_the_check_by_hand_in_the_docs_holds_on_a_register(tmp_path: Path) -> No
     text = (Path(__file__).parents[1] / "docs" / "register.md").read_text(encoding="utf-8")
     section = text[text.index("## 4.") : text.index("## 5.")]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    _busy(tmp_path).close()
+    _busy(_url(tmp_path)).close()
     program = code.replace('"ripley-store.db"', repr(str(tmp_path / "register.db")))
     out = io.StringIO()
     with redirect_stdout(out):
         exec(compile(program, "register.md", "exec"), {})
     assert out.getvalue() == "chain holds\n"
-    _tamper(tmp_path / "register.db", "UPDATE ledger SET terminal = 'elsewhere' WHERE seq = 9")
-    with pytest.raises(AssertionError, match="^9$"):
+    _tamper(_url(tmp_path), "UPDATE ledger SET terminal = 'elsewhere' WHERE seq = 9")
+    with pytest.raises(AssertionError, match=r"^9$"):
         exec(compile(program, "register.md", "exec"), {})

@@ -40,7 +40,7 @@ from typing import Any, Final
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from taserlink.atomic import write_atomic
@@ -661,7 +661,12 @@ class Register:
 
 
 def _engine(url: str) -> Engine:
-    engine = create_engine(url)
+    """The engine of ``url``; a plain ``postgresql://`` URL (design §8) uses psycopg 3, the
+    driver of the ``postgres`` extra."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = create_engine(parsed)
     if engine.dialect.name == "sqlite":
         # pysqlite's own transaction handling off; every transaction takes the write lock
         # at BEGIN (SQLAlchemy's documented recipe), WAL for readers beside one writer.
