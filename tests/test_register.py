@@ -302,7 +302,16 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
     code, out, err = _run(*db, "issue", "--officer", "PC 7", "--item", DEVICES[0])
     assert code == 1 and out == "" and "PC 7's authority lapsed" in err and err.count("\n") == 1
     code, out, _ = _run(
-        *db, "issue", "--officer", "PC 2231", "--item", DEVICES[0], "--at", "2026-03-06T19:00:00Z"
+        *db,
+        "issue",
+        "--officer",
+        "PC 2231",
+        "--item",
+        DEVICES[0],
+        "--at",
+        "2026-03-06T19:00:00Z",
+        "--operator",
+        "PS 99",
     )
     assert code == 0 and DEVICES[0] in out
     code, out, _ = _run(*db, "status", "--item", DEVICES[0], "--json")
@@ -314,7 +323,9 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
         "since": "2026-03-06T19:00:00.000Z",
     }
     code, out, _ = _run(*db, "history", "--item", DEVICES[0], "--json")
-    assert [e["event"] for e in json.loads(out)["entries"]] == ["device_added", "issued"]
+    entries = json.loads(out)["entries"]
+    assert [e["event"] for e in entries] == ["device_added", "issued"]
+    assert entries[1]["operator"] == "PS 99" and entries[1]["at"] == "2026-03-06T19:00:00.000Z"
     assert _run(*db, "verify")[0] == 0
     assert (
         _run(*db, "issue", "--officer", "PC 2231", "--item", DEVICES[1], "--at", "yesterday")[0]

@@ -72,33 +72,39 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="URL",
         help=f"the register (default: ${DB_ENV}, else {DEFAULT_URL})",
     )
-    parser.add_argument("--operator", metavar="NAME", help="who does it (default: login name)")
     sub = parser.add_subparsers(dest="action", metavar="SUBCOMMAND", required=True)
     sub.add_parser("init", help="make the register, or upgrade an older one")
     imported = sub.add_parser("import", help="import a store-room file (all of it or none)")
     imported.add_argument("kind", choices=("officers", "devices", "cartridges"))
     imported.add_argument("file", metavar="FILE.csv")
+    _operator(imported)
     train = sub.add_parser("train", help="record a course an officer passed")
     train.add_argument("--officer", required=True, metavar="ID")
     train.add_argument("--course", required=True, choices=("initial", "refresher"))
     train.add_argument("--date", required=True, metavar="DATE", type=_date)
+    _operator(train)
     suspend = sub.add_parser("suspend", help="suspend an officer's authority")
     suspend.add_argument("--officer", required=True, metavar="ID")
     suspend.add_argument("--reason", required=True, metavar="TEXT")
+    _operator(suspend)
     reinstate = sub.add_parser("reinstate", help="lift an officer's suspension")
     reinstate.add_argument("--officer", required=True, metavar="ID")
+    _operator(reinstate)
     issue = sub.add_parser("issue", help="issue items to an officer (a kit: all or none)")
     issue.add_argument("--officer", required=True, metavar="ID")
     issue.add_argument("--item", required=True, action="append", metavar="SERIAL")
     issue.add_argument("--at", metavar="TIME", type=_time)
+    _operator(issue)
     returned = sub.add_parser("return", help="return items to the store (all or none)")
     returned.add_argument("--item", required=True, nargs="+", action="extend", metavar="SERIAL")
     returned.add_argument("--at", metavar="TIME", type=_time)
+    _operator(returned)
     for state in ("expend", "lost", "damaged"):
         mark = sub.add_parser(state, help=f"mark items {_STATES[state]} (for good)")
         mark.add_argument("--item", required=True, action="append", metavar="SERIAL")
         mark.add_argument("--note", default="", metavar="TEXT")
         mark.add_argument("--at", metavar="TIME", type=_time)
+        _operator(mark)
     for name, what in (
         ("status", "an item's state or an officer's authority and items"),
         ("history", "the ledger entries of an officer or an item"),
@@ -116,11 +122,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--archive", metavar="DIR", help="the archive folder (default: beside a SQLite file)"
     )
     add_roots_option(archive, purpose=" to verify the downloads with")
+    _operator(archive)
     export = sub.add_parser("export", help="write the issue list 'taserlink link' reads")
     export.add_argument("what", choices=("issues",))
     export.add_argument("file", metavar="FILE.csv")
     sub.add_parser("verify", help="check the ledger's chain (exit 1 on a break)")
     return parser
+
+
+def _operator(parser: argparse.ArgumentParser) -> None:
+    """``--operator NAME`` on a subcommand that changes the register (the ledger records
+    who; default: the login name)."""
+    parser.add_argument("--operator", metavar="NAME", help="who does it (default: login name)")
 
 
 _STATES: Final = {"expend": "expended", "lost": "lost", "damaged": "damaged"}
@@ -134,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         RefusedError (exit 1), RegisterError (2), RegisterDatabaseError (3).
     """
     url = args.url = args.db or os.environ.get(DB_ENV) or DEFAULT_URL
-    reg = open_register(url, create=args.action == "init", operator=args.operator)
+    operator = getattr(args, "operator", None)
+    reg = open_register(url, create=args.action == "init", operator=operator)
     try:
         return _ACTIONS[args.action](reg, args)
     finally:
