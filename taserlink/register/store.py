@@ -40,7 +40,7 @@ from typing import Any, Final
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from taserlink.errors import RefusedError, RegisterDatabaseError, RegisterError, SerialError
@@ -62,6 +62,29 @@ DEFAULT_URL: Final = "sqlite:///taserlink.db"
 """The register a command uses with neither ``--db`` nor ``$TASERLINK_DB`` (**contract**)."""
 FINAL_STATES: Final = ("expended", "lost", "damaged")
 """States an item never leaves."""
+
+# The statements of every issue and return, built once: on SQLite, building a statement
+# cost more than running it.
+_LOCK_HEAD = select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
+_OFFICER = select(officers).where(officers.c.officer == bindparam("officer"))
+_COURSES = (
+    select(trainings.c.course, trainings.c.on_date)
+    .where(trainings.c.officer == bindparam("officer"))
+    .order_by(trainings.c.on_date, trainings.c.course)
+)
+_MONTHS = select(settings.c.value).where(settings.c.name == "authority_months")
+_ITEM = select(items).where(items.c.serial == bindparam("wanted"))
+_ISSUE = (
+    update(items)
+    .where(items.c.serial == bindparam("wanted"), items.c.state == "in_store")
+    .where(items.c.expires.is_(None) | (items.c.expires > bindparam("day")))
+    .values(state="issued", officer=bindparam("holder"), since_ms=bindparam("since"))
+)
+_RETURN = (
+    update(items)
+    .where(items.c.serial == bindparam("wanted"), items.c.state == "issued")
+    .values(state="in_store", officer=None, since_ms=bindparam("since"))
+)
 
 
 @dataclass(frozen=True)
@@ -174,9 +197,7 @@ class Register:
         are serialised on PostgreSQL as ``BEGIN IMMEDIATE`` serialises them on SQLite, so a
         rule checked in the transaction still holds when it commits."""
         with self._database(), self._turn(), self.engine.begin() as conn:
-            conn.execute(
-                select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
-            ).one()
+            conn.execute(_LOCK_HEAD).one()
             yield conn
 
     @contextmanager
@@ -209,6 +230,18 @@ class Register:
             event=event,
             detail=detail,
             **fields,
+        )
+
+    def _log_all(
+        self, conn: Connection, at_ms: int, events: Sequence[tuple[str, str | None, str]]
+    ) -> None:
+        """Log ``(event, officer, item)`` entries in order, the head moved once."""
+        L.append_all(
+            conn,
+            at_ms=at_ms,
+            operator=self.operator,
+            terminal=self.terminal,
+            events=[(event, officer, item, None) for event, officer, item in events],
         )
 
     def close(self) -> None:
@@ -331,7 +364,7 @@ class Register:
             self._log(conn, _now(at_ms), "reinstated", officer=officer)
 
     def _officer_row(self, conn: Connection, officer: str) -> Any:
-        row = conn.execute(select(officers).where(officers.c.officer == officer)).first()
+        row = conn.execute(_OFFICER, {"officer": officer}).first()
         if row is None:
             raise RegisterError(f"{officer}: no such officer in the register")
         return row
@@ -442,14 +475,11 @@ class Register:
                 raise RefusedError(str(authority.reason))
             for serial in wanted:
                 done = conn.execute(
-                    update(items)
-                    .where(items.c.serial == serial, items.c.state == "in_store")
-                    .where((items.c.expires.is_(None)) | (items.c.expires > day))
-                    .values(state="issued", officer=officer, since_ms=when)
+                    _ISSUE, {"wanted": serial, "day": day, "holder": officer, "since": when}
                 )
                 if done.rowcount != 1:
                     raise RefusedError(self._why_not(conn, serial, day))
-                self._log(conn, when, "issued", officer=officer, item=serial)
+            self._log_all(conn, when, [("issued", officer, serial) for serial in wanted])
 
     def _why_not(self, conn: Connection, serial: str, day: dt.date) -> str:
         row = conn.execute(select(items).where(items.c.serial == serial)).first()
@@ -469,17 +499,16 @@ class Register:
             RegisterError: an unknown item.
         """
         when = _now(at_ms)
+        wanted = _serials(serials)
         with self._write() as conn:
-            for serial in _serials(serials):
+            events = []
+            for serial in wanted:
                 row = self._item_row(conn, serial)
-                done = conn.execute(
-                    update(items)
-                    .where(items.c.serial == serial, items.c.state == "issued")
-                    .values(state="in_store", officer=None, since_ms=when)
-                )
+                done = conn.execute(_RETURN, {"wanted": serial, "since": when})
                 if done.rowcount != 1:
                     raise RefusedError(f"{row.kind} {serial} is not out ({row.state})")
-                self._log(conn, when, "returned", officer=row.officer, item=serial)
+                events.append(("returned", row.officer, serial))
+            self._log_all(conn, when, events)
 
     def mark(
         self, serials: Sequence[str], state: str, *, note: str = "", at_ms: int | None = None
@@ -513,7 +542,7 @@ class Register:
                 )
 
     def _item_row(self, conn: Connection, serial: str) -> Any:
-        row = conn.execute(select(items).where(items.c.serial == serial)).first()
+        row = conn.execute(_ITEM, {"wanted": serial}).first()
         if row is None:
             raise RegisterError(f"{serial}: no such item in the register")
         return row
@@ -602,20 +631,14 @@ def _turn_path(engine: Engine) -> str | None:
 
 def _courses(conn: Connection, officer: str) -> tuple[dt.date | None, tuple[str, dt.date] | None]:
     """The initial course's date and the last training ``(kind, date)``."""
-    rows = conn.execute(
-        select(trainings.c.course, trainings.c.on_date)
-        .where(trainings.c.officer == officer)
-        .order_by(trainings.c.on_date, trainings.c.course)
-    ).all()
+    rows = conn.execute(_COURSES, {"officer": officer}).all()
     initial = next((r.on_date for r in rows if r.course == "initial"), None)
     last = (str(rows[-1].course), rows[-1].on_date) if rows else None
     return initial, last
 
 
 def _months(conn: Connection) -> int:
-    value = conn.execute(
-        select(settings.c.value).where(settings.c.name == "authority_months")
-    ).scalar_one()
+    value = conn.execute(_MONTHS).scalar_one()
     return int(value)
 
 
