@@ -8,7 +8,8 @@ the end the register is consistent: the ledger verifies, each item's issues and 
 alternate, and each item's state agrees with its last ledger entry.
 
 Writers on a SQLite file take turns on an ``flock`` beside it, which the kernel releases
-when its holder dies: a writer waits while another holds it and goes on when it is freed.
+when its holder dies: a writer waits while another holds it and goes on when it is freed;
+readers take neither lock.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from taserlink.errors import RefusedError
 from taserlink.register import Register, open_register
+from taserlink.register import ledger as L
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 RNG = random.Random(9)
@@ -178,3 +182,22 @@ def test_a_writer_waits_its_turn_on_the_lock_beside_the_file(tmp_path: Path) -> 
     writer.join(10)
     assert done and done[0] >= released
     assert reg.item_status(DEVICES[0]).state == "issued"
+
+
+def test_reading_never_holds_the_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verification (or a status) reads a snapshot: terminals may write meanwhile."""
+    path = tmp_path / "register.db"
+    reg = open_register(_store(path), operator="PS 88", terminal="store-1")
+    walk = L.verify_ledger
+    writable: list[bool] = []
+
+    def verify_while_writing(conn: Any) -> L.LedgerCheck:
+        found = walk(conn)
+        writable.append(_locks_free(path))
+        return found
+
+    monkeypatch.setattr(L, "verify_ledger", verify_while_writing)
+    assert reg.verify().ok
+    assert writable == [True]

@@ -63,6 +63,8 @@ DEFAULT_URL: Final = "sqlite:///taserlink.db"
 FINAL_STATES: Final = ("expended", "lost", "damaged")
 """States an item never leaves."""
 
+_READ_ONLY: Final = "taserlink_read_only"
+"""The execution option marking a connection that only reads (:meth:`Register._read`)."""
 # The statements of every issue and return, built once: on SQLite, building a statement
 # cost more than running it.
 _LOCK_HEAD = select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
@@ -155,7 +157,7 @@ def open_register(
         ) from None
     register = Register(engine, operator or getpass.getuser(), terminal or socket.gethostname())
     with register._database():
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
             current = MigrationContext.configure(conn).get_current_revision()
         if current is None and not create:
             raise RegisterError(
@@ -198,6 +200,15 @@ class Register:
         rule checked in the transaction still holds when it commits."""
         with self._database(), self._turn(), self.engine.begin() as conn:
             conn.execute(_LOCK_HEAD).one()
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """One read transaction: a consistent view of the register.  On SQLite it begins
+        deferred, a snapshot beside the writers, so that a status or a verification never
+        takes the write lock from the terminals."""
+        with self._database(), self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     @contextmanager
@@ -375,7 +386,7 @@ class Register:
         Raises:
             RegisterError: an unknown officer.
         """
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return self._authority(conn, officer, day or _today())
 
     def _authority(self, conn: Connection, officer: str, day: dt.date) -> Authority:
@@ -555,7 +566,7 @@ class Register:
             RegisterError: an unknown item (or a malformed serial).
         """
         canonical = _any_serial(serial)
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return _status(self._item_row(conn, canonical))
 
     def officer_status(self, officer: str, day: dt.date | None = None) -> OfficerStatus:
@@ -564,7 +575,7 @@ class Register:
         Raises:
             RegisterError: an unknown officer.
         """
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             authority = self._authority(conn, officer, day or _today())
             held = conn.execute(
                 select(items).where(items.c.officer == officer).order_by(items.c.serial)
@@ -579,18 +590,18 @@ class Register:
         """
         if (officer is None) == (item is None):
             raise RegisterError("history of an officer or of an item")
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             found = None if item is None else _any_serial(item)
             return list(L.entries(conn, officer=officer, item=found))
 
     def verify(self) -> L.LedgerCheck:
         """Check the ledger's whole chain (:func:`~taserlink.register.ledger.verify_ledger`)."""
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return L.verify_ledger(conn)
 
     def ledger_length(self) -> int:
         """Entries in the ledger."""
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(ledger)).scalar_one())
 
 
@@ -601,7 +612,8 @@ def _engine(url: str) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         # pysqlite's own transaction handling off; every transaction takes the write lock
-        # at BEGIN (SQLAlchemy's documented recipe), WAL for readers beside one writer.
+        # at BEGIN (SQLAlchemy's documented recipe) but reads (Register._read), which see a
+        # snapshot beside the writer in WAL mode.
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _: Any) -> None:
             dbapi_connection.isolation_level = None
@@ -613,7 +625,8 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(_READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
