@@ -21,10 +21,13 @@ run:
 3. **issue and return latency**: for each count of ``--terminals``, that many processes
    (forked, each with its own connection, operator and terminal name, officers and kits of
    its own so that no issue is refused) start together and each runs ``--cycles`` cycles of
-   ``issue`` then ``return_items`` of a kit, with no pause: every terminal is always
-   writing, the worst a store room sees.  Prints p50, p99 and the slowest call of each
-   (ms, each call timed in its terminal), and transactions a second overall: target p99
-   ≤ 10 ms on SQLite with 8 terminals;
+   ``issue`` then ``return_items`` of a kit with no pause: every terminal always writing,
+   so that each call queues behind the others' (the worst a store room could see); then
+   the most terminals again, paced: a pause of ``--pause`` ms ± 50 % before each call
+   (8 terminals then ask for some 150 transactions a second, where a store room at a shift
+   change asks for a few a minute).  Prints p50, p99 and the slowest call of each (ms,
+   each call timed in its terminal) and the transactions a second of all the terminals
+   together: target p99 ≤ 10 ms on SQLite with 8 terminals;
 4. **status latency**: one shift of kits issued (so officers hold items), then
    ``--lookups`` calls each of ``item_status`` (random devices and cartridges) and
    ``officer_status`` (random officers) in one process: target p99 ≤ 50 ms.
@@ -206,8 +209,8 @@ def build(url: str, force: Force, entries: int, kit_cartridges: int, shift: int)
     made = total - count
     lines.append(
         _step(
-            f"{made:,} entries: {kits:,} kits issued and returned ({2 * kits:,} transactions, "
-            f"{shifts:,} shifts)",
+            f"{made:,} entries, {kits:,} kits issued and returned in {shifts:,} shifts "
+            f"({2 * kits:,} transactions)",
             took,
             made,
         )
@@ -218,14 +221,14 @@ def build(url: str, force: Force, entries: int, kit_cartridges: int, shift: int)
             f"    first tenth of the kits {kits / 10 / first:,.0f} kits/s, last tenth "
             f"{kits / 10 / last:,.0f} kits/s"
         )
-    lines.append(_step(f"the register: {total:,} ledger entries", time.perf_counter() - begun))
+    lines.append(_step(f"the register, {total:,} ledger entries", time.perf_counter() - begun))
     reg.close()
     return lines
 
 
 def _step(what: str, seconds: float, entries: int | None = None) -> str:
-    rate = "" if not entries else f"  ({entries / seconds:,.0f} entries/s)"
-    return f"  {what:<78}{seconds:>9.1f} s{rate}"
+    rate = "" if not entries else f", {entries / seconds:,.0f} entries/s"
+    return f"  {what}: {seconds:,.1f} s{rate}"
 
 
 # -- latency ---------------------------------------------------------------------------------
@@ -237,34 +240,43 @@ def _terminal(
     officers: Sequence[str],
     kits: Sequence[list[str]],
     cycles: int,
+    pause_ms: float,
     barrier: Any,
     results: Any,
 ) -> None:
-    """One terminal: a few untimed cycles, then ``cycles`` timed ``issue`` + ``return``."""
+    """One terminal: a few untimed cycles, then ``cycles`` timed ``issue`` + ``return``,
+    with a pause of ``pause_ms`` ± 50 % (uniform) before each call when it is not 0."""
     reg = open_register(url, operator=f"PS {number}", terminal=f"terminal-{number}")
+    rng = random.Random(number)
     issues, returns = [], []
+    began = time.perf_counter()
     for k in range(-3, cycles):
         if k == 0:
             barrier.wait(300)
             began = time.perf_counter()
         kit = kits[k % len(kits)]
+        if pause_ms:
+            time.sleep(rng.uniform(0.5, 1.5) * pause_ms / 1000)
         t0 = time.perf_counter()
         reg.issue(officers[k % len(officers)], kit)
         t1 = time.perf_counter()
-        reg.return_items(kit)
+        if pause_ms:
+            time.sleep(rng.uniform(0.5, 1.5) * pause_ms / 1000)
         t2 = time.perf_counter()
+        reg.return_items(kit)
+        t3 = time.perf_counter()
         if k >= 0:
             issues.append((t1 - t0) * 1000)
-            returns.append((t2 - t1) * 1000)
+            returns.append((t3 - t2) * 1000)
     results.put((number, issues, returns, time.perf_counter() - began))
     reg.close()
 
 
 def latency(
-    url: str, force: Force, terminals: int, cycles: int, kit_cartridges: int
+    url: str, force: Force, terminals: int, cycles: int, kit_cartridges: int, pause_ms: float
 ) -> tuple[list[float], list[float], float]:
-    """Issue and return latencies (ms) of ``terminals`` processes at once, and the
-    transactions a second they made together."""
+    """Issue and return latencies (ms) of ``terminals`` processes at once, each with kits
+    and officers of its own, and the transactions a second they made together."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(terminals)
     results = context.Queue()
@@ -278,7 +290,7 @@ def latency(
             for k in range(count)
         ]
         officers = force.authorised[n::terminals][:50]
-        args = (url, n + 1, officers, kits, cycles, barrier, results)
+        args = (url, n + 1, officers, kits, cycles, pause_ms, barrier, results)
         workers.append(context.Process(target=_terminal, args=args))
     for worker in workers:
         worker.start()
@@ -436,11 +448,18 @@ def measure(engine: str, url: str, force: Force, args: argparse.Namespace) -> No
     reg.close()
     print(
         f"\nissue / return latency, ms (a kit of 1 device + {args.kit_cartridges} cartridges, "
-        f"{args.cycles} cycles a terminal, no pause)"
+        f"{args.cycles} cycles a terminal; txn/s: the terminals' issues and returns together)"
     )
-    print(f"{'terminals':>9}  {'call':<8}{'p50':>8}{'p99':>8}{'slowest':>9}{'txn/s':>8}")
-    for terminals in args.terminals:
-        issues, returns, rate = latency(url, force, terminals, args.cycles, args.kit_cartridges)
+    print(
+        f"{'terminals':>9}  {'pause':<11}{'call':<8}{'p50':>8}{'p99':>8}{'slowest':>9}{'txn/s':>8}"
+    )
+    runs = [(t, 0.0) for t in args.terminals]
+    if args.pause:
+        runs += [(max(args.terminals), args.pause)]
+    for terminals, pause in runs:
+        issues, returns, rate = latency(
+            url, force, terminals, args.cycles, args.kit_cartridges, pause
+        )
         for name, values in (("issue", issues), ("return", returns)):
             p99 = percentile(values, 0.99)
             mark = ""
@@ -448,8 +467,9 @@ def measure(engine: str, url: str, force: Force, args: argparse.Namespace) -> No
                 mark = f"  target p99 <= {LATENCY_TARGET_MS:g} ms: "
                 mark += verdict(p99 <= LATENCY_TARGET_MS)
             rate_cell = f"{rate:>8.0f}" if name == "issue" else " " * 8
+            paced = f"{pause:g} ms" if pause else "none"
             print(
-                f"{terminals:>9}  {name:<8}{percentile(values, 0.5):>8.2f}{p99:>8.2f}"
+                f"{terminals:>9}  {paced:<11}{name:<8}{percentile(values, 0.5):>8.2f}{p99:>8.2f}"
                 f"{max(values):>9.2f}{rate_cell}{mark}",
                 flush=True,
             )
@@ -502,6 +522,12 @@ def main() -> None:
         help="comma-separated counts of concurrent terminals (1,8)",
     )
     parser.add_argument("--cycles", type=int, default=500, help="issue+return a terminal (500)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=50.0,
+        help="ms between a paced terminal's calls, +-50%% (50; 0: no paced run)",
+    )
     parser.add_argument("--lookups", type=int, default=1_000, help="status calls each (1,000)")
     parser.add_argument("--repeat", type=int, default=3, help="verify runs, best kept (3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of serials and lookups (0)")

@@ -215,13 +215,14 @@ class Register:
     def _turn(self) -> Iterator[None]:
         """This writer's turn on a SQLite file: an exclusive ``flock`` on ``<file>-lock``,
         released when the transaction has committed or rolled back (or the process dies).
-        Where the lock file cannot be opened (a read-only folder), SQLite's own locking
-        alone keeps writes apart, only with longer waits."""
+        The file stays empty; read access is enough to lock it.  Where it cannot be opened
+        (a read-only folder), SQLite's own locking alone keeps writes apart, only with
+        longer waits."""
         if self._turn_path is None:
             yield
             return
         try:
-            fd = os.open(self._turn_path, os.O_RDWR | os.O_CREAT, 0o664)
+            fd = os.open(self._turn_path, os.O_RDONLY | os.O_CREAT, 0o664)
         except OSError:
             yield
             return
