@@ -41,6 +41,8 @@ __all__ = [
 GENESIS: Final = "0" * 64
 """The hash entry 1 follows."""
 _CHUNK: Final = 10_000
+_integer: Final = int.__repr__
+"""How ``json`` writes an integer."""
 # Statements built once: building one costs more than running it on SQLite.
 _LOCK_HEAD = (
     select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1).with_for_update()
@@ -118,19 +120,16 @@ def entry_hash(
 ) -> str:
     """The SHA-256 (hex) of an entry's canonical form (see the module docstring): the text
     ``json.dumps([prev_hash, seq, at_ms, operator, terminal, event, officer, item, detail],
-    separators=(",", ":"), ensure_ascii=False)``, put together here from the pieces ``json``
-    itself uses (its string encoder, ``int.__repr__``, ``null``), five times faster and
-    equal to it (tested), in UTF-8."""
+    separators=(",", ":"), ensure_ascii=False)`` in UTF-8.  The text is put together from
+    the pieces ``json`` itself uses (its string encoder, ``int.__repr__``, ``null``): equal
+    to it (tested) and five times faster to make."""
+    officer_text = "null" if officer is None else _string(officer)
+    item_text = "null" if item is None else _string(item)
     text = (
-        f"[{_string(prev_hash)},{int.__repr__(seq)},{int.__repr__(at_ms)},{_string(operator)},"
-        f"{_string(terminal)},{_string(event)},{_nullable(officer)},{_nullable(item)},"
-        f"{_string(detail)}]"
+        f"[{_string(prev_hash)},{_integer(seq)},{_integer(at_ms)},{_string(operator)},"
+        f"{_string(terminal)},{_string(event)},{officer_text},{item_text},{_string(detail)}]"
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _nullable(value: str | None) -> str:
-    return "null" if value is None else _string(value)
 
 
 def append(
@@ -226,8 +225,9 @@ def verify_ledger(conn: Connection) -> LedgerCheck:
             )
             problem = f"{what} (removed, inserted or reordered)"
             return LedgerCheck(expected, False, min(seq, expected), problem)
-        fields = (at_ms, operator, terminal, event, officer, item, detail)
-        if entry_hash(prev_hash, seq, *fields) != own:
+        if own != entry_hash(
+            prev_hash, seq, at_ms, operator, terminal, event, officer, item, detail
+        ):
             problem = f"entry {seq} was edited: its fields no longer give its hash"
             return LedgerCheck(expected, False, seq, problem)
         prev, expected = own, expected + 1
