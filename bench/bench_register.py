@@ -203,7 +203,7 @@ def build(url: str, force: Force, entries: int, kit_cartridges: int, shift: int)
         kit = [force.devices[device], *force.cartridges[: rest // 2 - 1]]
         reg.issue(force.authorised[officer], kit, at_ms=_ms(force.today) - DAY_MS)
         reg.return_items(kit, at_ms=_ms(force.today) - DAY_MS // 2)
-    if rest % 2:  # and one refresher recorded
+    if rest > 0 and rest % 2:  # and one refresher recorded
         reg.train(force.authorised[0], "refresher", force.today - dt.timedelta(days=1))
     took = time.perf_counter() - began
     total = reg.ledger_length()
