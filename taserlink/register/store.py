@@ -17,13 +17,17 @@ checked inside it against the database, so terminals working at once cannot brea
 
 SQLite runs in WAL mode with every write transaction taken at once (``BEGIN IMMEDIATE``),
 so concurrent writers queue rather than fail half-way; PostgreSQL serialises writes on the
-ledger's head row (``SELECT … FOR UPDATE``).
+ledger's head row (``SELECT … FOR UPDATE``).  On a SQLite file, writers first wait their
+turn on an OS lock beside it (``flock`` on ``<file>-lock``), which the kernel hands on the
+moment it is released: SQLite's own wait polls with sleeps growing to 100 ms, and with
+eight terminals writing at once some writes waited seconds for their turn.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import getpass
 import hashlib
 import io
@@ -40,7 +44,17 @@ from typing import Any, Final
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from taserlink.atomic import write_atomic
@@ -69,6 +83,31 @@ DEFAULT_URL: Final = "sqlite:///taserlink.db"
 """The register a command uses with neither ``--db`` nor ``$TASERLINK_DB`` (**contract**)."""
 FINAL_STATES: Final = ("expended", "lost", "damaged")
 """States an item never leaves."""
+
+_READ_ONLY: Final = "taserlink_read_only"
+"""The execution option marking a connection that only reads (:meth:`Register._read`)."""
+# The statements of every issue and return, built once: on SQLite, building a statement
+# cost more than running it.
+_LOCK_HEAD = select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
+_OFFICER = select(officers).where(officers.c.officer == bindparam("officer"))
+_COURSES = (
+    select(trainings.c.course, trainings.c.on_date)
+    .where(trainings.c.officer == bindparam("officer"))
+    .order_by(trainings.c.on_date, trainings.c.course)
+)
+_MONTHS = select(settings.c.value).where(settings.c.name == "authority_months")
+_ITEM = select(items).where(items.c.serial == bindparam("wanted"))
+_ISSUE = (
+    update(items)
+    .where(items.c.serial == bindparam("wanted"), items.c.state == "in_store")
+    .where(items.c.expires.is_(None) | (items.c.expires > bindparam("day")))
+    .values(state="issued", officer=bindparam("holder"), since_ms=bindparam("since"))
+)
+_RETURN = (
+    update(items)
+    .where(items.c.serial == bindparam("wanted"), items.c.state == "issued")
+    .values(state="in_store", officer=None, since_ms=bindparam("since"))
+)
 
 
 @dataclass(frozen=True)
@@ -157,7 +196,7 @@ def open_register(
         ) from None
     register = Register(engine, operator or getpass.getuser(), terminal or socket.gethostname())
     with register._database():
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
             current = MigrationContext.configure(conn).get_current_revision()
         if current is None and not create:
             raise RegisterError(
@@ -180,6 +219,7 @@ class Register:
         self.engine = engine
         self.operator = operator
         self.terminal = terminal
+        self._turn_path = _turn_path(engine)
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -197,11 +237,39 @@ class Register:
         """One write transaction, holding the ledger head's lock from its start: writes
         are serialised on PostgreSQL as ``BEGIN IMMEDIATE`` serialises them on SQLite, so a
         rule checked in the transaction still holds when it commits."""
-        with self._database(), self.engine.begin() as conn:
-            conn.execute(
-                select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update()
-            ).one()
+        with self._database(), self._turn(), self.engine.begin() as conn:
+            conn.execute(_LOCK_HEAD).one()
             yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """One read transaction: a consistent view of the register.  On SQLite it begins
+        deferred, a snapshot beside the writers, so that a status or a verification never
+        takes the write lock from the terminals."""
+        with self._database(), self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
+            yield conn
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This writer's turn on a SQLite file: an exclusive ``flock`` on ``<file>-lock``,
+        released when the transaction has committed or rolled back (or the process dies).
+        The file stays empty; read access is enough to lock it.  Where it cannot be opened
+        (a read-only folder), SQLite's own locking alone keeps writes apart, only with
+        longer waits."""
+        if self._turn_path is None:
+            yield
+            return
+        try:
+            fd = os.open(self._turn_path, os.O_RDONLY | os.O_CREAT, 0o664)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _log(self, conn: Connection, at_ms: int, event: str, **fields: Any) -> L.Entry:
         detail = fields.pop("detail", {})
@@ -213,6 +281,18 @@ class Register:
             event=event,
             detail=detail,
             **fields,
+        )
+
+    def _log_all(
+        self, conn: Connection, at_ms: int, events: Sequence[tuple[str, str | None, str]]
+    ) -> None:
+        """Log ``(event, officer, item)`` entries in order, the head moved once."""
+        L.append_all(
+            conn,
+            at_ms=at_ms,
+            operator=self.operator,
+            terminal=self.terminal,
+            events=[(event, officer, item, None) for event, officer, item in events],
         )
 
     def close(self) -> None:
@@ -335,7 +415,7 @@ class Register:
             self._log(conn, _now(at_ms), "reinstated", officer=officer)
 
     def _officer_row(self, conn: Connection, officer: str) -> Any:
-        row = conn.execute(select(officers).where(officers.c.officer == officer)).first()
+        row = conn.execute(_OFFICER, {"officer": officer}).first()
         if row is None:
             raise RegisterError(f"{officer}: no such officer in the register")
         return row
@@ -346,7 +426,7 @@ class Register:
         Raises:
             RegisterError: an unknown officer.
         """
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return self._authority(conn, officer, day or _today())
 
     def _authority(self, conn: Connection, officer: str, day: dt.date) -> Authority:
@@ -446,14 +526,11 @@ class Register:
                 raise RefusedError(str(authority.reason))
             for serial in wanted:
                 done = conn.execute(
-                    update(items)
-                    .where(items.c.serial == serial, items.c.state == "in_store")
-                    .where((items.c.expires.is_(None)) | (items.c.expires > day))
-                    .values(state="issued", officer=officer, since_ms=when)
+                    _ISSUE, {"wanted": serial, "day": day, "holder": officer, "since": when}
                 )
                 if done.rowcount != 1:
                     raise RefusedError(self._why_not(conn, serial, day))
-                self._log(conn, when, "issued", officer=officer, item=serial)
+            self._log_all(conn, when, [("issued", officer, serial) for serial in wanted])
 
     def _why_not(self, conn: Connection, serial: str, day: dt.date) -> str:
         row = conn.execute(select(items).where(items.c.serial == serial)).first()
@@ -473,17 +550,16 @@ class Register:
             RegisterError: an unknown item.
         """
         when = _now(at_ms)
+        wanted = _serials(serials)
         with self._write() as conn:
-            for serial in _serials(serials):
+            events = []
+            for serial in wanted:
                 row = self._item_row(conn, serial)
-                done = conn.execute(
-                    update(items)
-                    .where(items.c.serial == serial, items.c.state == "issued")
-                    .values(state="in_store", officer=None, since_ms=when)
-                )
+                done = conn.execute(_RETURN, {"wanted": serial, "since": when})
                 if done.rowcount != 1:
                     raise RefusedError(f"{row.kind} {serial} is not out ({row.state})")
-                self._log(conn, when, "returned", officer=row.officer, item=serial)
+                events.append(("returned", row.officer, serial))
+            self._log_all(conn, when, events)
 
     def mark(
         self, serials: Sequence[str], state: str, *, note: str = "", at_ms: int | None = None
@@ -517,7 +593,7 @@ class Register:
                 )
 
     def _item_row(self, conn: Connection, serial: str) -> Any:
-        row = conn.execute(select(items).where(items.c.serial == serial)).first()
+        row = conn.execute(_ITEM, {"wanted": serial}).first()
         if row is None:
             raise RegisterError(f"{serial}: no such item in the register")
         return row
@@ -530,7 +606,7 @@ class Register:
             RegisterError: an unknown item (or a malformed serial).
         """
         canonical = _any_serial(serial)
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return _status(self._item_row(conn, canonical))
 
     def officer_status(self, officer: str, day: dt.date | None = None) -> OfficerStatus:
@@ -539,7 +615,7 @@ class Register:
         Raises:
             RegisterError: an unknown officer.
         """
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             authority = self._authority(conn, officer, day or _today())
             held = conn.execute(
                 select(items).where(items.c.officer == officer).order_by(items.c.serial)
@@ -554,7 +630,7 @@ class Register:
         """
         if (officer is None) == (item is None):
             raise RegisterError("history of an officer or of an item")
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             found = None if item is None else _any_serial(item)
             return list(L.entries(conn, officer=officer, item=found))
 
@@ -648,12 +724,12 @@ class Register:
 
     def verify(self) -> L.LedgerCheck:
         """Check the ledger's whole chain (:func:`~taserlink.register.ledger.verify_ledger`)."""
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return L.verify_ledger(conn)
 
     def ledger_length(self) -> int:
         """Entries in the ledger."""
-        with self._database(), self.engine.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(ledger)).scalar_one())
 
 
@@ -669,7 +745,8 @@ def _engine(url: str) -> Engine:
     engine = create_engine(parsed)
     if engine.dialect.name == "sqlite":
         # pysqlite's own transaction handling off; every transaction takes the write lock
-        # at BEGIN (SQLAlchemy's documented recipe), WAL for readers beside one writer.
+        # at BEGIN (SQLAlchemy's documented recipe) but reads (Register._read), which see a
+        # snapshot beside the writer in WAL mode.
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _: Any) -> None:
             dbapi_connection.isolation_level = None
@@ -681,27 +758,33 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(_READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
+def _turn_path(engine: Engine) -> str | None:
+    """The lock file writers queue on (:meth:`Register._turn`): ``<file>-lock`` beside a
+    SQLite file; ``None`` for an in-memory SQLite database and for PostgreSQL."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return database + "-lock"
+
+
 def _courses(conn: Connection, officer: str) -> tuple[dt.date | None, tuple[str, dt.date] | None]:
     """The initial course's date and the last training ``(kind, date)``."""
-    rows = conn.execute(
-        select(trainings.c.course, trainings.c.on_date)
-        .where(trainings.c.officer == officer)
-        .order_by(trainings.c.on_date, trainings.c.course)
-    ).all()
+    rows = conn.execute(_COURSES, {"officer": officer}).all()
     initial = next((r.on_date for r in rows if r.course == "initial"), None)
     last = (str(rows[-1].course), rows[-1].on_date) if rows else None
     return initial, last
 
 
 def _months(conn: Connection) -> int:
-    value = conn.execute(
-        select(settings.c.value).where(settings.c.name == "authority_months")
-    ).scalar_one()
+    value = conn.execute(_MONTHS).scalar_one()
     return int(value)
 
 
