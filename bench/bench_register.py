@@ -216,7 +216,7 @@ def build(url: str, force: Force, entries: int, kit_cartridges: int, shift: int)
             made,
         )
     )
-    if len(tenths) == 10 and kits >= 10:
+    if len(tenths) == 10 and shifts >= 20:  # each tenth two shifts or more
         first, last = tenths[0], tenths[9] - tenths[8]
         lines.append(
             f"    first tenth of the kits {kits / 10 / first:,.0f} kits/s, last tenth "
@@ -411,21 +411,23 @@ def throwaway_postgres(folder: Path) -> Iterator[str]:
         "--no-sync",
     )
     options = f"-c listen_addresses='' -c unix_socket_directories={socket_dir}"
-    run(
-        "pg_ctl start",
-        str(binaries / "pg_ctl"),
-        "-D",
-        str(data),
-        "-l",
-        str(folder / "log"),
-        "-w",
-        "-t",
-        "60",
-        "-o",
-        options,
-        "start",
-    )
+    pg_ctl = str(binaries / "pg_ctl")
     try:
+        log = str(folder / "log")
+        run(
+            "pg_ctl start",
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            log,
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
         server = f"postgresql+psycopg://{user}@/postgres?host={socket_dir}"
         engine = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
         try:
@@ -436,8 +438,11 @@ def throwaway_postgres(folder: Path) -> Iterator[str]:
         finally:
             engine.dispose()
         yield f"postgresql+psycopg://{user}@/bench?host={socket_dir}"
-    finally:
-        run("pg_ctl stop", str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+    finally:  # also after a start that timed out: a server may be running
+        try:
+            run("pg_ctl stop", pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
+        except Unavailable as why:
+            print(f"PostgreSQL in {folder}: {why}", file=sys.stderr)
 
 
 # -- one engine ----------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ so concurrent writers queue rather than fail half-way; PostgreSQL serialises wri
 ledger's head row (``SELECT … FOR UPDATE``).  On a SQLite file, writers first wait their
 turn on an OS lock beside it (``flock`` on ``<file>-lock``), which the kernel hands on the
 moment it is released: SQLite's own wait polls with sleeps growing to 100 ms, and with
-eight terminals writing at once some writes waited seconds for their turn.
+eight terminals writing at once some writes waited seconds for their turn.  Reads (status,
+history, verify) take neither lock: on SQLite they begin deferred, a snapshot beside the
+writers.
 """
 
 from __future__ import annotations
