@@ -332,6 +332,11 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
         == 2
     )
     assert _run("register", "--db", "nosuchdb://x", "verify")[0] == 2
+    for day in ("2026-3-6", "2026-02-30", "２０２６-03-06"):
+        code, out, err = _run(
+            *db, "train", "--officer", "PC 7", "--course", "refresher", "--date", day
+        )
+        assert (code, out, err.count("\n")) == (2, "", 1) and "2026" in err, (day, err)
     _tamper(_url(tmp_path), "UPDATE ledger SET operator = 'x' WHERE seq = 3")
     code, out, _ = _run(*db, "verify")
     assert code == 1 and "entry 3 was edited" in out

@@ -174,6 +174,11 @@ def test_anchors_too_close_for_their_bounds_never_state_a_rate_beyond_the_maximu
     assert abs(epoch.drift_ppm) <= clock.max_drift_ppm + 1e-6
     assert "(the model's maximum" in clock.describe() or not epoch.drift_limited
     assert max(abs(a.bound_ms) for a in epoch.anchors) > 100_000  # the carried anchor
+    # The rule this replaced, the rate between the outer anchors unweighted, states more
+    # than a million ppm here (the defect the issue reported).
+    first, last = epoch.anchors[0], epoch.anchors[-1]
+    outer = ((last.device_ms - first.device_ms) / (last.utc_ms - first.utc_ms) - 1) * 1e6
+    assert abs(outer) > 1_000_000 and epoch.drift_limited
     # The statement changes nothing the bounds promise: every true UTC still lies within.
     _check_bounds(clock, image, run.truth)
 

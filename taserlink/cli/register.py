@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import sys
 from typing import Any, Final
 
@@ -42,11 +41,11 @@ from taserlink.cli.common import (
     printable,
     trusted_roots,
 )
-from taserlink.errors import TimeTextError
+from taserlink.errors import RegisterError, TimeTextError
 from taserlink.integrity import Severity
 from taserlink.register import DEFAULT_URL, Register, open_register
 from taserlink.register.archive import archive_folder
-from taserlink.register.files import read_cartridges, read_devices, read_officers
+from taserlink.register.files import parse_date, read_cartridges, read_devices, read_officers
 from taserlink.register.ledger import Entry
 from taserlink.timeline.times import parse_utc, utc_text
 
@@ -137,7 +136,6 @@ def _operator(parser: argparse.ArgumentParser) -> None:
 
 
 _STATES: Final = {"expend": "expended", "lost": "lost", "damaged": "damaged"}
-_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -326,11 +324,9 @@ def _write(data: dict[str, Any], text: list[str], as_json: bool) -> None:
 
 def _date(text: str) -> dt.date:
     try:
-        if not _DATE.fullmatch(text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-06") from None
+        return parse_date(text)
+    except RegisterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _time(text: str) -> int:

@@ -111,20 +111,20 @@ def read(source: str | os.PathLike[str]) -> tuple[bytes, Image]:
 def store(
     source: str,
     data: bytes,
+    digest: str,
     image: Image,
     folder: Path,
     trust: TrustStore,
     previous: tuple[str, Image] | None,
 ) -> Archived:
-    """Verify ``image`` (the bytes ``data``, read from ``source``), check it continues
-    ``previous`` (``(sha256, image)``: the device's download before it), and keep it in
-    ``folder`` unless it is there already.
+    """Verify ``image`` (the bytes ``data`` with SHA-256 ``digest``, read from ``source``),
+    check it continues ``previous`` (``(sha256, image)``: the device's download before it),
+    and keep it in ``folder`` unless it is there already.
 
     Raises:
         ImageIOError: the archive holds other bytes under this image's digest.
         OSError: it cannot be written.
     """
-    digest = hashlib.sha256(data).hexdigest()
     device = image.identity.serial
     report = verify_image(image, trust)
     continuity = () if previous is None else verify_continuity(previous[1], image)

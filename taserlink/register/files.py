@@ -19,7 +19,7 @@ from typing import Final
 
 from taserlink.errors import RegisterError, excerpt
 
-__all__ = ["COLUMNS", "read_cartridges", "read_devices", "read_officers"]
+__all__ = ["COLUMNS", "parse_date", "read_cartridges", "read_devices", "read_officers"]
 
 COLUMNS: Final = {
     "officers": ("officer", "name", "station", "initial_course", "last_refresher", "suspended"),
@@ -127,13 +127,25 @@ def _text(where: str, row: dict[str, str], column: str) -> str:
     return value
 
 
-def _date(where: str, text: str, *, empty: bool) -> dt.date | None:
+def parse_date(text: str) -> dt.date:
+    """An ISO 8601 date written ``2026-03-06`` (ASCII digits; no other form).
+
+    Raises:
+        RegisterError: anything else, naming it.
+    """
     value = text.strip()
-    if not value and empty:
-        return None
     if not _DATE.fullmatch(value):
-        raise RegisterError(f"{where}: {excerpt(value)} is not a date like 2026-03-06")
+        raise RegisterError(f"{excerpt(value)} is not a date like 2026-03-06")
     try:
         return dt.date.fromisoformat(value)
     except ValueError as error:
-        raise RegisterError(f"{where}: {value}: {error}") from None
+        raise RegisterError(f"{value}: {error}") from None
+
+
+def _date(where: str, text: str, *, empty: bool) -> dt.date | None:
+    if not text.strip() and empty:
+        return None
+    try:
+        return parse_date(text)
+    except RegisterError as error:
+        raise RegisterError(f"{where}: {error}") from None

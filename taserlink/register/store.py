@@ -668,7 +668,7 @@ class Register:
             if earlier:
                 last = max(earlier, key=lambda d: (d["acquired_ms"], d["sha256"]))
                 previous = (str(last["sha256"]), _archive.load(place, device, last["sha256"]))
-            archived = _archive.store(name, data, image, place, trust, previous)
+            archived = _archive.store(name, data, digest, image, place, trust, previous)
             if known:
                 return dataclasses.replace(archived, new=False)
             detail = {
