@@ -105,8 +105,13 @@ def test_a_refusal_names_the_rule_and_the_dates(database_url: str) -> None:
     reg.reinstate("PC 2231", at_ms=NOW_MS)
     reg.issue("PC 2231", [DEVICES[0]], at_ms=NOW_MS)
     reg.train("PC 7", "refresher", dt.date(2026, 3, 5), at_ms=NOW_MS)
+    # an issue back-dated before the refresher is judged on the courses passed by then
+    with pytest.raises(RefusedError, match=r"lapsed on 2026-01-02: last refresher 2025-01-02"):
+        reg.issue("PC 7", [DEVICES[1]], at_ms=NOW_MS - 2 * 86_400_000)
+    assert reg.authority("PC 7", dt.date(2026, 3, 4)).until == dt.date(2026, 1, 2)
     reg.issue("PC 7", [DEVICES[1]], at_ms=NOW_MS)
     assert reg.item_status(DEVICES[1]).officer == "PC 7"
+    assert reg.authority("PC 7", NOW.date()).until == dt.date(2027, 3, 5)
 
 
 # -- rules 2 and 3: one holder, no spent or expired cartridge -----------------------------
@@ -120,6 +125,13 @@ def test_an_item_is_out_to_one_officer_and_a_kit_is_all_or_nothing(database_url:
     with pytest.raises(RefusedError, match=f"^{DEVICES[0]} is out to PC 2231 since"):
         reg.issue("PC 7", [DEVICES[1], DEVICES[0]], at_ms=NOW_MS)
     assert reg.item_status(DEVICES[1]).state == "in_store"  # the kit's first item too
+    assert reg.ledger_length() == before
+    # issued again to its holder in the same millisecond: still refused, and named
+    with pytest.raises(RefusedError, match=f"^{DEVICES[0]} is out to PC 2231 since"):
+        reg.issue("PC 2231", [DEVICES[3], DEVICES[0]], at_ms=NOW_MS)
+    with pytest.raises(RegisterError, match="no such item"):
+        unknown = DEVICE_SCHEME.generate(random.Random(99), "D")
+        reg.issue("PC 2231", [DEVICES[3], unknown], at_ms=NOW_MS)
     assert reg.ledger_length() == before
     with pytest.raises(RefusedError, match="not out"):
         reg.return_items([DEVICES[0], DEVICES[2]], at_ms=NOW_MS)

@@ -7,15 +7,14 @@ ledger entries were written.  After every kill the writer's locks are free at on
 the end the register is consistent: the ledger verifies, each item's issues and returns
 alternate, and each item's state agrees with its last ledger entry.
 
-Writers on a SQLite file take turns on an ``flock`` beside it, which the kernel releases
-when its holder dies: a writer waits while another holds it and goes on when it is freed;
-readers take neither lock.
+Writers on a SQLite file take turns in a queue of byte locks beside it
+(:mod:`taserlink.register.turns`), which the kernel releases when their holder dies: a
+writer waits while another has its turn and goes on when it ends; readers take no turn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import itertools
 import multiprocessing
 import os
@@ -30,9 +29,10 @@ from typing import Any
 import pytest
 
 from taserlink.errors import RefusedError
-from taserlink.register import Register, open_register
+from taserlink.register import Register, open_register, turns
 from taserlink.register import ledger as L
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
+from tests.test_register_turns import turn_held
 
 RNG = random.Random(9)
 DEVICES = [DEVICE_SCHEME.generate(RNG, "D") for _ in range(4)]
@@ -87,14 +87,10 @@ def _terminal(url: str, number: int, park: bool, ready: Any) -> None:
 
 
 def _locks_free(path: Path) -> bool:
-    """Neither the writers' turn (``<file>-lock``) nor SQLite's write lock is held."""
-    fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    """Neither a writer's turn (a byte lock on ``<file>-lock``) nor SQLite's write lock is
+    held."""
+    if turn_held(f"{path}-lock"):
         return False
-    finally:
-        os.close(fd)
     db = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         db.execute("BEGIN IMMEDIATE")
@@ -169,16 +165,12 @@ def test_a_writer_waits_its_turn_on_the_lock_beside_the_file(tmp_path: Path) -> 
         reg.issue(OFFICERS[0], _kits()[0])
         done.append(time.monotonic())
 
-    fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # another writer's turn
+    with turns.turn(f"{path}-lock"):  # another writer's turn
         writer = threading.Thread(target=issue, daemon=True)
         writer.start()
         writer.join(0.3)
         assert writer.is_alive() and not done
         released = time.monotonic()
-    finally:
-        os.close(fd)
     writer.join(10)
     assert done and done[0] >= released
     assert reg.item_status(DEVICES[0]).state == "issued"

@@ -18,18 +18,22 @@ checked inside it against the database, so terminals working at once cannot brea
 SQLite runs in WAL mode with every write transaction taken at once (``BEGIN IMMEDIATE``),
 so concurrent writers queue rather than fail half-way; PostgreSQL serialises writes on the
 ledger's head row (``SELECT … FOR UPDATE``).  On a SQLite file, writers first wait their
-turn on an OS lock beside it (``flock`` on ``<file>-lock``), which the kernel hands on the
-moment it is released: SQLite's own wait polls with sleeps growing to 100 ms, and with
-eight terminals writing at once some writes waited seconds for their turn.  Reads (status,
-history, verify) take neither lock: on SQLite they begin deferred, a snapshot beside the
-writers.
+turn in a queue beside it (:mod:`taserlink.register.turns`, ``<file>-lock``), which the
+kernel hands on, in the order the writers came, the moment a transaction ends: SQLite's own
+wait polls with sleeps growing to 100 ms, and with eight terminals writing at once some
+writes waited seconds.  Reads (status, history, verify) take no turn: on SQLite they begin
+deferred, a snapshot beside the writers.
+
+The hot paths are few statements: an issue reads the officer's authority in one query,
+takes the whole kit in one conditional update (``RETURNING`` the serials it took, so a
+refusal names the right item), and appends its ledger entries in one insert; a return
+reads the kit once and updates it once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fcntl
 import getpass
 import hashlib
 import io
@@ -64,6 +68,7 @@ from taserlink.errors import RefusedError, RegisterDatabaseError, RegisterError,
 from taserlink.integrity import Severity, TrustStore
 from taserlink.register import archive as _archive
 from taserlink.register import ledger as L
+from taserlink.register import turns
 from taserlink.register.archive import Archived
 from taserlink.register.authority import Authority, authority_on
 from taserlink.register.schema import items, ledger, ledger_head, officers, settings, trainings
@@ -98,16 +103,36 @@ _COURSES = (
     .order_by(trainings.c.on_date, trainings.c.course)
 )
 _MONTHS = select(settings.c.value).where(settings.c.name == "authority_months")
+_AUTHORITY = (
+    select(
+        officers.c.suspended,
+        _MONTHS.scalar_subquery().label("months"),
+        trainings.c.course,
+        trainings.c.on_date,
+    )
+    .select_from(
+        officers.outerjoin(
+            trainings,
+            (trainings.c.officer == officers.c.officer) & (trainings.c.on_date <= bindparam("day")),
+        )
+    )
+    .where(officers.c.officer == bindparam("officer"))
+    .order_by(trainings.c.on_date, trainings.c.course)
+)
+"""An officer's suspension, the refresher period and the courses passed up to a day, in
+one statement (the issue's hot path)."""
 _ITEM = select(items).where(items.c.serial == bindparam("wanted"))
+_ITEMS = select(items).where(items.c.serial.in_(bindparam("wanted", expanding=True)))
 _ISSUE = (
     update(items)
-    .where(items.c.serial == bindparam("wanted"), items.c.state == "in_store")
+    .where(items.c.serial.in_(bindparam("wanted", expanding=True)), items.c.state == "in_store")
     .where(items.c.expires.is_(None) | (items.c.expires > bindparam("day")))
     .values(state="issued", officer=bindparam("holder"), since_ms=bindparam("since"))
+    .returning(items.c.serial)
 )
 _RETURN = (
     update(items)
-    .where(items.c.serial == bindparam("wanted"), items.c.state == "issued")
+    .where(items.c.serial.in_(bindparam("wanted", expanding=True)), items.c.state == "issued")
     .values(state="in_store", officer=None, since_ms=bindparam("since"))
 )
 
@@ -222,6 +247,7 @@ class Register:
         self.operator = operator
         self.terminal = terminal
         self._turn_path = _turn_path(engine)
+        self._lock_head = engine.dialect.name != "sqlite"
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -239,8 +265,9 @@ class Register:
         """One write transaction, holding the ledger head's lock from its start: writes
         are serialised on PostgreSQL as ``BEGIN IMMEDIATE`` serialises them on SQLite, so a
         rule checked in the transaction still holds when it commits."""
-        with self._database(), self._turn(), self.engine.begin() as conn:
-            conn.execute(_LOCK_HEAD).one()
+        with self._database(), self.engine.connect() as conn, self._turn(), conn.begin():
+            if self._lock_head:
+                conn.execute(_LOCK_HEAD).one()
             yield conn
 
     @contextmanager
@@ -254,24 +281,12 @@ class Register:
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
-        """This writer's turn on a SQLite file: an exclusive ``flock`` on ``<file>-lock``,
-        released when the transaction has committed or rolled back (or the process dies).
-        The file stays empty; read access is enough to lock it.  Where it cannot be opened
-        (a read-only folder), SQLite's own locking alone keeps writes apart, only with
-        longer waits."""
+        """This writer's turn on a SQLite file (:mod:`taserlink.register.turns`)."""
         if self._turn_path is None:
             yield
             return
-        try:
-            fd = os.open(self._turn_path, os.O_RDONLY | os.O_CREAT, 0o664)
-        except OSError:
+        with turns.turn(self._turn_path):
             yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _log(self, conn: Connection, at_ms: int, event: str, **fields: Any) -> L.Entry:
         detail = fields.pop("detail", {})
@@ -432,15 +447,20 @@ class Register:
             return self._authority(conn, officer, day or _today())
 
     def _authority(self, conn: Connection, officer: str, day: dt.date) -> Authority:
-        row = self._officer_row(conn, officer)
-        initial, last = _courses(conn, officer)
+        """The authority on ``day`` from the courses passed up to that day (a course
+        recorded later does not make a back-dated issue lawful)."""
+        rows = conn.execute(_AUTHORITY, {"officer": officer, "day": day}).all()
+        if not rows:
+            raise RegisterError(f"{officer}: no such officer in the register")
+        courses = [(str(r.course), r.on_date) for r in rows if r.course is not None]
+        initial = next((on for course, on in courses if course == "initial"), None)
         return authority_on(
             officer,
             initial=initial,
-            last_training=last,
-            suspended=row.suspended,
+            last_training=courses[-1] if courses else None,
+            suspended=rows[0].suspended,
             day=day,
-            months=_months(conn),
+            months=int(rows[0].months),
         )
 
     # -- items --------------------------------------------------------------------------
@@ -526,18 +546,19 @@ class Register:
             authority = self._authority(conn, officer, day)
             if not authority.authorised:
                 raise RefusedError(str(authority.reason))
-            for serial in wanted:
-                done = conn.execute(
-                    _ISSUE, {"wanted": serial, "day": day, "holder": officer, "since": when}
-                )
-                if done.rowcount != 1:
-                    raise RefusedError(self._why_not(conn, serial, day))
+            done = conn.execute(
+                _ISSUE, {"wanted": wanted, "day": day, "holder": officer, "since": when}
+            )
+            taken = set(done.scalars())
+            if len(taken) != len(wanted):
+                raise RefusedError(self._why_not(conn, [s for s in wanted if s not in taken]))
             self._log_all(conn, when, [("issued", officer, serial) for serial in wanted])
 
-    def _why_not(self, conn: Connection, serial: str, day: dt.date) -> str:
-        row = conn.execute(select(items).where(items.c.serial == serial)).first()
-        if row is None:
-            raise RegisterError(f"{serial}: no such item in the register")
+    def _why_not(self, conn: Connection, left: list[str]) -> str:
+        """Why the first of the items a kit's conditional update ``left`` (in the order
+        given) is not issuable; their rows are as they were before the update."""
+        serial = left[0]
+        row = self._item_row(conn, serial)
         if row.state == "issued":
             return f"{serial} is out to {row.officer} since {_utc(row.since_ms)}: return it first"
         if row.state in FINAL_STATES:
@@ -554,13 +575,18 @@ class Register:
         when = _now(at_ms)
         wanted = _serials(serials)
         with self._write() as conn:
+            found = {row.serial: row for row in conn.execute(_ITEMS, {"wanted": wanted})}
             events = []
             for serial in wanted:
-                row = self._item_row(conn, serial)
-                done = conn.execute(_RETURN, {"wanted": serial, "since": when})
-                if done.rowcount != 1:
+                row = found.get(serial)
+                if row is None:
+                    raise RegisterError(f"{serial}: no such item in the register")
+                if row.state != "issued":
                     raise RefusedError(f"{row.kind} {serial} is not out ({row.state})")
                 events.append(("returned", row.officer, serial))
+            done = conn.execute(_RETURN, {"wanted": wanted, "since": when})
+            if done.rowcount != len(wanted):  # the write lock is held: never
+                raise RegisterError("the return did not take every item")
             self._log_all(conn, when, events)
 
     def mark(
@@ -783,11 +809,6 @@ def _courses(conn: Connection, officer: str) -> tuple[dt.date | None, tuple[str,
     initial = next((r.on_date for r in rows if r.course == "initial"), None)
     last = (str(rows[-1].course), rows[-1].on_date) if rows else None
     return initial, last
-
-
-def _months(conn: Connection) -> int:
-    value = conn.execute(_MONTHS).scalar_one()
-    return int(value)
 
 
 def _status(row: Any) -> ItemStatus:
