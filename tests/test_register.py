@@ -9,10 +9,14 @@ import json
 import multiprocessing
 import random
 import sqlite3
+import uuid
 from contextlib import redirect_stderr, redirect_stdout
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
@@ -21,10 +25,12 @@ from sqlalchemy.exc import DBAPIError
 from taserlink.cli import main
 from taserlink.errors import RefusedError, RegisterError
 from taserlink.register import Register, authority_on, open_register
+from taserlink.register import ledger as ledger_module
 from taserlink.register.authority import add_months
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 DAY_MS = 86_400_000
+HEAD_REVISION = "r0002"
 NOW = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 RNG = random.Random(12)
@@ -241,7 +247,7 @@ def test_the_register_opens_again_at_the_same_schema_revision(tmp_path: Path) ->
     with sqlite3.connect(tmp_path / "register.db") as db:
         (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-    assert revision == "r0001" and mode == "wal"
+    assert revision == HEAD_REVISION and mode == "wal"
     again = open_register(_url(tmp_path))
     assert again.verify().ok and again.item_status(DEVICES[0]).state == "in_store"
     with pytest.raises(RegisterError, match="no register there"):
@@ -306,6 +312,10 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
     devices.write_text("serial,model,firmware\n" + "".join(f"{d},X2,3.1.0\n" for d in DEVICES))
     bad = tmp_path / "bad.csv"
     bad.write_text(f"serial,model,firmware\n{DEVICES[0]},X2,3.1.0\nDK6TM76B7X,X2,3.1.0\n")
+    nowhere = f"sqlite:///{tmp_path / 'no such folder' / 'register.db'}"
+    code, _, err = _run("register", "--db", nowhere, "init")
+    assert code == 2 and err.count("\n") == 1 and "no folder" in err
+    assert not (tmp_path / "no such folder").exists()
     assert _run(*db, "init")[0] == 0
     assert _run(*db, "import", "officers", str(officers))[0] == 0
     code, _, err = _run(*db, "import", "devices", str(bad))
@@ -369,3 +379,102 @@ def test_the_check_by_hand_in_the_docs_holds_on_a_register(tmp_path: Path) -> No
     _tamper(_url(tmp_path), "UPDATE ledger SET terminal = 'elsewhere' WHERE seq = 9")
     with pytest.raises(AssertionError, match=r"^9$"):
         exec(compile(program, "register.md", "exec"), {})
+
+
+# -- the schema's revisions, and reads that see one state ---------------------------------
+
+
+def _at_revision(url: str, revision: str) -> None:
+    """Make the register at ``url`` at ``revision``, as that version of taserlink did."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option(
+            "script_location", str(resources.files("taserlink.register") / "migrations")
+        )
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_a_register_of_the_first_revision_opens_upgraded_with_its_ledger_whole(
+    database_url: str,
+) -> None:
+    _at_revision(database_url, "r0001")
+    old = Register(
+        create_engine(database_url), operator="PS 88", terminal="store-1"
+    )  # the first revision's register, written as it was
+    old.add_officers([("PC 2231", "A. Current", "Ripley", dt.date(2025, 9, 1), None, None)])
+    old.add_devices([(d, "X2", "3.1.0") for d in DEVICES[:2]])
+    old.issue("PC 2231", [DEVICES[0]], at_ms=NOW_MS)
+    before = old.verify()
+    old.close()
+    assert before.ok and before.entries == 4
+
+    reg = open_register(database_url, operator="PS 88", terminal="store-1")
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == (
+            HEAD_REVISION
+        )
+    engine.dispose()
+    after = reg.verify()
+    assert (after.ok, after.entries, after.last_hash) == (True, 4, before.last_hash)
+    assert reg.item_status(DEVICES[0]).officer == "PC 2231"
+    identity = reg.register_id
+    assert uuid.UUID(identity).version == 4
+    reg.return_items([DEVICES[0]], at_ms=NOW_MS + 1)  # and it carries on
+    reg.close()
+    again = open_register(database_url)
+    assert again.register_id == identity and again.verify().entries == 5
+
+
+def test_a_verification_sees_one_state_of_the_ledger_while_terminals_write(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal commits an issue after the verification walked the chain and before it
+    read the head: the verification still reports the ledger it walked, whole."""
+    reg = _busy(database_url)
+    other = open_register(database_url, operator="PS 12", terminal="store-2")
+    walked = reg.ledger_length()
+    hash_of = ledger_module.entry_hash
+    wrote: list[int] = []
+
+    def hash_then_write(prev: str, seq: int, *rest: object) -> str:
+        if seq == walked and not wrote:
+            other.issue("PC 2231", [DEVICES[5]], at_ms=NOW_MS + 99)
+            wrote.append(seq)
+        return hash_of(prev, seq, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_module, "entry_hash", hash_then_write)
+    check = reg.verify()
+    assert wrote and check.ok, check.problem
+    assert check.entries == walked
+    monkeypatch.undo()
+    assert reg.verify().entries == walked + 1
+
+
+def test_a_delivery_is_added_whole_or_not_at_all(database_url: str) -> None:
+    reg = _store(database_url)
+    before = reg.ledger_length()
+    fresh = [CARTRIDGE_SCHEME.generate(random.Random(n), "S") for n in range(1200)]
+    expires = dt.date(2031, 1, 1)
+    with pytest.raises(RegisterError, match=f"^{CARTRIDGES[2]} is already in the register$"):
+        reg.add_cartridges([(c, "LOT-9", expires) for c in [*fresh, CARTRIDGES[2]]])
+    with pytest.raises(RegisterError, match=f"^{fresh[7]} is given twice$"):
+        reg.add_cartridges([(c, "LOT-9", expires) for c in [*fresh, fresh[7]]])
+    with pytest.raises(RegisterError, match=r"^PC 7 is already in the register$"):
+        reg.add_officers(
+            [("PC 8", "D. New", "Ripley", None, None, None), ("PC 7", "", "", None, None, None)]
+        )
+    assert reg.ledger_length() == before
+    with pytest.raises(RegisterError, match="no such item"):
+        reg.item_status(fresh[0])
+    assert reg.add_cartridges([(c, "LOT-9", expires) for c in fresh], at_ms=NOW_MS) == 1200
+    assert reg.ledger_length() == before + 1200
+    assert reg.item_status(fresh[-1]).state == "in_store"
+    added = reg.history(item=fresh[-1])
+    assert [(e.event, json.loads(e.detail)) for e in added] == [
+        ("cartridge_added", {"lot": "LOT-9", "expires": "2031-01-01"})
+    ]
+    assert reg.verify().ok

@@ -115,8 +115,8 @@ def test_verify_names_the_first_broken_entry_past_a_chunk() -> None:
     length = 10_005
     with engine.begin() as conn:
         events = [("issued", "PC 1", f"S{n:09d}", None) for n in range(length)]
-        L.append_all(conn, at_ms=1, operator="PS 88", terminal="t", events=events)
-        assert L.verify_ledger(conn) == L.LedgerCheck(length, True)
+        made = L.append_all(conn, at_ms=1, operator="PS 88", terminal="t", events=events)
+        assert L.verify_ledger(conn) == L.LedgerCheck(length, True, last_hash=made[-1].hash)
         conn.execute(update(ledger).where(ledger.c.seq == 10_003).values(officer="PC 2"))
         edited = L.verify_ledger(conn)
         assert (edited.ok, edited.seq, edited.entries) == (False, 10_003, 10_003)

@@ -276,6 +276,7 @@ def _verify(reg: Register, _: argparse.Namespace) -> int:
     check = reg.verify()
     if check.ok:
         print(f"ledger OK: {check.entries} entries, each chained to the one before")
+        print(f"register {reg.register_id}, last entry's hash {check.last_hash or '(none)'}")
         return EXIT_OK
     print(f"ledger BROKEN at entry {check.seq}: {check.problem}")
     return EXIT_FINDINGS

@@ -100,6 +100,9 @@ class LedgerCheck:
     """The first entry concerned (``None`` when the chain holds)."""
     problem: str | None = None
     """One line: what is wrong there."""
+    last_hash: str | None = None
+    """The last entry's hash when the chain holds (``None`` for an empty ledger): with the
+    entry count, it names the state of the ledger that was checked."""
 
 
 def canonical(detail: Mapping[str, Any]) -> str:
@@ -241,4 +244,4 @@ def verify_ledger(conn: Connection) -> LedgerCheck:
             f"the ledger ends at entry {count} but its head says {int(head.seq)}: "
             "the newest entries were removed",
         )
-    return LedgerCheck(count, True)
+    return LedgerCheck(count, True, last_hash=prev if count else None)

@@ -122,6 +122,7 @@ _AUTHORITY = (
 """An officer's suspension, the refresher period and the courses passed up to a day, in
 one statement (the issue's hot path)."""
 _ITEM = select(items).where(items.c.serial == bindparam("wanted"))
+_REGISTER_ID = select(settings.c.value).where(settings.c.name == "register_id")
 _ITEMS = select(items).where(items.c.serial.in_(bindparam("wanted", expanding=True)))
 _ISSUE = (
     update(items)
@@ -212,7 +213,8 @@ def open_register(
 
     Raises:
         RegisterError: a malformed URL, a driver that is not installed (PostgreSQL needs
-            the ``postgres`` extra), or no register there (without ``create``).
+            the ``postgres`` extra), a SQLite file in a folder that does not exist, or no
+            register there (without ``create``).
         RegisterDatabaseError: the database cannot be reached or the upgrade fails.
     """
     try:
@@ -221,6 +223,10 @@ def open_register(
         raise RegisterError(
             f"{_safe(url)}: not a database URL taserlink can open: {error}"
         ) from None
+    folder = _sqlite_folder(engine)
+    if folder is not None and not folder.is_dir():
+        engine.dispose()
+        raise RegisterError(f"{_safe(url)}: no folder {folder} for the register's file")
     register = Register(engine, operator or getpass.getuser(), terminal or socket.gethostname())
     with register._database():
         with engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
@@ -274,9 +280,12 @@ class Register:
     def _read(self) -> Iterator[Connection]:
         """One read transaction: a consistent view of the register.  On SQLite it begins
         deferred, a snapshot beside the writers, so that a status or a verification never
-        takes the write lock from the terminals."""
+        takes the write lock from the terminals; on PostgreSQL it is ``REPEATABLE READ``,
+        so that a verification's walk and its reading of the head see the same ledger."""
         with self._database(), self.engine.connect() as conn:
             conn.execution_options(**{_READ_ONLY: True})
+            if self._lock_head:  # PostgreSQL: one snapshot for every statement
+                conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     @contextmanager
@@ -349,34 +358,50 @@ class Register:
             RegisterError: an officer already in the register (or twice in ``rows``), or a
                 refresher without the initial course.
         """
+        for officer, _, _, initial, refresher, _ in rows:
+            if refresher is not None and initial is None:
+                raise RegisterError(f"{officer}: a refresher without the initial course")
+        _once([row[0] for row in rows])
         when = _now(at_ms)
         with self._write() as conn:
-            for officer, name, station, initial, refresher, suspended in rows:
-                if refresher is not None and initial is None:
-                    raise RegisterError(f"{officer}: a refresher without the initial course")
-                if conn.execute(
-                    select(officers.c.officer).where(officers.c.officer == officer)
-                ).first():
-                    raise RegisterError(f"{officer} is already in the register")
+            _absent(conn, officers.c.officer, [row[0] for row in rows])
+            if rows:
                 conn.execute(
-                    officers.insert().values(
-                        officer=officer, name=name, station=station, suspended=suspended
-                    )
+                    officers.insert(),
+                    [
+                        {"officer": o, "name": n, "station": s, "suspended": why}
+                        for o, n, s, _, _, why in rows
+                    ],
                 )
-                courses = [("initial", initial), ("refresher", refresher)]
-                for course, day in courses:
-                    if day is not None:
-                        conn.execute(
-                            trainings.insert().values(officer=officer, course=course, on_date=day)
-                        )
-                detail = {
-                    "name": name,
-                    "station": station,
-                    "initial_course": None if initial is None else initial.isoformat(),
-                    "last_refresher": None if refresher is None else refresher.isoformat(),
-                    "suspended": suspended,
-                }
-                self._log(conn, when, "officer_added", officer=officer, detail=detail)
+            courses = [
+                {"officer": officer, "course": course, "on_date": day}
+                for officer, _, _, initial, refresher, _ in rows
+                for course, day in (("initial", initial), ("refresher", refresher))
+                if day is not None
+            ]
+            if courses:
+                conn.execute(trainings.insert(), courses)
+            L.append_all(
+                conn,
+                at_ms=when,
+                operator=self.operator,
+                terminal=self.terminal,
+                events=[
+                    (
+                        "officer_added",
+                        officer,
+                        None,
+                        {
+                            "name": name,
+                            "station": station,
+                            "initial_course": None if initial is None else initial.isoformat(),
+                            "last_refresher": None if refresher is None else refresher.isoformat(),
+                            "suspended": suspended,
+                        },
+                    )
+                    for officer, name, station, initial, refresher, suspended in rows
+                ],
+            )
         return len(rows)
 
     def train(self, officer: str, course: str, day: dt.date, *, at_ms: int | None = None) -> None:
@@ -468,30 +493,15 @@ class Register:
         """Add devices ``(serial, model, firmware)``, all or none; returns how many.
 
         Raises:
-            RegisterError: a bad serial (the scheme's message), or one already registered.
+            RegisterError: a bad serial (the scheme's message), or one already registered
+                (or twice in ``rows``).
         """
-        when = _now(at_ms)
-        with self._write() as conn:
-            for serial, model, firmware in rows:
-                canonical = _serial(DEVICE_SCHEME, serial)
-                self._new_item(conn, canonical)
-                conn.execute(
-                    items.insert().values(
-                        serial=canonical,
-                        kind="device",
-                        model=model,
-                        firmware=firmware,
-                        state="in_store",
-                    )
-                )
-                self._log(
-                    conn,
-                    when,
-                    "device_added",
-                    item=canonical,
-                    detail={"model": model, "firmware": firmware},
-                )
-        return len(rows)
+        serials = [_serial(DEVICE_SCHEME, serial) for serial, _, _ in rows]
+        fields = [
+            {"kind": "device", "model": model, "firmware": firmware} for _, model, firmware in rows
+        ]
+        details = [{"model": model, "firmware": firmware} for _, model, firmware in rows]
+        return self._add_items(serials, fields, details, "device_added", at_ms)
 
     def add_cartridges(
         self, rows: Sequence[tuple[str, str, dt.date]], *, at_ms: int | None = None
@@ -500,35 +510,50 @@ class Register:
         first letter.  Returns how many.
 
         Raises:
-            RegisterError: a bad serial (the scheme's message), or one already registered.
+            RegisterError: a bad serial (the scheme's message), or one already registered
+                (or twice in ``rows``).
         """
+        serials = [_serial(CARTRIDGE_SCHEME, serial) for serial, _, _ in rows]
+        fields = [
+            {"kind": "cartridge", "cartridge_type": serial[0], "lot": lot, "expires": expires}
+            for serial, (_, lot, expires) in zip(serials, rows, strict=True)
+        ]
+        details = [{"lot": lot, "expires": expires.isoformat()} for _, lot, expires in rows]
+        return self._add_items(serials, fields, details, "cartridge_added", at_ms)
+
+    def _add_items(
+        self,
+        serials: list[str],
+        fields: list[dict[str, Any]],
+        details: list[dict[str, Any]],
+        event: str,
+        at_ms: int | None,
+    ) -> int:
+        """Insert items in the store and their ledger entries: one statement each, and the
+        ledger's head moved once, however many there are (a delivery of 10,000)."""
+        _once(serials)
         when = _now(at_ms)
         with self._write() as conn:
-            for serial, lot, expires in rows:
-                canonical = _serial(CARTRIDGE_SCHEME, serial)
-                self._new_item(conn, canonical)
+            _absent(conn, items.c.serial, serials)
+            if serials:
                 conn.execute(
-                    items.insert().values(
-                        serial=canonical,
-                        kind="cartridge",
-                        cartridge_type=canonical[0],
-                        lot=lot,
-                        expires=expires,
-                        state="in_store",
-                    )
+                    items.insert(),
+                    [
+                        {"serial": serial, "state": "in_store", **more}
+                        for serial, more in zip(serials, fields, strict=True)
+                    ],
                 )
-                self._log(
-                    conn,
-                    when,
-                    "cartridge_added",
-                    item=canonical,
-                    detail={"lot": lot, "expires": expires.isoformat()},
-                )
-        return len(rows)
-
-    def _new_item(self, conn: Connection, serial: str) -> None:
-        if conn.execute(select(items.c.serial).where(items.c.serial == serial)).first():
-            raise RegisterError(f"{serial} is already in the register")
+            L.append_all(
+                conn,
+                at_ms=when,
+                operator=self.operator,
+                terminal=self.terminal,
+                events=[
+                    (event, None, serial, detail)
+                    for serial, detail in zip(serials, details, strict=True)
+                ],
+            )
+        return len(serials)
 
     def issue(self, officer: str, serials: Sequence[str], *, at_ms: int | None = None) -> None:
         """Issue items to ``officer``: all or none (a kit).
@@ -755,6 +780,13 @@ class Register:
         with self._read() as conn:
             return L.verify_ledger(conn)
 
+    @property
+    def register_id(self) -> str:
+        """The register's identity (a UUID made when it was created or upgraded to
+        revision ``r0002``)."""
+        with self._read() as conn:
+            return str(conn.execute(_REGISTER_ID).scalar_one())
+
     def ledger_length(self) -> int:
         """Entries in the ledger."""
         with self._read() as conn:
@@ -792,6 +824,16 @@ def _engine(url: str) -> Engine:
     return engine
 
 
+def _sqlite_folder(engine: Engine) -> Path | None:
+    """The folder of a SQLite file's URL (``None`` for other databases and memory)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).absolute().parent
+
+
 def _turn_path(engine: Engine) -> str | None:
     """The lock file writers queue on (:meth:`Register._turn`): ``<file>-lock`` beside a
     SQLite file; ``None`` for an in-memory SQLite database and for PostgreSQL."""
@@ -809,6 +851,27 @@ def _courses(conn: Connection, officer: str) -> tuple[dt.date | None, tuple[str,
     initial = next((r.on_date for r in rows if r.course == "initial"), None)
     last = (str(rows[-1].course), rows[-1].on_date) if rows else None
     return initial, last
+
+
+def _once(keys: Sequence[str]) -> None:
+    """Refuse a key given twice in one call (:class:`RegisterError`)."""
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise RegisterError(f"{key} is given twice")
+        seen.add(key)
+
+
+def _absent(conn: Connection, column: Any, keys: Sequence[str]) -> None:
+    """Refuse keys already in ``column``'s table (:class:`RegisterError`, naming the first
+    in the order given), looked up 500 at a time."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    for key in keys:
+        if key in found:
+            raise RegisterError(f"{key} is already in the register")
 
 
 def _status(row: Any) -> ItemStatus:
