@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import io
 import itertools
 import json
 import multiprocessing
 import random
+import shlex
 import sqlite3
+import subprocess
+import sys
 import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from importlib import resources
@@ -27,10 +31,12 @@ from taserlink.errors import RefusedError, RegisterError
 from taserlink.register import Register, authority_on, open_register
 from taserlink.register import ledger as ledger_module
 from taserlink.register.authority import add_months
+from taserlink.register.move import copy_register
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 DAY_MS = 86_400_000
 HEAD_REVISION = "r0002"
+ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 RNG = random.Random(12)
@@ -478,3 +484,94 @@ def test_a_delivery_is_added_whole_or_not_at_all(database_url: str) -> None:
         ("cartridge_added", {"lot": "LOT-9", "expires": "2031-01-01"})
     ]
     assert reg.verify().ok
+
+
+def test_a_register_moves_to_another_engine_whole(tmp_path: Path, database_url: str) -> None:
+    source = _busy(_url(tmp_path))
+    source.train("PC 7", "refresher", dt.date(2026, 3, 5), at_ms=NOW_MS)
+    source.issue("PC 7", [DEVICES[1], CARTRIDGES[1]], at_ms=NOW_MS + 50)
+    before = source.verify()
+    check = copy_register(source, database_url)
+    assert (check.ok, check.entries, check.last_hash) == (True, before.entries, before.last_hash)
+    copy = open_register(database_url, operator="PS 88", terminal="store-1")
+    assert copy.register_id == source.register_id
+    for serial in DEVICES + CARTRIDGES:
+        assert copy.item_status(serial) == source.item_status(serial)
+        assert copy.history(item=serial) == source.history(item=serial)
+    for officer in ("PC 2231", "PC 7", "PC 9"):
+        assert copy.officer_status(officer, NOW.date()) == source.officer_status(
+            officer, NOW.date()
+        )
+    copy.train("PC 9", "initial", dt.date(2026, 3, 1), at_ms=NOW_MS + 60)  # numbered anew
+    copy.return_items([DEVICES[1]], at_ms=NOW_MS + 70)  # and the copy carries on
+    assert copy.verify().entries == before.entries + 2
+    with pytest.raises(RegisterError, match="not an empty register"):
+        copy_register(source, database_url)
+    assert copy.verify().entries == before.entries + 2
+    tool = Path(__file__).parents[1] / "tools" / "move_register.py"
+    backup = f"sqlite:///{tmp_path / 'backup.db'}"
+    for target, code, said in [
+        (database_url, 2, "not an empty register"),
+        (backup, 0, f"copied register {source.register_id}: {before.entries} ledger entries"),
+    ]:
+        run = subprocess.run(
+            [sys.executable, str(tool), _url(tmp_path), target],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == code and said in run.stdout + run.stderr
+    assert open_register(backup).verify().last_hash == before.last_hash
+
+
+def _walk_through() -> list[str]:
+    """The commands of the README's store-room walk-through, as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### The store room: a shift on the bundled station") :]
+    block = section[section.index("```sh\n") + 6 : section.index("```\n", section.index("```sh"))]
+    return block.strip().splitlines()
+
+
+def test_the_readme_walks_a_shift_through_on_the_bundled_station(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each command of the README's walk-through, run from the repository's top folder
+    (the register in a temporary folder): exit codes and the facts the README states."""
+    monkeypatch.chdir(ROOT)
+    runs = []
+    for line in _walk_through():
+        words = shlex.split(line)
+        if words[0] == "export":
+            name, value = words[1].split("=", 1)
+            assert (name, value) == ("TASERLINK_DB", "sqlite:///ripley-store.db")
+            monkeypatch.setenv(name, f"sqlite:///{tmp_path / 'ripley-store.db'}")
+            continue
+        assert words[0] == ".venv/bin/taserlink"
+        argv = [m for w in words[1:] for m in (sorted(glob.glob(w)) if "*" in w else [w])]
+        runs.append((argv[1], *_run(*argv)))
+    assert [(what, code) for what, code, _, _ in runs] == [
+        ("init", 0),
+        ("import", 0),
+        ("import", 0),
+        ("import", 0),
+        ("issue", 1),
+        ("issue", 0),
+        ("status", 0),
+        ("return", 0),
+        ("archive", 0),
+        ("history", 0),
+        ("verify", 0),
+    ]
+    refused = runs[4][3]
+    assert refused == (
+        "taserlink: error: PC 1187's authority lapsed on 2026-01-02: last refresher 2025-01-02\n"
+    )
+    assert "DBTCR5VWTW" in runs[6][2] and "XG1MTSVXNJ" in runs[6][2]
+    assert runs[8][2].count("OK; the device's first archived download") == 3
+    assert [line.split()[2] for line in runs[9][2].splitlines()] == [
+        "device_added",
+        "issued",
+        "returned",
+    ]
+    assert runs[10][2].startswith("ledger OK: 5027 entries")
+    assert not (ROOT / "ripley-store.db").exists()

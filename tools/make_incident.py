@@ -53,7 +53,7 @@ from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.reads import UNREADABLE, parse_read
 from taserlink.forensics.reference import alignments
 from taserlink.forensics.simulate import simulate_reads
-from taserlink.format import DEVICE_EPOCH_UNIX_MS
+from taserlink.format import DEVICE_EPOCH_UNIX_MS, read_image
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -763,7 +763,66 @@ def scene_files(scene: Scene) -> dict[str, bytes]:
     files["serials.txt"] = "".join(f"{s}\n" for s in scene.register).encode()
     files["reads.csv"] = _csv(("exhibit", "tag", "read", "confidence"), scene.reads)
     files["truth.json"] = (json.dumps(_truth(scene), indent=2) + "\n").encode()
+    files.update(_store_room(scene))
     return files
+
+
+STATION = "Ripley"
+NAMES = ("A. Kerr", "B. Doyle", "C. Marsh", "D. Okafor", "E. Hale", "F. Ward", "G. Patel")
+"""The names of the scene's officers and of the others who drew kit that day, in order."""
+LAPSED = ("PC 1187", "H. Lowe", dt.date(2024, 1, 2), dt.date(2025, 1, 2))
+"""An officer whose authority lapsed on 2026-01-02 (last refresher 2025-01-02): the store
+room's walk-through shows the register refusing him a device."""
+SPARE_DEVICES = 3
+"""Devices in the store that nobody drew that day."""
+
+
+def _store_room(scene: Scene) -> dict[str, bytes]:
+    """The station's store-room files (README "Store-room files"): its officers with their
+    courses, its devices (the scene's three with the model and firmware their images carry,
+    the others' and the spares) and every cartridge in the register export, each lot with
+    its expiry (the lot of a few old cartridges has expired)."""
+    rng = _rng(scene.seed, "store-room")
+    officers = []
+    drew = [o.officer for o in OFFICERS] + [o for o, _, _ in OTHER_OFFICERS]
+    for officer, name in zip(drew, NAMES, strict=True):
+        refresher = DATE - dt.timedelta(days=rng.randrange(20, 330))
+        initial = refresher - dt.timedelta(days=365 * rng.randrange(1, 5) + rng.randrange(0, 60))
+        officers.append((officer, name, STATION, initial.isoformat(), refresher.isoformat(), ""))
+    officer, name, initial, refresher = LAPSED
+    officers.append((officer, name, STATION, initial.isoformat(), refresher.isoformat(), ""))
+    device_rows = []
+    scene_devices = {serial: read_image(data).identity for serial, data in scene.images.items()}
+    for serial, identity in sorted(scene_devices.items()):
+        fw = identity.firmware
+        device_rows.append((serial, identity.model, f"{fw.major}.{fw.minor}.{fw.patch}"))
+    others = [scene.kits[o].device for o, _, _ in OTHER_OFFICERS]
+    spare_rng = _rng(scene.seed, "spare-devices")
+    spares = [DEVICE_SCHEME.generate(spare_rng, "D") for _ in range(SPARE_DEVICES)]
+    model = device_rows[0][1:]
+    device_rows += [(serial, *model) for serial in sorted(others + spares)]
+    lots = {
+        "S": [("S-2409", "2027-09-30"), ("S-2502", "2028-02-29"), ("S-1911", "2026-01-31")],
+        "X": [("X-2410", "2027-10-31"), ("X-2503", "2028-03-31")],
+        "C": [("C-2501", "2028-01-31")],
+        "T": [("T-2406", "2029-06-30")],
+    }
+    out = {c for kit in scene.kits.values() for c in kit.cartridges}
+    cartridge_rows = []
+    for serial in sorted(scene.register):
+        choices = lots[serial[0]]
+        if serial in out:  # a cartridge drawn that day had not expired
+            choices = [lot for lot in choices if lot[1] > DATE.isoformat()]
+        lot, expires = choices[rng.randrange(len(choices))]
+        cartridge_rows.append((serial, lot, expires))
+    return {
+        "store-room/officers.csv": _csv(
+            ("officer", "name", "station", "initial_course", "last_refresher", "suspended"),
+            officers,
+        ),
+        "store-room/devices.csv": _csv(("serial", "model", "firmware"), device_rows),
+        "store-room/cartridges.csv": _csv(("serial", "lot", "expires"), cartridge_rows),
+    }
 
 
 MATCH_ARGS = ("match", "--reads", "reads.csv", "--serials", "serials.txt")
@@ -943,6 +1002,13 @@ in lower case, some torn, some with the examiner's confidence):
 - `serials.txt` — the register export: {len(scene.register)} cartridge serials, one a line,
   sorted, every issued one among them.
 - `reads.csv` — the reads: `exhibit, tag, read, confidence`.
+- `store-room/officers.csv`, `store-room/devices.csv`, `store-room/cartridges.csv` — the
+  {STATION} store room's spreadsheets (README "Store-room files"): the seven officers who
+  drew kit that day and one whose authority lapsed on 2026-01-02 ({LAPSED[0]}), every
+  device ({len(scene.images)} downloaded here, {len(OTHER_OFFICERS)} drawn elsewhere, \
+{SPARE_DEVICES} spare) and every cartridge of
+  the register export with its lot and expiry. The top-level README's store-room
+  walk-through imports them into a register.
 - `truth.json` — what really happened: the true serial of every tag, each `DEPLOY` with its
   true UTC, the device clocks, the decoy and the planted inconsistency.
 - `expected-matches.csv`, `expected-link.txt`, `expected-link.json` — what an examiner's
