@@ -34,6 +34,7 @@ __all__ = [
     "TimeTextError",
     "ConfusionModelError",
     "InputFileError",
+    "AccountsError",
     "MatchError",
     "LinkError",
     "RegisterError",
@@ -193,6 +194,30 @@ class InputFileError(TaserlinkError, ValueError):
         self.line = line
         where = source if line is None else f"{source}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+class AccountsError(InputFileError):
+    """Officers' use-of-force accounts (``ACCOUNTS.csv``, README "Use-of-force accounts")
+    or a column map for them that cannot be read as the contract says: a missing, unknown
+    or repeated column, a bad value (a time without a zone, a bad serial, a negative
+    cycle count), a row of the wrong width, two rows of one report that disagree, bytes
+    that are not UTF-8, bad JSON in a map; also an account that cannot be written so that
+    it reads back the same.
+
+    ``source`` names the file (or what the values came from), ``line`` the 1-based line
+    (``None`` for the whole file) and ``reason`` what is wrong; the message reads
+    ``ACCOUNTS.csv line 7: <reason>`` (``ACCOUNTS.csv: <reason>`` without a line).  An
+    :class:`InputFileError`, so the CLI exits 2 (bad input)."""
+
+    def __init__(self, message: str, source: str, line: int | None = None) -> None:
+        super().__init__(message, source, line)
+        where = source if line is None else f"{source} line {line}"
+        self.args = (f"{where}: {message}",)
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[AccountsError], tuple[str, str, int | None]]:
+        """Pickled as its parts (a worker process's error reaches its parent whole)."""
+        return type(self), (self.reason, self.source, self.line)
 
 
 class MatchError(TaserlinkError, ValueError):
