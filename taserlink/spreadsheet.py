@@ -59,19 +59,24 @@ def original_cell(text: str) -> str:
 
 class CsvWriter:
     """A ``csv.writer`` (RFC 4180 quoting, lines ending ``\\n``) that writes every cell
-    through :func:`safe_cell`: ``None`` as an empty cell, other values as ``str`` gives them."""
+    through :func:`safe_cell`: ``None`` as an empty cell, other values as ``str`` gives them.
+
+    A row with a carriage return inside a cell is written with every cell quoted: the
+    ``csv`` module quotes only cells holding the line terminator (``\\n``), and a lone
+    ``\\r`` unquoted would end the row for every reader."""
 
     def __init__(self, stream: TextIO) -> None:
         self._writer = csv.writer(stream, lineterminator="\n")
+        self._quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
 
     def writerow(self, row: Iterable[Any]) -> None:
         """Write one row."""
-        self._writer.writerow(
-            [
-                "" if cell is None else safe_cell(cell if isinstance(cell, str) else str(cell))
-                for cell in row
-            ]
-        )
+        cells = [
+            "" if cell is None else safe_cell(cell if isinstance(cell, str) else str(cell))
+            for cell in row
+        ]
+        writer = self._quoted if any("\r" in cell for cell in cells) else self._writer
+        writer.writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         """Write every row of ``rows``."""

@@ -30,7 +30,7 @@ from taserlink.errors import ECHO_CHARS, InputFileError, LinkError, excerpt
 from taserlink.forensics.issues import parse_issues, parse_utc
 from taserlink.forensics.matchfiles import read_matches, read_reads, write_matches
 from taserlink.forensics.results import MatchRow
-from taserlink.spreadsheet import FORMULA_STARTS, original_cell, safe_cell
+from taserlink.spreadsheet import FORMULA_STARTS, csv_writer, original_cell, safe_cell
 from tests.conftest import CAPTURES
 from tests.test_matchfiles import _held, _match_rows, _row
 
@@ -312,3 +312,14 @@ def test_a_10000_character_bad_cell_is_echoed_cut(tmp_path: Path) -> None:
     code, _, err = _run("match", "--reads", str(reads), "--serials", str(SCENE / "serials.txt"))
     assert code == 2
     _assert_cut(err.rstrip("\n"))
+
+
+@given(st.lists(st.lists(st.text(max_size=12), min_size=1, max_size=4), min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_every_row_the_writer_writes_reads_back_whole(rows: list[list[str]]) -> None:
+    """Any text, carriage returns and line feeds inside cells included: the rows read back
+    are the rows written (each cell through :func:`original_cell`)."""
+    buffer = io.StringIO(newline="")
+    csv_writer(buffer).writerows(rows)
+    read = list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
+    assert [[original_cell(cell) for cell in row] for row in read] == rows
