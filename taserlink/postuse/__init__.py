@@ -1,0 +1,1 @@
+"""Post-use procedure: use episodes from device logs, officers' accounts, reconciliation."""
