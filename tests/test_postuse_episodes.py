@@ -27,9 +27,7 @@ from taserlink.forensics.link.result import CustodyState
 from taserlink.format import NO_BAY, RECORD_DTYPE, EventCode, decode_payload, read_image
 from taserlink.format.bulk import PAYLOAD_DTYPES
 from taserlink.postuse.episodes import (
-    DEVICE_VISIBLE,
     INTERRUPTED_GAP_MS,
-    SEVERITY,
     Application,
     Arc,
     Bounds,
@@ -44,6 +42,7 @@ from taserlink.postuse.episodes import (
     holder,
     holders,
 )
+from taserlink.postuse.uses import DEVICE_VISIBLE
 from taserlink.serials import CARTRIDGE_SCHEME
 from taserlink.timeline import ClockSettings, DeviceTimeline
 from taserlink.timeline.times import parse_utc
@@ -453,7 +452,7 @@ def test_as_dict_gives_the_contract_keys_first_and_is_json() -> None:
 
 
 def test_severity_order_and_what_a_device_can_see() -> None:
-    assert [u.value for u in SEVERITY] == [
+    assert [u.value for u in UseLevel] == [
         "angle_drive_stun",
         "fired",
         "drive_stun",
@@ -462,10 +461,10 @@ def test_severity_order_and_what_a_device_can_see() -> None:
         "aimed",
         "drawn",
     ]
-    assert [u.rank for u in SEVERITY] == [7, 6, 5, 4, 3, 2, 1]
+    assert [u.rank for u in UseLevel] == [7, 6, 5, 4, 3, 2, 1]
     hidden = {UseLevel.AIMED, UseLevel.ANGLE_DRIVE_STUN}
-    assert set(SEVERITY) - hidden == DEVICE_VISIBLE
-    assert {u for u in SEVERITY if not u.device_visible} == hidden
+    assert set(UseLevel) - hidden == DEVICE_VISIBLE
+    assert {u for u in UseLevel if not u.device_visible} == hidden
 
 
 def test_an_empty_log_and_a_log_without_episodes() -> None:

@@ -104,6 +104,7 @@ from typing import IO, Any, Final, TypeAlias
 
 from taserlink.atomic import write_atomic
 from taserlink.errors import AccountsError, SerialError, TimeTextError, excerpt
+from taserlink.postuse.uses import SEVERITY, USES
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 from taserlink.spreadsheet import csv_writer, original_cell
 from taserlink.timeline.times import parse_utc, utc_iso, utc_text
@@ -134,14 +135,6 @@ __all__ = [
 
 PathLike: TypeAlias = str | os.PathLike[str]
 
-USES: Final = ("angle_drive_stun", "fired", "drive_stun", "arced", "red_dotted", "aimed", "drawn")
-"""The CED use levels of the Home Office return (**contract** names), in the published
-severity order, highest first (the Met's counting rules): the statistics count only the
-highest use per device per report."""
-SEVERITY: Final[Mapping[str, int]] = MappingProxyType(
-    {use: len(USES) - rank for rank, use in enumerate(USES)}
-)
-"""Each use level's rank: ``drawn`` 1 … ``angle_drive_stun`` 7 (higher is more severe)."""
 AGE_BANDS: Final = ("under 11", "11-17", "18-34", "35-49", "50-64", "65+")
 """The subject age bands of the published tables (**contract** spelling)."""
 _BAND_FLOORS: Final = (0, 11, 18, 35, 50, 65)

@@ -110,14 +110,13 @@ from taserlink.forensics.issues import IssueList
 from taserlink.forensics.link.custody import custody_over
 from taserlink.forensics.link.result import Custody, CustodyState
 from taserlink.format import NO_BAY, EventCode, payload_view
+from taserlink.postuse.uses import UseLevel
 from taserlink.timeline import DeviceTimeline
 from taserlink.timeline.times import device_time_iso, utc_iso
 
 __all__ = [
-    "DEVICE_VISIBLE",
     "INTERRUPTED_GAP_MS",
     "LONG_APPLICATION_MS",
-    "SEVERITY",
     "STANDARD_CYCLE_MS",
     "TRAINING_TYPE",
     "Application",
@@ -144,39 +143,6 @@ start for the two to be one interrupted cycle."""
 TRAINING_TYPE: Final = "T"
 """The cartridge type letter of an inert training cartridge."""
 _SEPARATORS: Final = str.maketrans("", "", "- \t")
-
-
-class UseLevel(enum.Enum):
-    """A use of a CED as the Home Office return ticks it (**contract**: these values)."""
-
-    ANGLE_DRIVE_STUN = "angle_drive_stun"
-    FIRED = "fired"
-    DRIVE_STUN = "drive_stun"
-    ARCED = "arced"
-    RED_DOTTED = "red_dotted"
-    AIMED = "aimed"
-    DRAWN = "drawn"
-
-    @property
-    def rank(self) -> int:
-        """Severity: 7 for ``angle_drive_stun`` down to 1 for ``drawn`` (higher is more)."""
-        return len(SEVERITY) - SEVERITY.index(self)
-
-    @property
-    def device_visible(self) -> bool:
-        """Whether a device log can show this use (``aimed`` and ``angle_drive_stun`` not)."""
-        return self in DEVICE_VISIBLE
-
-
-SEVERITY: Final = tuple(UseLevel)
-"""The uses, highest first (the Met's published counting rules)."""
-DEVICE_VISIBLE: Final = frozenset(
-    {UseLevel.FIRED, UseLevel.DRIVE_STUN, UseLevel.ARCED, UseLevel.RED_DOTTED, UseLevel.DRAWN}
-)
-"""The uses a device log can corroborate.  Aiming leaves no record of its own (the laser
-may be off), and an angled drive stun differs from a drive stun or a firing only in how the
-officer held the device to the subject, which no sensor records: both come only from
-accounts."""
 
 
 class EpisodeKind(enum.Enum):
