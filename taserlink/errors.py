@@ -37,6 +37,7 @@ __all__ = [
     "AccountsError",
     "MatchError",
     "LinkError",
+    "ReconcileError",
     "RegisterError",
     "RefusedError",
     "RegisterDatabaseError",
@@ -228,6 +229,11 @@ class MatchError(TaserlinkError, ValueError):
 class LinkError(TaserlinkError, ValueError):
     """Linkage cannot be done as asked: no images, or an incident window that ends before
     it starts."""
+
+
+class ReconcileError(TaserlinkError, ValueError):
+    """Reconciliation cannot start: no downloads, a download that cannot be read (named),
+    two downloads of one device that disagree (the CLI's exit 2)."""
 
 
 class RegisterError(TaserlinkError, ValueError):

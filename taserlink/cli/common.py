@@ -24,6 +24,7 @@ from taserlink.errors import (
     MatchError,
     OutputPathError,
     ReadError,
+    ReconcileError,
     RefusedError,
     RegisterDatabaseError,
     RegisterError,
@@ -83,6 +84,7 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (ClockModelError, EXIT_BAD_INPUT),
     (MatchError, EXIT_BAD_INPUT),
     (LinkError, EXIT_BAD_INPUT),
+    (ReconcileError, EXIT_BAD_INPUT),
     (OutputPathError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
