@@ -19,7 +19,17 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from taserlink import __version__
-from taserlink.cli import clock, devices, download, link, match, register, show, verify
+from taserlink.cli import (
+    clock,
+    devices,
+    download,
+    link,
+    match,
+    reconcile,
+    register,
+    show,
+    verify,
+)
 from taserlink.cli.common import (
     EXIT_FAILURE,
     ArgumentParser,
@@ -57,6 +67,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
     match,
     link,
     register,
+    reconcile,
 )
 """The command modules, in the order ``--help`` lists them."""
 
