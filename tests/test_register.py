@@ -35,7 +35,7 @@ from taserlink.register.move import copy_register
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 DAY_MS = 86_400_000
-HEAD_REVISION = "r0002"
+HEAD_REVISION = "r0003"
 ROOT = Path(__file__).resolve().parents[1]
 NOW = dt.datetime(2026, 3, 6, 19, 0, tzinfo=dt.UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -433,6 +433,12 @@ def test_a_register_of_the_first_revision_opens_upgraded_with_its_ledger_whole(
     reg.close()
     again = open_register(database_url)
     assert again.register_id == identity and again.verify().entries == 5
+    engine = create_engine(database_url)  # the ledger still refuses to be rewritten
+    for statement in ("UPDATE ledger SET operator = 'x'", "DELETE FROM ledger"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+    assert again.verify().ok
 
 
 def test_a_verification_sees_one_state_of_the_ledger_while_terminals_write(

@@ -75,6 +75,9 @@ from taserlink.integrity import chain_records, genesis_chain
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 __all__ = [
+    "DENSE",
+    "DUTY",
+    "SyntheticProfile",
     "SYNTHETIC_DEVICE_HEADROOM",
     "SYNTHETIC_START_UTC_MS",
     "SYNTHETIC_TOOL_VERSION",
@@ -131,12 +134,36 @@ _TEMPLATES: Final[tuple[tuple[EventCode, ...], ...]] = (
     (E.USB_CONNECT, E.FIRMWARE_UPDATE, E.POWER_OFF, E.POWER_ON),
     (E.FAULT,),
 )
-_EPISODE_WEIGHTS: Final = np.array(
-    [0, 0, 0, 2, 30, 12, 12, 5, 2, 1, 1, 10, 2, 3, 1, 0.03, 0.5], dtype=np.float64
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticProfile:
+    """How a generated device works its shifts.
+
+    Attributes:
+        weights: how often each template opens an episode inside a shift (0: never), in
+            the order of the templates (shift start, shift end, final download, dry
+            trigger pull, drawn, armed, red dot, warning arc, fire, fire twice, drive stun,
+            battery report, cartridge change, download, clock set, firmware update, fault).
+        episodes_per_shift: episodes in a shift, uniform in this half-open range.
+    """
+
+    weights: tuple[float, ...]
+    episodes_per_shift: tuple[int, int]
+
+
+DENSE: Final = SyntheticProfile(
+    (0, 0, 0, 2, 30, 12, 12, 5, 2, 1, 1, 10, 2, 3, 1, 0.03, 0.5), (4, 25)
 )
-"""How often each template opens an episode inside a shift (0: never an episode)."""
-_EPISODES_PER_SHIFT: Final = (4, 25)
-"""Episodes in a shift: uniform in this half-open range."""
+"""Dense with activity (the default): every kind of record in every log, for parsers,
+verification and linkage at scale."""
+DUTY: Final = SyntheticProfile(
+    (0, 0, 0, 0.002, 0.05, 0.005, 0.01, 0.002, 0.002, 0.0005, 0.0005, 30, 0.005, 0.2, 0.1,
+     0.001, 0.05),
+    (6, 13),
+)  # fmt: skip
+"""A device on daily duty: a spark test at every shift's start, battery reports through it,
+a use of force in about one shift in forty (the post-use benchmark's force-year)."""
 _FAULT_CODES: Final = np.array([0x0101, 0x0102, 0x0201, 0x0300], dtype=np.uint16)
 
 IntArray = npt.NDArray[np.int64]
@@ -155,17 +182,18 @@ class _Layout:
     shift: IntArray
 
 
-def _layout(n_records: int, rng: np.random.Generator) -> _Layout:
+def _layout(n_records: int, rng: np.random.Generator, profile: SyntheticProfile = DENSE) -> _Layout:
     """Event codes for ``n_records`` records: whole shifts, cut to fit, then the download."""
     flat = np.array([int(c) for t in _TEMPLATES for c in t], dtype=np.uint16)
     lengths = np.array([len(t) for t in _TEMPLATES], dtype=np.int64)
     offsets = np.cumsum(lengths) - lengths
-    weights = _EPISODE_WEIGHTS / _EPISODE_WEIGHTS.sum()
+    raw = np.array(profile.weights, dtype=np.float64)
+    weights = raw / raw.sum()
     mean_episode = float(weights @ lengths)
     mean_shift = (
         lengths[_SHIFT_START]
         + lengths[_SHIFT_END]
-        + mean_episode * (sum(_EPISODES_PER_SHIFT) - 1) / 2
+        + mean_episode * (sum(profile.episodes_per_shift) - 1) / 2
     )
     tail_length = min(n_records, len(_DOWNLOAD))
     body = n_records - tail_length
@@ -174,7 +202,7 @@ def _layout(n_records: int, rng: np.random.Generator) -> _Layout:
     episodes = np.empty(0, dtype=np.int64)
     while int(lengths[templates].sum()) < body:
         shifts = int(body / mean_shift * 1.1) + 2
-        episodes = rng.integers(*_EPISODES_PER_SHIFT, size=shifts)
+        episodes = rng.integers(*profile.episodes_per_shift, size=shifts)
         per_shift = episodes + 2
         starts = np.cumsum(per_shift) - per_shift
         templates = rng.choice(len(_TEMPLATES), size=int(per_shift.sum()), p=weights)
@@ -426,7 +454,13 @@ class _Generated:
     """The nonce of the log's final download (its last record carries the prefix)."""
 
 
-def _generate(n_records: int, seed: int, seal_interval: int, log_capacity: int) -> _Generated:
+def _generate(
+    n_records: int,
+    seed: int,
+    seal_interval: int,
+    log_capacity: int,
+    profile: SyntheticProfile = DENSE,
+) -> _Generated:
     """Records, seals and chain head of a generated log (see :func:`synthetic_image`)."""
     if n_records < 1:
         raise ScenarioError("a synthetic image needs at least one record")
@@ -443,7 +477,7 @@ def _generate(n_records: int, seed: int, seal_interval: int, log_capacity: int) 
     device = SimulatedDevice(spec, SYNTHETIC_START_UTC_MS, credentials=credentials)
     start_ms = device.now_ms
 
-    layout = _layout(n_records, rng)
+    layout = _layout(n_records, rng, profile)
     records = np.zeros(n_records, dtype=RECORD_DTYPE)
     firmware, durations = _fill_payloads(records, layout, rng)
     times, correction = _times(layout, durations, rng, start_ms)
@@ -470,7 +504,13 @@ def _generate(n_records: int, seed: int, seal_interval: int, log_capacity: int) 
     return _Generated(device, firmware, record_bytes, times, seals, head, nonce)
 
 
-def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) -> bytes:
+def synthetic_image(
+    n_records: int,
+    seed: int = 0,
+    *,
+    seal_interval: int = 256,
+    profile: SyntheticProfile = DENSE,
+) -> bytes:
     """A valid dataport image of ``n_records`` generated records (see the module docstring).
 
     The device's log runs from sequence 1 (base: the genesis chain, signed) to
@@ -478,12 +518,15 @@ def synthetic_image(n_records: int, seed: int = 0, *, seal_interval: int = 256) 
     that made the image; the statement covers every record and signs a nonce drawn from the
     seed.  Seals follow the firmware model's rule: after every record whose sequence is a
     multiple of ``seal_interval``.  A million records take about 1.2 s (most of it the
-    hash chain).
+    hash chain).  ``profile`` says how busy the device is (:data:`DENSE`, the default, or
+    :data:`DUTY`); the default's images are those of every earlier version, byte for byte.
 
     Raises:
         ScenarioError: ``n_records`` < 1 or ``seal_interval`` outside 1..65535.
     """
-    generated = _generate(n_records, seed, seal_interval, max(DEFAULT_LOG_CAPACITY, n_records))
+    generated = _generate(
+        n_records, seed, seal_interval, max(DEFAULT_LOG_CAPACITY, n_records), profile
+    )
     device, times, nonce = generated.device, generated.times, generated.nonce
     credentials = device.credentials
     assert credentials is not None

@@ -84,6 +84,7 @@ class ReconcileRun:
 class _Shared:
     trust: TrustStore | None
     clock: ClockSettings
+    settings: ReconcileSettings
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def reconcile_downloads(
     names = sorted(str(p) for p in paths)
     if not names:
         raise ReconcileError("no device downloads to reconcile")
-    shared = _Shared(trust, clock or ClockSettings())
+    settings = settings or ReconcileSettings()
+    shared = _Shared(trust, clock or ClockSettings(), settings)
     surveyed = in_processes(_survey, shared, names, workers)
     by_device: dict[str, list[DownloadChecked]] = {}
     for checked in surveyed:
@@ -184,4 +186,6 @@ def _device(shared: _Shared, job: tuple[str, list[DownloadChecked]]) -> _DeviceO
     warnings = () if clock is None else tuple(f"{serial}: {w}" for w in clock.warnings)
     if clock is None:
         warnings = (f"{serial}: no clock model ({timeline.clock_failure})",)
-    return _DeviceOutcome(episodes(timeline), Coverage(serial, tuple(sorted(spans))), warnings)
+    within = shared.settings.within
+    found = tuple(e for e in episodes(timeline) if within(e.utc_start_ms, e.utc_end_ms))
+    return _DeviceOutcome(found, Coverage(serial, tuple(sorted(spans))), warnings)

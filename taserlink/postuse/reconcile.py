@@ -120,6 +120,17 @@ class ReconcileSettings:
     tolerance_ms: int = 15 * MINUTE
     period: tuple[int, int] | None = None
 
+    def within(self, start_ms: int | None, end_ms: int | None) -> bool:
+        """Whether ``[start_ms, end_ms]`` (UTC ms; ``end_ms`` ``None``: an instant)
+        overlaps the period; a time unknown (``None``) lies in no period."""
+        if self.period is None:
+            return True
+        if start_ms is None:
+            return False
+        return start_ms < self.period[1] and (end_ms if end_ms is not None else start_ms) >= (
+            self.period[0]
+        )
+
 
 @dataclass(frozen=True)
 class Coverage:
@@ -242,13 +253,13 @@ def reconcile(
     chosen = [
         (e, c)
         for e, c in zip(episodes, custody, strict=True)
-        if _in_period(e.utc_start_ms, e.utc_end_ms, settings.period)
+        if settings.within(e.utc_start_ms, e.utc_end_ms)
     ]
     uses = [(e, c) for e, c in chosen if e.kind is EpisodeKind.USE]
     wanted = [
         a
         for a in accounts
-        if a.device is not None and _in_period(a.start_ms, a.end_ms, settings.period)
+        if a.device is not None and settings.within(a.start_ms, a.end_ms)
     ]
     by_device: dict[str, list[int]] = {}
     for n, (episode, _) in enumerate(uses):
@@ -507,14 +518,6 @@ def _span(episode: Episode) -> tuple[int, int] | None:
 
 def _start(episode: Episode) -> int:
     return episode.utc_start_ms if episode.utc_start_ms is not None else 0
-
-
-def _in_period(start: int | None, end: int | None, period: tuple[int, int] | None) -> bool:
-    if period is None:
-        return True
-    if start is None:
-        return False
-    return start < period[1] and (end if end is not None else start) >= period[0]
 
 
 def _urgency(f: ReconcileFinding) -> tuple[int, int, str, int, str]:

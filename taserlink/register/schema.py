@@ -105,7 +105,7 @@ ledger = Table(
     Column("item", String(16), nullable=True),
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False, unique=True),
+    Column("hash", String(64), nullable=False),
 )
 
 ledger_head = Table(

@@ -27,4 +27,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(_SETTINGS.delete().where(_SETTINGS.c.name == "register_id"))
+    raise NotImplementedError("a register is never downgraded: its ledger is evidence")
