@@ -127,8 +127,9 @@ class ReconcileSettings:
             return True
         if start_ms is None:
             return False
-        return start_ms < self.period[1] and (end_ms if end_ms is not None else start_ms) >= (
-            self.period[0]
+        return (
+            start_ms < self.period[1]
+            and (end_ms if end_ms is not None else start_ms) >= (self.period[0])
         )
 
 
@@ -256,11 +257,7 @@ def reconcile(
         if settings.within(e.utc_start_ms, e.utc_end_ms)
     ]
     uses = [(e, c) for e, c in chosen if e.kind is EpisodeKind.USE]
-    wanted = [
-        a
-        for a in accounts
-        if a.device is not None and settings.within(a.start_ms, a.end_ms)
-    ]
+    wanted = [a for a in accounts if a.device is not None and settings.within(a.start_ms, a.end_ms)]
     by_device: dict[str, list[int]] = {}
     for n, (episode, _) in enumerate(uses):
         by_device.setdefault(episode.device, []).append(n)

@@ -54,9 +54,7 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    op.execute(
-        f"INSERT INTO ledger_r0003 ({_COLUMNS}) SELECT {_COLUMNS} FROM ledger ORDER BY seq"
-    )
+    op.execute(f"INSERT INTO ledger_r0003 ({_COLUMNS}) SELECT {_COLUMNS} FROM ledger ORDER BY seq")
     op.execute("DROP TABLE ledger")  # its triggers and indexes go with it
     op.rename_table("ledger_r0003", "ledger")
     op.create_index("ledger_by_item", "ledger", ["item", "seq"])
