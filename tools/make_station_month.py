@@ -23,6 +23,7 @@ import io
 import json
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,32 @@ def expected_files(seed: int = SEED) -> dict[str, bytes]:
         codes["text"], files["expected-reconcile.txt"] = _run(folder, RECONCILE)
         codes["json"], files["expected-reconcile.json"] = _run(folder, (*RECONCILE, "--json"))
         codes["csv"], files["expected-reconcile.csv"] = _run(folder, (*RECONCILE, "--csv"))
-    files["README.md"] = _readme(month, files, codes).encode()
+    files["README.md"] = _reflow(_readme(month, files, codes)).encode()
     return files
+
+
+def _reflow(text: str, width: int = 90) -> str:
+    """Markdown with its plain paragraphs filled to ``width`` (headings, lists, tables and
+    code blocks as they are)."""
+    out, paragraph, code = [], [], False
+
+    def flush() -> None:
+        if paragraph:
+            out.extend(textwrap.wrap(" ".join(paragraph), width, break_on_hyphens=False))
+            paragraph.clear()
+
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            flush()
+            code = not code
+            out.append(line)
+        elif code or not line.strip() or line.startswith(("#", "|", "- ", "  ")):
+            flush()
+            out.append(line)
+        else:
+            paragraph.append(line.strip())
+    flush()
+    return "\n".join(out)
 
 
 def _readme(month: StationMonth, files: dict[str, bytes], codes: dict[str, int]) -> str:
@@ -121,15 +146,15 @@ def _readme(month: StationMonth, files: dict[str, bytes], codes: dict[str, int])
     accounts = month.accounts_csv.count(b"\n") - 1
     return f"""# A station's month: device logs held against the officers' accounts
 
-Made by `python tools/make_station_month.py` (seed {month.seed}), byte for byte the same on
-every machine; `--check` says whether this folder still is. The devices, their logs and
+Made by `python tools/make_station_month.py` (seed {month.seed}), byte for byte the same
+on every machine; `--check` says whether this folder still is. The devices, their logs and
 downloads come from taserlink's firmware model; the accounts are written as officers
 write them, after the event.
 
 ## The story
 
-A station keeps {len(month.devices)} devices and {len(month.officers)} officers on its roster.
-For 28 days from Monday 2 March 2026 each device goes out for one shift a day (early or
+A station keeps {len(month.devices)} devices and {len(month.officers)} officers on its
+roster. For 28 days from Monday 2 March 2026 each device goes out for one shift a day (early or
 late) with its two cartridges; at the start of each shift the officer spark-tests it in
 the store room (an episode of kind `test`, which needs no account). The devices' clocks
 start up to 40 s off and drift by up to 90 ppm; every Monday evening the store room
@@ -138,8 +163,7 @@ going out on the late shift are downloaded before it, not after.
 
 There were {len(month.uses)} uses of force and {accounts} accounts. One use had two
 subjects, a report each: fired at one, only aimed at the other — together they corroborate
-the device. Nine cases are planted, one of each finding a SPOC
-must chase:
+the device. Nine cases are planted, one of each finding a SPOC must chase:
 
 | finding | device | report | when (true UTC) |
 |---|---|---|---|
