@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from taserlink.emulator.pki import test_authority
+from taserlink.emulator.pki import test_authority as make_test_authority
 from taserlink.forensics.issues import parse_issues
 from taserlink.integrity import TrustStore
 from taserlink.postuse.driver import reconcile_downloads
@@ -32,13 +32,13 @@ def bench() -> ModuleType:
 def test_a_tiny_force_year_reconciles_as_the_benchmark_says(
     bench: ModuleType, tmp_path: Path
 ) -> None:
-    paths, issues_text = bench.build(tmp_path, 6, 4_000)
+    paths, issues_text = bench.build(tmp_path, 6, 12_000)
     assert len(paths) == 6 and issues_text.count("\n") == 7
     accounts = bench.accounts_of(paths, issues_text, 40, 0)
     assert accounts and all(
         bench.YEAR[0] - 5 * 60_000 <= a.start_ms < bench.YEAR[1] for a in accounts
     )
-    trust = TrustStore.from_pem(test_authority().root_pem())
+    trust = TrustStore.from_pem(make_test_authority().root_pem())
     run = reconcile_downloads(
         paths,
         parse_issues(issues_text),
