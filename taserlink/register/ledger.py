@@ -168,14 +168,18 @@ def append_all(
     operator: str,
     terminal: str,
     events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any] | None]],
+    head: tuple[int, str] | None = None,
 ) -> list[Entry]:
     """Append ``events`` — ``(event, officer, item, detail)`` — in order, as :func:`append`
     would one by one: the head locked and read once, the entries chained, inserted together
-    and the head moved once."""
+    and the head moved once.  ``head`` is the head ``(seq, hash)`` when the caller has read
+    it already in this transaction, holding the writers' lock."""
     if not events:
         return []
-    head = conn.execute(_LOCK_HEAD).one()
-    seq, prev = int(head.seq), str(head.hash)
+    if head is None:
+        row = conn.execute(_LOCK_HEAD).one()
+        head = int(row.seq), str(row.hash)
+    seq, prev = head
     made = []
     for event, officer, item, detail in events:
         seq += 1

@@ -24,10 +24,10 @@ wait polls with sleeps growing to 100 ms, and with eight terminals writing at on
 writes waited seconds.  Reads (status, history, verify) take no turn: on SQLite they begin
 deferred, a snapshot beside the writers.
 
-The hot paths are few statements: an issue reads the officer's authority in one query,
-takes the whole kit in one conditional update (``RETURNING`` the serials it took, so a
-refusal names the right item), and appends its ledger entries in one insert; a return
-reads the kit once and updates it once.
+The hot paths are few statements: an issue reads the officer's authority and the ledger's
+head in one query, takes the whole kit in one conditional update (``RETURNING`` the serials
+it took, so a refusal names the right item), and appends its ledger entries in one insert;
+a return reads the kit with the head once and updates it once.
 """
 
 from __future__ import annotations
@@ -103,12 +103,16 @@ _COURSES = (
     .order_by(trainings.c.on_date, trainings.c.course)
 )
 _MONTHS = select(settings.c.value).where(settings.c.name == "authority_months")
+_HEAD_SEQ = select(ledger_head.c.seq).where(ledger_head.c.id == 1).scalar_subquery()
+_HEAD_HASH = select(ledger_head.c.hash).where(ledger_head.c.id == 1).scalar_subquery()
 _AUTHORITY = (
     select(
         officers.c.suspended,
         _MONTHS.scalar_subquery().label("months"),
         trainings.c.course,
         trainings.c.on_date,
+        _HEAD_SEQ.label("head_seq"),
+        _HEAD_HASH.label("head_hash"),
     )
     .select_from(
         officers.outerjoin(
@@ -119,11 +123,13 @@ _AUTHORITY = (
     .where(officers.c.officer == bindparam("officer"))
     .order_by(trainings.c.on_date, trainings.c.course)
 )
-"""An officer's suspension, the refresher period and the courses passed up to a day, in
-one statement (the issue's hot path)."""
+"""An officer's suspension, the refresher period and the courses passed up to a day — and
+the ledger's head, which the issue appends to — in one statement (the issue's hot path)."""
 _ITEM = select(items).where(items.c.serial == bindparam("wanted"))
 _REGISTER_ID = select(settings.c.value).where(settings.c.name == "register_id")
-_ITEMS = select(items).where(items.c.serial.in_(bindparam("wanted", expanding=True)))
+_ITEMS_AND_HEAD = select(items, _HEAD_SEQ.label("head_seq"), _HEAD_HASH.label("head_hash")).where(
+    items.c.serial.in_(bindparam("wanted", expanding=True))
+)
 _ISSUE = (
     update(items)
     .where(items.c.serial.in_(bindparam("wanted", expanding=True)), items.c.state == "in_store")
@@ -310,15 +316,21 @@ class Register:
         )
 
     def _log_all(
-        self, conn: Connection, at_ms: int, events: Sequence[tuple[str, str | None, str]]
+        self,
+        conn: Connection,
+        at_ms: int,
+        events: Sequence[tuple[str, str | None, str]],
+        head: tuple[int, str] | None = None,
     ) -> None:
-        """Log ``(event, officer, item)`` entries in order, the head moved once."""
+        """Log ``(event, officer, item)`` entries in order, the head moved once (``head``:
+        as read already in this transaction)."""
         L.append_all(
             conn,
             at_ms=at_ms,
             operator=self.operator,
             terminal=self.terminal,
             events=[(event, officer, item, None) for event, officer, item in events],
+            head=head,
         )
 
     def close(self) -> None:
@@ -474,12 +486,18 @@ class Register:
     def _authority(self, conn: Connection, officer: str, day: dt.date) -> Authority:
         """The authority on ``day`` from the courses passed up to that day (a course
         recorded later does not make a back-dated issue lawful)."""
+        return self._authority_and_head(conn, officer, day)[0]
+
+    def _authority_and_head(
+        self, conn: Connection, officer: str, day: dt.date
+    ) -> tuple[Authority, tuple[int, str]]:
+        """:meth:`_authority`, and the ledger's head ``(seq, hash)`` read with it."""
         rows = conn.execute(_AUTHORITY, {"officer": officer, "day": day}).all()
         if not rows:
             raise RegisterError(f"{officer}: no such officer in the register")
         courses = [(str(r.course), r.on_date) for r in rows if r.course is not None]
         initial = next((on for course, on in courses if course == "initial"), None)
-        return authority_on(
+        authority = authority_on(
             officer,
             initial=initial,
             last_training=courses[-1] if courses else None,
@@ -487,6 +505,7 @@ class Register:
             day=day,
             months=int(rows[0].months),
         )
+        return authority, (int(rows[0].head_seq), str(rows[0].head_hash))
 
     # -- items --------------------------------------------------------------------------
     def add_devices(self, rows: Sequence[tuple[str, str, str]], *, at_ms: int | None = None) -> int:
@@ -568,7 +587,7 @@ class Register:
         day = dt.datetime.fromtimestamp(when / 1000, dt.UTC).date()
         wanted = _serials(serials)
         with self._write() as conn:
-            authority = self._authority(conn, officer, day)
+            authority, head = self._authority_and_head(conn, officer, day)
             if not authority.authorised:
                 raise RefusedError(str(authority.reason))
             done = conn.execute(
@@ -577,7 +596,7 @@ class Register:
             taken = set(done.scalars())
             if len(taken) != len(wanted):
                 raise RefusedError(self._why_not(conn, [s for s in wanted if s not in taken]))
-            self._log_all(conn, when, [("issued", officer, serial) for serial in wanted])
+            self._log_all(conn, when, [("issued", officer, serial) for serial in wanted], head)
 
     def _why_not(self, conn: Connection, left: list[str]) -> str:
         """Why the first of the items a kit's conditional update ``left`` (in the order
@@ -600,7 +619,8 @@ class Register:
         when = _now(at_ms)
         wanted = _serials(serials)
         with self._write() as conn:
-            found = {row.serial: row for row in conn.execute(_ITEMS, {"wanted": wanted})}
+            rows = conn.execute(_ITEMS_AND_HEAD, {"wanted": wanted}).all()
+            found = {row.serial: row for row in rows}
             events = []
             for serial in wanted:
                 row = found.get(serial)
@@ -612,7 +632,7 @@ class Register:
             done = conn.execute(_RETURN, {"wanted": wanted, "since": when})
             if done.rowcount != len(wanted):  # the write lock is held: never
                 raise RegisterError("the return did not take every item")
-            self._log_all(conn, when, events)
+            self._log_all(conn, when, events, (int(rows[0].head_seq), str(rows[0].head_hash)))
 
     def mark(
         self, serials: Sequence[str], state: str, *, note: str = "", at_ms: int | None = None
