@@ -259,7 +259,7 @@ class Register:
         self.operator = operator
         self.terminal = terminal
         self._turn_path = _turn_path(engine)
-        self._lock_head = engine.dialect.name != "sqlite"
+        self._sqlite = engine.dialect.name == "sqlite"
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -278,7 +278,7 @@ class Register:
         are serialised on PostgreSQL as ``BEGIN IMMEDIATE`` serialises them on SQLite, so a
         rule checked in the transaction still holds when it commits."""
         with self._database(), self.engine.connect() as conn, self._turn(), conn.begin():
-            if self._lock_head:
+            if not self._sqlite:
                 conn.execute(_LOCK_HEAD).one()
             yield conn
 
@@ -290,7 +290,7 @@ class Register:
         so that a verification's walk and its reading of the head see the same ledger."""
         with self._database(), self.engine.connect() as conn:
             conn.execution_options(**{_READ_ONLY: True})
-            if self._lock_head:  # PostgreSQL: one snapshot for every statement
+            if not self._sqlite:  # PostgreSQL: one snapshot for every statement
                 conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
