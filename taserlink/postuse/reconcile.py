@@ -46,6 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from taserlink.errors import ReconcileError
 from taserlink.findings import Severity
 from taserlink.forensics.issues import officer_key
 from taserlink.forensics.link.result import Custody, CustodyState
@@ -246,10 +247,13 @@ def reconcile(
         coverage: what each device's downloads cover.
         accounts: the officers' accounts; rows without a device (no CED) are left out.
         settings: the tolerance and the period.
+
+    Raises:
+        ReconcileError: ``custody`` and ``episodes`` of different lengths.
     """
     settings = settings or ReconcileSettings()
     if len(custody) != len(episodes):
-        raise ValueError("one custody per episode")
+        raise ReconcileError(f"{len(custody)} custodies for {len(episodes)} episodes: one each")
     covered = {c.device: c for c in coverage}
     chosen = [
         (e, c)
