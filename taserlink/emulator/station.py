@@ -25,6 +25,7 @@ episode with two subjects has two reports), written after the event: its times w
 few minutes of the truth, its ticks as the officer saw them (``aimed`` as well as the
 device-visible ones).  The planted cases (:data:`PLANTED_KINDS`) change one thing each:
 
+======================  ============================================================
 ``unaccounted``         a use with no account
 ``understated_use``     a cartridge fired; the account's highest use is red-dotted
 ``cartridge_differs``   the account names the other bay's cartridge
