@@ -132,3 +132,14 @@ def test_the_canonical_file_round_trips(tmp_path: Path) -> None:
     path = _write(tmp_path, population_csv(counts))
     assert dict(read_population(path).counts) == counts
     assert list(read_population(path).counts) == list(GROUPS)
+
+
+def test_a_row_after_a_cell_over_two_lines_is_numbered_by_its_first_line(tmp_path: Path) -> None:
+    text = 'group,population\n"Wh\nite",1\nBlack,x\n'
+    with pytest.raises(PopulationError) as caught:
+        read_population(_write(tmp_path, text))
+    assert caught.value.line == 2  # the group "Wh\nite" is refused first, at its first line
+    text = 'group,population\n"White\n",1\nBlack,x\n'  # a valid group over two lines
+    with pytest.raises(PopulationError, match="population of Black") as caught:
+        read_population(_write(tmp_path, text))
+    assert caught.value.line == 4
