@@ -35,6 +35,7 @@ __all__ = [
     "ConfusionModelError",
     "InputFileError",
     "AccountsError",
+    "PopulationError",
     "MatchError",
     "LinkError",
     "ReconcileError",
@@ -219,6 +220,18 @@ class AccountsError(InputFileError):
     def __reduce__(self) -> tuple[type[AccountsError], tuple[str, str, int | None]]:
         """Pickled as its parts (a worker process's error reaches its parent whole)."""
         return type(self), (self.reason, self.source, self.line)
+
+
+class PopulationError(InputFileError):
+    """A population table (``POPULATION.csv``, README "Population table") that cannot be
+    read as the contract says — a missing, unknown or repeated column or group, a
+    population that is not a positive whole number, a row of the wrong width, bytes that
+    are not UTF-8 — or uses set against it that cannot make rates (a count that is not a
+    whole number of uses, a group that is not one of the five, more uses than people).
+
+    ``source`` names the file (or what the values came from, ``uses``) and ``line`` the
+    1-based line (``None`` for the whole file); the message reads
+    ``POPULATION.csv:3: <reason>``.  An :class:`InputFileError`, so the CLI exits 2."""
 
 
 class MatchError(TaserlinkError, ValueError):
