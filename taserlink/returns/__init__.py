@@ -1,0 +1,1 @@
+"""The Home Office return of every use, and the oversight group's scrutiny statistics."""
