@@ -23,8 +23,11 @@ Each rule with its source:
 4. **The financial year.**  *Source*: the Home Office statistics' year, April to March.
    Year ``YYYY`` is from ``YYYY-04-01 00:00`` to ``(YYYY+1)-04-01 00:00`` (exclusive) in
    **UK local time** (``Europe/London``: GMT in winter, BST in summer), by the report's
-   ``start``.  ``2019-03-31T23:30Z`` is 23:30 GMT on 31 March: year 2018;
-   ``2020-03-31T23:30Z`` is 00:30 BST on 1 April: year 2020.  The edges are computed once
+   ``start``.  British Summer Time begins on the last Sunday of March, so 1 April always
+   begins at 23:00 UTC on 31 March: ``2019-03-31T22:59:59Z`` is 23:59:59 BST on 31 March
+   (year 2018), ``2019-03-31T23:30Z`` is 00:30 BST on 1 April (year 2019), and
+   ``2020-03-31T23:30Z`` is 00:30 BST on 1 April 2020 (year 2020) — a UTC date would put
+   each of the last two in the wrong year.  The edges are computed once
    per year with :mod:`zoneinfo` (the ``tzdata`` package supplies the zone where the
    operating system has none), so the year test itself is two integer comparisons.
 5. **The tables and their row orders.**  *Source*: the Home Office's published "Police use
