@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 
 from taserlink.errors import ReturnError
 from taserlink.postuse.accounts import AGE_BANDS, ETHNICITIES, HEALTH, Account
-from taserlink.postuse.uses import SEVERITY, USES
+from taserlink.postuse.uses import USES
 
 __all__ = [
     "AGE_ROWS",
@@ -242,10 +242,13 @@ def financial_year(start_ms: int) -> int:
 def use_of(account: Account) -> Use | None:
     """The use ``account`` counts as (rules 1–3), or ``None`` when it is no CED use (no
     device and nothing ticked yes)."""
-    ticked = [use for use in USES if getattr(account, use) is True]
-    if account.device is None and not ticked:
+    highest = NOT_STATED
+    for use in USES:  # most severe first: the first ticked yes is the highest
+        if getattr(account, use) is True:
+            highest = use
+            break
+    if account.device is None and highest == NOT_STATED:
         return None
-    highest = max(ticked, key=SEVERITY.__getitem__) if ticked else NOT_STATED
     return Use(
         account.report,
         account.incident,
