@@ -14,6 +14,7 @@ reports, decoys outside the year), then times on that file in the same run (best
   floor any Python reader of the file pays);
 - ``read``: :func:`taserlink.postuse.accounts.read_accounts` (every value checked by the
   contract's rules);
+- ``count``: :func:`~taserlink.returns.counting.count_return` alone, on the accounts read;
 - ``return``: ``read_accounts`` and :func:`taserlink.returns.counting.count_return` for
   the year: the uses and the four tables, what ``taserlink home-office`` computes before
   it writes.
@@ -81,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         peer, rows = best_of(args.repeat, lambda: _csv_only(path))
         read, accounts = best_of(args.repeat, lambda: read_accounts(path))
+        count, _ = best_of(args.repeat, lambda: count_return(accounts.accounts, 2019))
         whole, counted = best_of(args.repeat, lambda: count_return(read_accounts(path), 2019))
         assert rows == len(accounts) == args.accounts
         assert len(counted.uses) == uses
     print(f"{'step':<8}{'seconds':>9}{'µs/row':>9}  vs csv")
-    for name, seconds in (("csv", peer), ("read", read), ("return", whole)):
+    for name, seconds in (("csv", peer), ("read", read), ("count", count), ("return", whole)):
         print(
             f"{name:<8}{seconds:>9.2f}{seconds / args.accounts * 1e6:>9.2f}  "
             f"{seconds / peer:>5.1f}×"
