@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from taserlink.cli import main
+from taserlink.errors import ReturnError
 from taserlink.postuse.accounts import write_accounts
 from taserlink.returns.counting import TABLES
 from taserlink.returns.forceyear import force_year
@@ -185,3 +186,7 @@ def test_corroboration_rules() -> None:
     assert value("drawn", "fired", explained=7) == "corroborated"
     assert value("fired", None, covered=False) == "not_downloaded"
     assert value("fired", None, device=False) == "no_device"
+    with pytest.raises(ReturnError):
+        value("shouted", None)
+    with pytest.raises(ReturnError):
+        value("drawn", "aimed")  # a device never logs aiming

@@ -53,19 +53,21 @@ from pathlib import Path
 from typing import Any, Final
 
 from taserlink.atomic import make_folder, write_atomic
+from taserlink.errors import ReturnError
 from taserlink.forensics.issues import IssueList
 from taserlink.integrity import TrustStore
 from taserlink.postuse.accounts import Account
 from taserlink.postuse.driver import ReconcileRun, reconcile_downloads
 from taserlink.postuse.episodes import EpisodeKind
 from taserlink.postuse.reconcile import FindingKind
-from taserlink.postuse.uses import SEVERITY
+from taserlink.postuse.uses import DEVICE_VISIBLE, SEVERITY
 from taserlink.returns.counting import TABLES, Counted, Table, Use, count_return
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline import ClockSettings
 from taserlink.timeline.times import utc_iso
 
 __all__ = [
+    "DEVICE_LEVELS",
     "REPORT_COLUMNS",
     "Corroboration",
     "HomeOfficeReturn",
@@ -114,6 +116,8 @@ _VISIBLE_FLOOR: Final = {
     "not_stated": 0,
 }
 """A report's highest use → the rank of the device-visible use it implies (0: none)."""
+DEVICE_LEVELS: Final = frozenset(use.value for use in DEVICE_VISIBLE)
+"""The ``device_highest_use`` values: the uses a device log can show."""
 
 
 def corroboration(
@@ -136,7 +140,14 @@ def corroboration(
         explained: the severity rank (:data:`~taserlink.postuse.uses.SEVERITY`) up to
             which the device's use is explained by another report covering the same
             episode (a second subject's); 0: none.
+
+    Raises:
+        ReturnError: ``highest_use`` or ``device_highest_use`` is no such value.
     """
+    if highest_use not in _VISIBLE_FLOOR:
+        raise ReturnError(f"{highest_use!r} is not a highest use ({', '.join(_VISIBLE_FLOOR)})")
+    if device_highest_use is not None and device_highest_use not in DEVICE_LEVELS:
+        raise ReturnError(f"{device_highest_use!r} is not a use a device logs")
     if not device:
         return Corroboration.NO_DEVICE
     if not covered:
@@ -148,6 +159,12 @@ def corroboration(
     if shown == said or (said < shown <= explained):
         return Corroboration.CORROBORATED
     return Corroboration.DEVICE_HIGHER if shown > said else Corroboration.DEVICE_LOWER
+
+
+def _claims(highest_use: str) -> int:
+    """The highest device-visible use a report's highest use accounts for (an angled
+    drive stun may have been logged as a firing)."""
+    return SEVERITY["fired"] if highest_use == "angle_drive_stun" else _VISIBLE_FLOOR[highest_use]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +279,7 @@ def home_office_return(
             clock=clock,
             workers=workers,
         )
-        floors = {(u.report, u.device): _VISIBLE_FLOOR[u.highest_use] for u in counted.uses}
+        floors = {(u.report, u.device): _claims(u.highest_use) for u in counted.uses}
         for device_use in run.result.uses:
             episode = device_use.episode
             if episode.kind is not EpisodeKind.USE or episode.highest_use is None:
