@@ -39,6 +39,7 @@ __all__ = [
     "MatchError",
     "LinkError",
     "ReconcileError",
+    "ReturnError",
     "RegisterError",
     "RefusedError",
     "RegisterDatabaseError",
@@ -247,6 +248,12 @@ class LinkError(TaserlinkError, ValueError):
 class ReconcileError(TaserlinkError, ValueError):
     """Reconciliation cannot start: no downloads, a download that cannot be read (named),
     two downloads of one device that disagree (the CLI's exit 2)."""
+
+
+class ReturnError(TaserlinkError, ValueError):
+    """The Home Office return cannot be counted as asked: a financial year outside
+    1900-9998, or an account that is no :class:`~taserlink.postuse.accounts.Account`
+    (the CLI's exit 2)."""
 
 
 class RegisterError(TaserlinkError, ValueError):

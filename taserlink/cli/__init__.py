@@ -23,6 +23,7 @@ from taserlink.cli import (
     clock,
     devices,
     download,
+    home_office,
     link,
     match,
     reconcile,
@@ -68,6 +69,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
     link,
     register,
     reconcile,
+    home_office,
 )
 """The command modules, in the order ``--help`` lists them."""
 

@@ -28,6 +28,7 @@ from taserlink.errors import (
     RefusedError,
     RegisterDatabaseError,
     RegisterError,
+    ReturnError,
     ScenarioError,
     SerialError,
     TaserlinkError,
@@ -85,6 +86,7 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (MatchError, EXIT_BAD_INPUT),
     (LinkError, EXIT_BAD_INPUT),
     (ReconcileError, EXIT_BAD_INPUT),
+    (ReturnError, EXIT_BAD_INPUT),
     (OutputPathError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
