@@ -47,6 +47,8 @@ from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from tests.apt_support import apt_install
+
 SUPERUSER = "taserlink"
 """The cluster's superuser role, which every URL of the server connects as."""
 
@@ -59,7 +61,6 @@ DEBIAN_BIN_DIRS = "/usr/lib/postgresql/*/bin"
 
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 
-_INSTALL_TIMEOUT_S = 900
 _INITDB_TIMEOUT_S = 120
 _START_TIMEOUT_S = 60
 _STOP_TIMEOUT_S = 30
@@ -107,28 +108,7 @@ def _under(pattern: str) -> PostgresBinaries | None:
 def _install() -> str:
     """Install Debian's postgresql package with apt; return why that failed, or '' when it
     worked."""
-    if shutil.which("apt-get") is None:
-        return "apt-get is not available"
-    if os.geteuid() != 0:
-        return "not running as root, so apt-get cannot install it"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-        try:
-            done = subprocess.run(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=_INSTALL_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(command)} failed: {exc}"
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            return f"{' '.join(command)} exited {done.returncode}: {' | '.join(tail)}"
-    return ""
+    return apt_install(["postgresql"])
 
 
 def locate_binaries(

@@ -44,6 +44,7 @@ from taserlink.errors import FormatError, ImageIOError
 from taserlink.format import build_image, read_image
 from taserlink.format import layout as L
 from taserlink.integrity.export import export_evidence
+from tests.apt_support import apt_install
 from tests.conftest import CAPTURE_FILES, CAPTURES, ROOT
 
 TEST_ROOT = CAPTURES / "test-root.pem"
@@ -65,12 +66,7 @@ SECTIONS = ("identity", "certificates", "base", "records", "seals", "statement",
 
 def _install_openssl() -> None:
     """Install openssl with apt-get when running as root (CI images may lack it)."""
-    if getattr(os, "geteuid", lambda: -1)() != 0 or shutil.which("apt-get") is None:
-        return
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "openssl"]
-    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update"], capture_output=True, check=False)
-        subprocess.run(install, capture_output=True, check=False)
+    apt_install(["openssl"], recommends=False)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.apt_support import apt_install
+
 TSHARK_FIELDS = (
     "frame.number",
     "usb.transfer_type",
@@ -29,36 +31,10 @@ TSHARK_FIELDS = (
 )
 """The fields the capture tests ask tshark for, in column order."""
 
-_INSTALL_TIMEOUT_S = 900
-
 
 def _install() -> str:
     """Install tshark with apt; return why that failed, or '' when it worked."""
-    if shutil.which("apt-get") is None:
-        return "apt-get is not available"
-    if os.geteuid() != 0:
-        return "not running as root, so apt-get cannot install it"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", "tshark"],
-    ):
-        try:
-            done = subprocess.run(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=_INSTALL_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(command)} failed: {exc}"
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            return f"{' '.join(command)} exited {done.returncode}: {' | '.join(tail)}"
-    return ""
+    return apt_install(["tshark"], recommends=False)
 
 
 @functools.cache
