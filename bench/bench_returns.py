@@ -37,17 +37,8 @@ from common import best_of, machine_info, verdict
 from taserlink.postuse.accounts import read_accounts, write_accounts
 from taserlink.returns.counting import count_return
 from taserlink.returns.forceyear import DECOYS, force_year
+from taserlink.returns.published import NATIONAL_2019 as NATIONAL
 
-NATIONAL = {
-    "drawn": 7_141,
-    "aimed": 3_110,
-    "red_dotted": 16_809,
-    "arced": 397,
-    "drive_stun": 41,
-    "fired": 3_275,
-    "angle_drive_stun": 18,
-    "not_stated": 1_267,
-}
 TARGET_S = 10.0
 
 

@@ -19,11 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taserlink.cli import main
-from taserlink.emulator.station import PLANTED_KINDS, StationMonth, station_month
+from taserlink.emulator.station import ACCOUNT_COLUMNS, PLANTED_KINDS, StationMonth, station_month
 from taserlink.findings import Severity
 from taserlink.forensics.issues import parse_issues
 from taserlink.forensics.link.result import Custody, CustodyState
 from taserlink.format import EventCode
+from taserlink.postuse import accounts as accounts_module
 from taserlink.postuse.accounts import Account, read_accounts
 from taserlink.postuse.driver import reconcile_downloads
 from taserlink.postuse.episodes import (
@@ -445,3 +446,10 @@ def test_the_readme_reconciles_the_station_month_as_written(
     code, out, err = _run(*words[1:])
     assert (code, err) == (1, "")
     assert out == (EXAMPLE / "expected-reconcile.txt").read_text()
+
+
+def test_the_generator_writes_the_accounts_contracts_columns() -> None:
+    columns = accounts_module.COLUMNS
+    assert columns[: len(ACCOUNT_COLUMNS)] == ACCOUNT_COLUMNS
+    header = station_month(2).accounts_csv.split(b"\n", 1)[0].decode()
+    assert header.split(",") == list(ACCOUNT_COLUMNS)

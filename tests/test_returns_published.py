@@ -35,30 +35,9 @@ from taserlink.returns.counting import (
     use_of,
 )
 from taserlink.returns.forceyear import DECOYS, force_year
+from taserlink.returns.published import DERBYSHIRE_2019, NATIONAL_2019
 from taserlink.timeline.times import parse_utc
 
-DERBYSHIRE_2019 = {
-    "drawn": 41,
-    "aimed": 13,
-    "red_dotted": 126,
-    "arced": 9,
-    "drive_stun": 1,
-    "fired": 20,
-    "angle_drive_stun": 0,
-    "not_stated": 1,
-}
-"""Derbyshire, CED uses by highest use, year ending March 2020 (Home Office tables)."""
-NATIONAL_2019 = {
-    "drawn": 7_141,
-    "aimed": 3_110,
-    "red_dotted": 16_809,
-    "arced": 397,
-    "drive_stun": 41,
-    "fired": 3_275,
-    "angle_drive_stun": 18,
-    "not_stated": 1_267,
-}
-"""England and Wales, the same table (32,058 uses)."""
 LABELS = dict(TABLES[0].rows)
 
 

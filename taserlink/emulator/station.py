@@ -110,7 +110,9 @@ ACCOUNT_COLUMNS: Final = (
     "subject_ethnicity",
     "subject_health",
 )
-"""The columns of the ``ACCOUNTS.csv`` written (README "Use-of-force accounts")."""
+"""The columns of the ``ACCOUNTS.csv`` written (README "Use-of-force accounts"): the first
+of :data:`taserlink.postuse.accounts.COLUMNS` in its order (a test holds them together; the
+emulator sits below the post-use floor and cannot import it)."""
 LEVELS: Final = ("drawn", "red_dotted", "arced", "drive_stun", "fired")
 """The device-visible uses a plain use is drawn from, lowest first."""
 _SEEN: Final = {
@@ -483,15 +485,9 @@ def _account(
         subject_ethnicity=rng.choice(("White", "White", "White", "Black", "Asian", "Mixed", "")),
         subject_health=rng.choice(("none", "mental", "physical", "both", "")),
     )
-    for name in (
-        "drawn",
-        "aimed",
-        "red_dotted",
-        "arced",
-        "drive_stun",
-        "angle_drive_stun",
-        "fired",
-    ):
+    for name in ACCOUNT_COLUMNS[
+        ACCOUNT_COLUMNS.index("drawn") : ACCOUNT_COLUMNS.index("cartridges")
+    ]:
         row[name] = ticks.get(name, "no")
     for name in ("cycles", "cycle_extended"):
         row[name] = ticks.get(name, "")
