@@ -55,6 +55,7 @@ __all__ = [
     "check_destination",
     "fsync_directory",
     "make_folder",
+    "stale_files",
     "update_files",
     "write_atomic",
     "write_new",
@@ -390,3 +391,17 @@ def update_files(
                 path.unlink()  # a sample image regenerated, not evidence replaced
             write_atomic(path, data)
     return changed
+
+
+def stale_files(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> list[str]:
+    """The files under ``directory`` (relative names, sorted) that are not in ``files``:
+    what a regenerated folder holds that its generator did not make ([] when the folder
+    does not exist)."""
+    root = Path(directory)
+    if not root.exists():
+        return []
+    return sorted(
+        name
+        for name in (str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        if name not in files
+    )

@@ -82,3 +82,14 @@ def test_update_files_writes_only_what_differs(tmp_path: Path) -> None:
     assert (tmp_path / "old.bin").read_bytes() == b"new"
     assert (tmp_path / "sub/new.bin").read_bytes() == b"made"
     assert update_files(tmp_path, files) == []
+
+
+def test_stale_files_are_those_the_generator_did_not_make(tmp_path: Path) -> None:
+    from taserlink.atomic import stale_files, update_files
+
+    files = {"a.bin": b"a", "sub/b.bin": b"b"}
+    assert stale_files(tmp_path / "missing", files) == []
+    update_files(tmp_path, files)
+    (tmp_path / "sub" / "old.bin").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_bytes(b"y")
+    assert stale_files(tmp_path, files) == ["notes.txt", "sub/old.bin"]

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from taserlink.atomic import update_files
+from taserlink.atomic import stale_files, update_files
 from taserlink.emulator.firmware import HostInfo, SimulatedDevice
 from taserlink.emulator.pki import test_authority
 from taserlink.emulator.scenarios import new_device
@@ -1094,15 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     files = expected_files(args.seed)
     changed = update_files(args.out, files, check=args.check)
-    stale = (
-        sorted(
-            str(p.relative_to(args.out))
-            for p in args.out.rglob("*")
-            if p.is_file() and str(p.relative_to(args.out)) not in files
-        )
-        if args.out.exists()
-        else []
-    )
+    stale = stale_files(args.out, files)
     verb = "differ" if args.check else "written"
     print(f"{len(changed)} file(s) {verb}: {', '.join(changed) or '-'}")
     if stale:

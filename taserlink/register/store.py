@@ -40,7 +40,7 @@ import io
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -319,17 +319,17 @@ class Register:
         self,
         conn: Connection,
         at_ms: int,
-        events: Sequence[tuple[str, str | None, str]],
+        events: Sequence[tuple[str, str | None, str | None, Mapping[str, Any] | None]],
         head: tuple[int, str] | None = None,
     ) -> None:
-        """Log ``(event, officer, item)`` entries in order, the head moved once (``head``:
-        as read already in this transaction)."""
+        """Log ``(event, officer, item, detail)`` entries in order, the head moved once
+        (``head``: as read already in this transaction)."""
         L.append_all(
             conn,
             at_ms=at_ms,
             operator=self.operator,
             terminal=self.terminal,
-            events=[(event, officer, item, None) for event, officer, item in events],
+            events=events,
             head=head,
         )
 
@@ -393,12 +393,10 @@ class Register:
             ]
             if courses:
                 conn.execute(trainings.insert(), courses)
-            L.append_all(
+            self._log_all(
                 conn,
-                at_ms=when,
-                operator=self.operator,
-                terminal=self.terminal,
-                events=[
+                when,
+                [
                     (
                         "officer_added",
                         officer,
@@ -562,12 +560,10 @@ class Register:
                         for serial, more in zip(serials, fields, strict=True)
                     ],
                 )
-            L.append_all(
+            self._log_all(
                 conn,
-                at_ms=when,
-                operator=self.operator,
-                terminal=self.terminal,
-                events=[
+                when,
+                [
                     (event, None, serial, detail)
                     for serial, detail in zip(serials, details, strict=True)
                 ],
@@ -596,7 +592,9 @@ class Register:
             taken = set(done.scalars())
             if len(taken) != len(wanted):
                 raise RefusedError(self._why_not(conn, [s for s in wanted if s not in taken]))
-            self._log_all(conn, when, [("issued", officer, serial) for serial in wanted], head)
+            self._log_all(
+                conn, when, [("issued", officer, serial, None) for serial in wanted], head
+            )
 
     def _why_not(self, conn: Connection, left: list[str]) -> str:
         """Why the first of the items a kit's conditional update ``left`` (in the order
@@ -621,14 +619,14 @@ class Register:
         with self._write() as conn:
             rows = conn.execute(_ITEMS_AND_HEAD, {"wanted": wanted}).all()
             found = {row.serial: row for row in rows}
-            events = []
+            events: list[tuple[str, str | None, str | None, Mapping[str, Any] | None]] = []
             for serial in wanted:
                 row = found.get(serial)
                 if row is None:
                     raise RegisterError(f"{serial}: no such item in the register")
                 if row.state != "issued":
                     raise RefusedError(f"{row.kind} {serial} is not out ({row.state})")
-                events.append(("returned", row.officer, serial))
+                events.append(("returned", row.officer, serial, None))
             done = conn.execute(_RETURN, {"wanted": wanted, "since": when})
             if done.rowcount != len(wanted):  # the write lock is held: never
                 raise RegisterError("the return did not take every item")
