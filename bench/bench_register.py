@@ -61,11 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import alembic
 import sqlalchemy
 from common import best_of, machine_info, verdict
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 import taserlink
-from taserlink.register import Register, open_register
-from taserlink.register.schema import ledger
+from taserlink.register import Register, open_register, turns
+from taserlink.register.schema import items, ledger
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 DAY_MS = 86_400_000
@@ -244,9 +244,14 @@ def _terminal(
     pause_ms: float,
     barrier: Any,
     results: Any,
+    flock: bool = False,
 ) -> None:
     """One terminal: a few untimed cycles, then ``cycles`` timed ``issue`` + ``return``,
-    with a pause of ``pause_ms`` ± 50 % (uniform) before each call when it is not 0."""
+    with a pause of ``pause_ms`` ± 50 % (uniform) before each call when it is not 0.
+    ``flock``: writers take their turns by ``flock`` (any order), the fallback of
+    :mod:`taserlink.register.turns`, instead of its first-come queue (the peer)."""
+    if flock:
+        turns._OFD_WAIT = None  # type: ignore[misc]  # this process only
     reg = open_register(url, operator=f"PS {number}", terminal=f"terminal-{number}")
     rng = random.Random(number)
     issues, returns = [], []
@@ -274,7 +279,13 @@ def _terminal(
 
 
 def latency(
-    url: str, force: Force, terminals: int, cycles: int, kit_cartridges: int, pause_ms: float
+    url: str,
+    force: Force,
+    terminals: int,
+    cycles: int,
+    kit_cartridges: int,
+    pause_ms: float,
+    flock: bool = False,
 ) -> tuple[list[float], list[float], float]:
     """Issue and return latencies (ms) of ``terminals`` processes at once, each with kits
     and officers of its own, and the transactions a second they made together."""
@@ -291,7 +302,7 @@ def latency(
             for k in range(count)
         ]
         officers = force.authorised[n::terminals][:50]
-        args = (url, n + 1, officers, kits, cycles, pause_ms, barrier, results)
+        args = (url, n + 1, officers, kits, cycles, pause_ms, barrier, results, flock)
         workers.append(context.Process(target=_terminal, args=args))
     for worker in workers:
         worker.start()
@@ -474,21 +485,23 @@ def measure(engine: str, url: str, force: Force, args: argparse.Namespace) -> No
     print(
         f"{'terminals':>9}  {'pause':<11}{'call':<8}{'p50':>8}{'p99':>8}{'slowest':>9}{'txn/s':>8}"
     )
-    runs = [(t, 0.0) for t in args.terminals]
+    runs = [(t, 0.0, False) for t in args.terminals]
+    if engine == "sqlite":  # the peer: the same terminals taking turns by flock
+        runs += [(max(args.terminals), 0.0, True)]
     if args.pause:
-        runs += [(max(args.terminals), args.pause)]
-    for terminals, pause in runs:
+        runs += [(max(args.terminals), args.pause, False)]
+    for terminals, pause, flock in runs:
         issues, returns, rate = latency(
-            url, force, terminals, args.cycles, args.kit_cartridges, pause
+            url, force, terminals, args.cycles, args.kit_cartridges, pause, flock
         )
         for name, values in (("issue", issues), ("return", returns)):
             p99 = percentile(values, 0.99)
             mark = ""
-            if engine == "sqlite" and terminals == 8:
+            if engine == "sqlite" and terminals == 8 and not flock:
                 mark = f"  target p99 <= {LATENCY_TARGET_MS:g} ms: "
                 mark += verdict(p99 <= LATENCY_TARGET_MS)
             rate_cell = f"{rate:>8.0f}" if name == "issue" else " " * 8
-            paced = f"{pause:g} ms" if pause else "none"
+            paced = f"{pause:g} ms" if pause else "flock" if flock else "none"
             print(
                 f"{terminals:>9}  {paced:<11}{name:<8}{percentile(values, 0.5):>8.2f}{p99:>8.2f}"
                 f"{max(values):>9.2f}{rate_cell}{mark}",
@@ -511,7 +524,43 @@ def measure(engine: str, url: str, force: Force, args: argparse.Namespace) -> No
             f"{name:<16}{percentile(values, 0.5):>8.2f}{p99:>8.2f}{max(values):>9.2f}"
             f"  target p99 <= {STATUS_TARGET_MS:g} ms: {verdict(p99 <= STATUS_TARGET_MS)}"
         )
+    if engine == "sqlite":
+        core, driver = statement_cost(reg, force)
+        print(
+            f"\na statement (an item by serial, {STATEMENTS:,} times): SQLAlchemy Core "
+            f"{core:.1f} µs, sqlite3 directly {driver:.1f} µs"
+        )
     reg.close()
+
+
+STATEMENTS = 5_000
+
+
+def statement_cost(reg: Register, force: Force) -> tuple[float, float]:
+    """What one small statement costs (µs) through SQLAlchemy Core and straight through
+    the ``sqlite3`` connection under it: the most a path around SQLAlchemy could save."""
+    query = select(items).where(items.c.serial == bindparam("wanted"))
+    serial = force.devices[0]
+    with reg.engine.connect() as conn:
+        sql = str(query.compile(dialect=reg.engine.dialect))
+        driver = conn.connection.driver_connection
+        assert driver is not None
+
+        def core() -> None:
+            conn.execute(query, {"wanted": serial}).first()
+
+        def direct() -> None:
+            driver.execute(sql, (serial,)).fetchone()
+
+        spent = []
+        for call in (core, direct):
+            for _ in range(200):
+                call()
+            began = time.perf_counter()
+            for _ in range(STATEMENTS):
+                call()
+            spent.append((time.perf_counter() - began) / STATEMENTS * 1e6)
+    return spent[0], spent[1]
 
 
 def _size(reg: Register, url: str) -> int:
