@@ -4,10 +4,10 @@ SQLite lets one writer at a time commit and makes the others wait by polling wit
 that grow to 100 ms.  Before a write transaction, each writer therefore takes its turn in a
 queue kept in a small file beside the database (``<file>-lock``), so the kernel hands the
 turn on the moment the writer before it is done, in the order the writers arrived.  With
-eight terminals writing without a pause, a lock that anyone may grab (``flock``) let the
-writer that had just finished take it again and left others waiting two or three times as
-long as the queue was deep; the queue makes every writer's wait the work of those ahead of
-it.
+eight terminals writing without a pause, a lock that anyone may grab (``flock``) lets the
+writer that has just finished take it again; the queue makes every writer's wait the work
+of those ahead of it (``bench/bench_register.py`` measures both: the slowest call 11–18 ms
+against 21–24 ms in three runs, the 99th percentiles alike).
 
 The queue is a CLH lock on open-file-description byte locks (Linux's ``F_OFD_SETLKW``):
 
