@@ -28,6 +28,7 @@ from taserlink.cli import (
     match,
     reconcile,
     register,
+    scrutiny,
     show,
     verify,
 )
@@ -70,6 +71,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
     register,
     reconcile,
     home_office,
+    scrutiny,
 )
 """The command modules, in the order ``--help`` lists them."""
 

@@ -43,11 +43,11 @@ from taserlink.cli.common import (
 )
 from taserlink.forensics.issues import IssueList, issues_from_register, read_issues
 from taserlink.forensics.link import image_paths
-from taserlink.postuse.accounts import read_accounts, read_column_map
+from taserlink.postuse.accounts import Accounts, read_accounts, read_column_map
 from taserlink.register import open_register
 from taserlink.returns.homeoffice import HomeOfficeReturn, home_office_return, write_return
 
-__all__ = ["NAME", "register", "run", "write_text"]
+__all__ = ["NAME", "add_return_options", "register", "return_of", "run", "write_text"]
 
 NAME: Final = "home-office"
 
@@ -66,6 +66,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "input or usage, 3 output failure."
         ),
     )
+    add_return_options(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="the summary as one JSON object on stdout"
+    )
+    return parser
+
+
+def add_return_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a year's return, shared with ``taserlink scrutiny``: ``--accounts``,
+    ``--year``, ``--images`` with ``--issues`` or ``--register``, ``--columns``, ``--out``,
+    ``--roots``, the clock options and ``--workers``."""
     parser.add_argument(
         "--accounts", metavar="ACCOUNTS.csv", required=True, help="the officers' accounts"
     )
@@ -94,15 +105,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="column map for a force's own export of the accounts (docs/postuse.md)",
     )
     parser.add_argument(
-        "--out", metavar="DIR", required=True, help="folder to write the return into"
+        "--out", metavar="DIR", required=True, help="folder to write into (made if missing)"
     )
     add_roots_option(parser, purpose=" to verify the downloads with")
     add_clock_options(parser, "the downloads' episodes")
     add_workers_option(parser, "downloads and devices")
-    parser.add_argument(
-        "--json", action="store_true", help="the summary as one JSON object on stdout"
-    )
-    return parser
 
 
 def _custody(args: argparse.Namespace) -> IssueList | None:
@@ -117,8 +124,14 @@ def _custody(args: argparse.Namespace) -> IssueList | None:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Count the return, write its files into ``args.out``, summarise it on stdout."""
+def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
+    """The accounts read and the year's return counted, as the options of
+    :func:`add_return_options` ask.
+
+    Raises:
+        UsageError: ``--issues`` or ``--register`` without ``--images``.
+        AccountsError, ReturnError, ReconcileError, RegisterError: bad input.
+    """
     if args.images is None and (args.issues is not None or args.register is not None):
         raise UsageError("--issues and --register go with --images")
     columns = None if args.columns is None else read_column_map(args.columns)
@@ -133,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
         clock=clock_settings(args),
         workers=workers_of(args),
     )
+    return accounts, result
+
+
+def run(args: argparse.Namespace) -> int:
+    """Count the return, write its files into ``args.out``, summarise it on stdout."""
+    accounts, result = return_of(args)
     written = write_return(result, args.out)
     if args.json:
         data = result.as_dict()

@@ -41,8 +41,10 @@ __all__ = [
     "THRESHOLD",
     "WITHHELD",
     "Suppressed",
+    "derived_table",
     "public_rates",
     "suppress_counts",
+    "suppress_part",
     "suppress_table",
 ]
 
@@ -188,3 +190,73 @@ def public_rates(
             row["ratio_to_white"] = row["ci_low"] = row["ci_high"] = WITHHELD
         rows.append(row)
     return tuple(rows)
+
+
+def derived_table(
+    published: Sequence[Sequence[str]],
+    groups: Sequence[tuple[str, Sequence[str]]],
+    total_label: str = "Total",
+) -> tuple[tuple[str, str], ...]:
+    """A table whose rows are sums of a published table's rows (discharges: fired + drive
+    stun + angled drive stun), showing only what the published table already gives away.
+
+    A group's sum is shown when the published table gives it: when none of its rows is
+    withheld (the sum of the numbers shown), or when every withheld row is in it and the
+    total is shown (the total less the other rows shown — which says no more than the
+    published table's own total does).  Otherwise it is :data:`WITHHELD`.  The total is
+    the published total.
+
+    Args:
+        published: the published table's ``(label, shown)`` rows, its total last (as
+            :func:`suppress_table` gives them, or every count shown).
+        groups: each derived row's label and the labels of the published rows it sums;
+            together they must take every published row (but the total) once.
+        total_label: the derived table's total row's label.
+
+    Raises:
+        InputFileError: (``source`` ``groups``) groups that do not take every published
+            row exactly once.
+    """
+    cells = {row[0]: row[1] for row in published[:-1]}
+    taken = [label for _, members in groups for label in members]
+    if sorted(taken) != sorted(cells):
+        raise InputFileError(
+            "the groups must take every row of the published table exactly once", "groups"
+        )
+    hidden = {label for label, shown in cells.items() if not shown.isdigit()}
+    total = published[-1][1]
+    rows = []
+    for label, members in groups:
+        inside = set(members)
+        if not inside & hidden:
+            shown = str(sum(int(cells[m]) for m in members))
+        elif hidden <= inside and total.isdigit():
+            shown = str(int(total) - sum(int(v) for k, v in cells.items() if k not in inside))
+        else:
+            shown = WITHHELD
+        rows.append((label, shown))
+    return (*rows, (total_label, total))
+
+
+def suppress_part(
+    rows: Sequence[tuple[str, int]], total_public: bool, total_label: str = "Total"
+) -> tuple[tuple[str, str], ...]:
+    """A one-way table that breaks down a figure another published table withholds or
+    shows (the uses on under-18s by highest use; their number is the age table's
+    under 11 and 11-17).
+
+    When ``total_public`` (the other table gives the figure), it is :func:`suppress_table`.
+    When not, this table must not give it either: its total is :data:`WITHHELD` and so is
+    every count but 0 (were any shown, the rest could be bounded and, with none withheld,
+    added up to the figure).
+
+    Raises:
+        InputFileError: a count that is not a whole number from 0.
+    """
+    if total_public:
+        return suppress_table(rows, total_label)
+    suppress_counts([count for _, count in rows])  # checks the counts
+    return (
+        *((label, "0" if count == 0 else WITHHELD) for label, count in rows),
+        (total_label, WITHHELD),
+    )

@@ -1,0 +1,86 @@
+"""``taserlink scrutiny --accounts ACCOUNTS.csv --year YYYY [--population POPULATION.csv]
+[--images DIR [--register URL | --issues CSV]] [--columns MAP.json] --out DIR [--public]``:
+the oversight group's pack for a financial year (design §8).
+
+Writes into ``DIR`` (made if missing), each file atomically and byte-reproducible:
+``index.html`` (self-contained: plots inline, nothing loaded from elsewhere; open it in any
+browser), every table as ``<name>.csv`` and ``scrutiny.json`` with every figure (its
+``rates`` as design §8 gives them).  The figures are
+:mod:`taserlink.returns.scrutiny`'s, the counting the Home Office return's
+(docs/returns.md).
+
+``--population`` gives the rates per 10,000 and the ratios to White (without it there are
+none); ``--images`` the energy applications, repeated cycles and corroboration from the
+device logs.  ``--public`` withholds counts under 5 (``<5``) and whatever would give one
+away (``[c]``), and leaves out the lists of reports.
+
+Output on stdout: the pack's key figures in sentences, then the files written.
+
+Exit codes: 0 done; 2 bad input or usage (a bad year, an unreadable accounts or population
+file — named with its line —, an unreadable download); 3 an output that cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Final
+
+from taserlink.cli.common import EXIT_OK
+from taserlink.cli.home_office import add_return_options, return_of
+from taserlink.report.scrutiny import Input, build_pack, summary, write_pack
+from taserlink.returns.population import read_population
+from taserlink.returns.scrutiny import scrutinise
+
+__all__ = ["NAME", "register", "run"]
+
+NAME: Final = "scrutiny"
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``scrutiny`` to the ``taserlink`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="the oversight group's pack for a financial year: index.html, CSV tables, JSON",
+        description=(
+            "Make the oversight group's pack for a financial year: uses by month and "
+            "highest use, discharges, subjects' age, ethnicity and health, rates per 10,000 "
+            "and the ratio to White with 95%% confidence intervals (--population), uses on "
+            "under-18s, and with --images long energy applications, repeated cycles and "
+            "reports the device contradicts. Writes index.html (self-contained), every table "
+            "as CSV and scrutiny.json. --public withholds counts under 5. Exit 0 done, 2 bad "
+            "input or usage, 3 output failure."
+        ),
+    )
+    add_return_options(parser)
+    parser.add_argument(
+        "--population",
+        metavar="POPULATION.csv",
+        help="the force area's population by ethnic group (group,population), for the rates",
+    )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="for publication: counts under 5 shown as <5, lists of reports left out",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Make the pack, write it into ``args.out``, print its key figures and files."""
+    population = None if args.population is None else read_population(args.population)
+    accounts, result = return_of(args)
+    figures = scrutinise(result, population)
+    inputs = [Input("accounts", accounts.path, accounts.size, accounts.sha256)]
+    if population is not None:
+        inputs.append(Input("population", population.path, None, population.sha256))
+    if result.run is not None:
+        inputs += [Input("download", d.path, d.size, d.sha256) for d in result.run.downloads]
+    pack = build_pack(figures, public=args.public, inputs=inputs)
+    written = write_pack(pack, args.out)
+    out = sys.stdout
+    for line in summary(figures, public=args.public):
+        out.write(line + "\n")
+    out.write(f"wrote {len(written)} files to {args.out}: " + ", ".join(p.name for p in written))
+    out.write("\n")
+    return EXIT_OK

@@ -1,0 +1,215 @@
+"""``taserlink scrutiny``: the pack's files, ``scrutiny.json``'s ``rates`` (design §8), a
+page that loads nothing, reproducible bytes, the public pack, the device-log figures of the
+worked example ``captures/station-month/`` and bad input in one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from taserlink.cli import main
+from taserlink.postuse.accounts import write_accounts
+from taserlink.report.scrutiny import INDEX, JSON_NAME, build_pack, summary
+from taserlink.returns.counting import TABLES
+from taserlink.returns.homeoffice import home_office_return
+from taserlink.returns.population import DERBYSHIRE_2011, read_population
+from taserlink.returns.rates import RATE_KEYS
+from taserlink.returns.scrutiny import pack_tables, scrutinise
+from tests.conftest import CAPTURES
+from tests.test_returns_scrutiny import derbyshire_accounts
+
+EXAMPLE = CAPTURES / "station-month"
+POPULATION = CAPTURES / "population" / "derbyshire-2011.csv"
+WITH_IMAGES = [
+    "--images",
+    str(EXAMPLE / "images"),
+    "--issues",
+    str(EXAMPLE / "issues.csv"),
+    "--roots",
+    str(CAPTURES / "test-root.pem"),
+]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("derbyshire") / "ACCOUNTS.csv"
+    write_accounts(derbyshire_accounts(), path)
+    return path
+
+
+def _pack(capsys: pytest.CaptureFixture[str], accounts: Path, out: Path, *more: str) -> str:
+    argv = ["scrutiny", "--accounts", str(accounts), "--year", "2019", "--out", str(out)]
+    code, text, err = _run(capsys, *argv, "--population", str(POPULATION), *more)
+    assert code == 0, err
+    assert err == ""
+    return text
+
+
+def test_the_pack_its_rates_and_reproducible_bytes(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _pack(capsys, accounts, tmp_path / "one")
+    _pack(capsys, accounts, tmp_path / "two")
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert {INDEX, JSON_NAME, *(f"{spec.name}.csv" for spec in TABLES)} <= set(names)
+    data = json.loads((tmp_path / "one" / JSON_NAME).read_text())
+    assert [list(rate) for rate in data["rates"]] == [list(RATE_KEYS)] * 5
+    black = next(rate for rate in data["rates"] if rate["group"] == "Black")
+    assert round(black["ratio_to_white"], 1) == 11.1
+    assert black["ci_low"] < black["ratio_to_white"] < black["ci_high"]
+    assert data["uses"] == 211 and data["year"] == 2019 and data["public"] is False
+    accounts_sha = data["inputs"][0]["sha256"]
+    assert data["inputs"][0]["role"] == "accounts" and len(accounts_sha) == 64
+    assert "Black people were subject to Taser use at 11.1 times" in text
+    # every table's CSV holds what scrutiny.json holds
+    for name, table in data["tables"].items():
+        rows = list(csv.reader(io.StringIO((tmp_path / "one" / f"{name}.csv").read_text())))
+        assert rows[0] == table["header"]
+        assert rows[1:] == [[str(c) for c in row] for row in table["rows"]]
+    # the Home Office tables keep the home-office file's header
+    assert rows_of(tmp_path / "one" / "ced-by-age.csv")[0] == ["age", "count"]
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text())))
+
+
+def test_the_page_loads_nothing_and_holds_a_plot_per_table(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pack(capsys, accounts, tmp_path)
+    page = (tmp_path / INDEX).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert not re.search(r"""\b(src|srcset)\s*=|@import|url\(\s*['"]?(?!#)""", page)
+    assert not re.search(r'xlink:href="(?!#)', page)  # the plots' own marks only
+    assert not re.search(r'href="(?!#|[\w.-]+\.csv")', page)  # links: to its own CSVs only
+    plots = re.findall(r'<svg role="img"[^>]* id="plot-([\w-]+)"', page)
+    assert plots == [
+        "uses-by-month",
+        "ced-by-highest-use",
+        "discharges",
+        "ced-by-age",
+        "ced-by-ethnicity",
+        "ced-by-health",
+        "under-18s",
+        "corroboration",
+        "rates",
+    ]
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "an id used twice on the page"
+    assert "11.1" in page and "Katz" in page
+
+
+def test_public_pack_withholds_small_numbers_and_lists(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pack(capsys, accounts, tmp_path, "--public")
+    data = json.loads((tmp_path / JSON_NAME).read_text())
+    assert data["public"] is True
+    mixed = next(rate for rate in data["rates"] if rate["group"] == "Mixed")
+    assert mixed["uses"] == "<5" and mixed["ci_low"] == "[c]"
+    for table in data["tables"].values():
+        for row in table["rows"]:
+            assert not (isinstance(row[1], int) and 0 < row[1] < 5), row
+    names = {p.name for p in tmp_path.iterdir()}
+    assert "under-18-reports.csv" not in names and "device-higher.csv" not in names
+    page = (tmp_path / INDEX).read_text()
+    reports = {row[0] for row in rows_of(accounts)[1:]}
+    assert not any(report in page for report in reports)
+
+
+def test_library_pack_equals_the_command(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _pack(capsys, accounts, tmp_path)
+    from taserlink.postuse.accounts import read_accounts
+
+    figures = scrutinise(
+        home_office_return(read_accounts(accounts).accounts, 2019), read_population(POPULATION)
+    )
+    assert text.splitlines()[: len(summary(figures))] == list(summary(figures))
+    pack = build_pack(figures)
+    assert [name for name, _ in pack.files][1:-1] == [f"{t.name}.csv" for t in pack_tables(figures)]
+    for name, data in pack.files:
+        if name.endswith(".csv"):
+            assert (tmp_path / name).read_bytes() == data
+
+
+def test_station_month_device_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--accounts", str(EXAMPLE / "ACCOUNTS.csv"), "--year", "2025"]
+    code, text, err = _run(capsys, "scrutiny", *argv, *WITH_IMAGES, "--out", str(tmp_path))
+    assert code == 0, err
+    assert "1 energy applications over 5 s" in text
+    higher = rows_of(tmp_path / "device-higher.csv")
+    assert higher[1:] == [
+        ["R-114", "2026-03-18T16:59:00.000Z", "DDKT200EH3", "red_dotted", "fired"]
+    ]
+    data = json.loads((tmp_path / JSON_NAME).read_text())
+    assert data["rates"] == []
+    assert len([i for i in data["inputs"] if i["role"] == "download"]) == 30
+    lengths = dict(rows_of(tmp_path / "energy-applications.csv")[1:])
+    assert lengths == {"Up to 5 s": "8", "Over 5 s to 20 s": "1", "Over 20 s": "0", "Total": "9"}
+    code, _, err = _run(
+        capsys, "scrutiny", *argv, *WITH_IMAGES, "--out", str(tmp_path / "p"), "--public"
+    )
+    assert code == 0, err
+    public = dict(rows_of(tmp_path / "p" / "energy-applications.csv")[1:])
+    assert public["Over 5 s to 20 s"] == "<5"
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--population", "missing.csv"], "missing.csv"),
+        (["--issues", "x.csv"], "--issues and --register go with --images"),
+        (["--year", "1066"], "1066"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    tmp_path: Path,
+    accounts: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    needle: str,
+) -> None:
+    argv = ["scrutiny", "--accounts", str(accounts), "--year", "2019", "--out", str(tmp_path)]
+    code, _, err = _run(capsys, *argv, *extra)
+    assert code == 2
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / INDEX).exists()
+
+
+def test_a_population_smaller_than_the_uses_is_refused(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = tmp_path / "POPULATION.csv"
+    counts = dict(DERBYSHIRE_2011.counts, Black=10)
+    small.write_text("group,population\n" + "".join(f"{g},{n}\n" for g, n in counts.items()))
+    argv = ["scrutiny", "--accounts", str(accounts), "--year", "2019", "--out", str(tmp_path)]
+    code, _, err = _run(capsys, *argv, "--population", str(small))
+    assert code == 2 and "more uses than people" in err
+
+
+def test_an_output_that_is_a_file_is_refused(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder")
+    argv = ["scrutiny", "--accounts", str(accounts), "--year", "2019", "--out", str(blocker)]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a folder"
