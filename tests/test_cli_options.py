@@ -13,7 +13,7 @@ from taserlink.cli import COMMANDS, build_parser
 from taserlink.cli.common import UsageError
 
 CLI = Path(__file__).resolve().parent.parent / "taserlink" / "cli"
-SHARED = {"taserlink.cli.common", "taserlink.cli.dock"}
+SHARED = {"taserlink.cli.common", "taserlink.cli.dock", "taserlink.cli.year_return"}
 """The CLI modules that are not commands: what commands may import from the CLI."""
 
 
@@ -28,7 +28,7 @@ def _actions() -> dict[str, dict[str, argparse.Action]]:
 
 def test_every_roots_option_is_the_shared_one() -> None:
     takers = {name: opts["--roots"] for name, opts in _actions().items() if "--roots" in opts}
-    assert set(takers) == {"verify", "link", "download", "reconcile", "home-office"}
+    assert set(takers) == {"verify", "link", "download", "reconcile", "home-office", "scrutiny"}
     for action in takers.values():
         assert isinstance(action, argparse._AppendAction)
         assert (action.dest, action.metavar, action.default) == ("roots", "DIR", None)

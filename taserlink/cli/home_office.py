@@ -31,23 +31,11 @@ import json
 import sys
 from typing import Any, Final, TextIO
 
-from taserlink.cli.common import (
-    EXIT_OK,
-    UsageError,
-    add_clock_options,
-    add_roots_option,
-    add_workers_option,
-    clock_settings,
-    trusted_roots,
-    workers_of,
-)
-from taserlink.forensics.issues import IssueList, issues_from_register, read_issues
-from taserlink.forensics.link import image_paths
-from taserlink.postuse.accounts import Accounts, read_accounts, read_column_map
-from taserlink.register import open_register
-from taserlink.returns.homeoffice import HomeOfficeReturn, home_office_return, write_return
+from taserlink.cli.common import EXIT_OK
+from taserlink.cli.year_return import add_return_options, return_of
+from taserlink.returns.homeoffice import HomeOfficeReturn, write_return
 
-__all__ = ["NAME", "add_return_options", "register", "return_of", "run", "write_text"]
+__all__ = ["NAME", "register", "run", "write_text"]
 
 NAME: Final = "home-office"
 
@@ -71,82 +59,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--json", action="store_true", help="the summary as one JSON object on stdout"
     )
     return parser
-
-
-def add_return_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a year's return, shared with ``taserlink scrutiny``: ``--accounts``,
-    ``--year``, ``--images`` with ``--issues`` or ``--register``, ``--columns``, ``--out``,
-    ``--roots``, the clock options and ``--workers``."""
-    parser.add_argument(
-        "--accounts", metavar="ACCOUNTS.csv", required=True, help="the officers' accounts"
-    )
-    parser.add_argument(
-        "--year",
-        metavar="YYYY",
-        type=int,
-        required=True,
-        help="the financial year: YYYY-04-01 to (YYYY+1)-03-31, UK local time",
-    )
-    parser.add_argument(
-        "--images", metavar="DIR", help="directory of device downloads (*.tdi) to corroborate with"
-    )
-    custody = parser.add_mutually_exclusive_group()
-    custody.add_argument(
-        "--issues",
-        metavar="ISSUES.csv",
-        help="issue list for --images: serial, officer, issued_at, returned_at",
-    )
-    custody.add_argument(
-        "--register", metavar="URL", help="take custody for --images from the register"
-    )
-    parser.add_argument(
-        "--columns",
-        metavar="MAP.json",
-        help="column map for a force's own export of the accounts (docs/postuse.md)",
-    )
-    parser.add_argument(
-        "--out", metavar="DIR", required=True, help="folder to write into (made if missing)"
-    )
-    add_roots_option(parser, purpose=" to verify the downloads with")
-    add_clock_options(parser, "the downloads' episodes")
-    add_workers_option(parser, "downloads and devices")
-
-
-def _custody(args: argparse.Namespace) -> IssueList | None:
-    if args.issues is not None:
-        return read_issues(args.issues)
-    if args.register is not None:
-        store = open_register(args.register)
-        try:
-            return issues_from_register(store, args.register)
-        finally:
-            store.close()
-    return None
-
-
-def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
-    """The accounts read and the year's return counted, as the options of
-    :func:`add_return_options` ask.
-
-    Raises:
-        UsageError: ``--issues`` or ``--register`` without ``--images``.
-        AccountsError, ReturnError, ReconcileError, RegisterError: bad input.
-    """
-    if args.images is None and (args.issues is not None or args.register is not None):
-        raise UsageError("--issues and --register go with --images")
-    columns = None if args.columns is None else read_column_map(args.columns)
-    accounts = read_accounts(args.accounts, columns=columns)
-    paths = image_paths(args.images) if args.images is not None else []
-    result = home_office_return(
-        accounts.accounts,
-        args.year,
-        images=paths,
-        issues=_custody(args) if paths else None,
-        trust=trusted_roots(args) if paths else None,
-        clock=clock_settings(args),
-        workers=workers_of(args),
-    )
-    return accounts, result
 
 
 def run(args: argparse.Namespace) -> int:

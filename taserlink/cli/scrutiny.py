@@ -27,7 +27,7 @@ import sys
 from typing import Any, Final
 
 from taserlink.cli.common import EXIT_OK
-from taserlink.cli.home_office import add_return_options, return_of
+from taserlink.cli.year_return import add_return_options, return_of
 from taserlink.report.scrutiny import Input, build_pack, summary, write_pack
 from taserlink.returns.population import read_population
 from taserlink.returns.scrutiny import scrutinise
