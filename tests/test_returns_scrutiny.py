@@ -214,3 +214,17 @@ def test_energy_matches_what_the_firmware_delivered(seed: int, tmp_path: Path) -
     unaccounted = [u for u in logged if not u.reports]
     assert energy.subjects.count("No report") == len(unaccounted)
     assert len(energy.episodes) == len(logged)
+
+
+def test_a_total_one_table_must_hide_is_hidden_in_every_table() -> None:
+    """Four uses, each at another highest use: that table shows four ``<5``, so its total
+    (which would make them four 1s) is withheld, and so it is in every table of the uses."""
+    accounts = force_year(2019, {"drawn": 1, "aimed": 1, "red_dotted": 1, "fired": 1}, seed=3)
+    figures = scrutinise(home_office_return(accounts, 2019))
+    assert len(figures.uses) == 4
+    tables = {t.name: t for t in pack_tables(figures, public=True)}
+    assert tables["ced-by-highest-use"].rows[-1] == (TOTAL, WITHHELD)
+    for name in ("uses-by-month", "discharges", "ced-by-age", "ced-by-ethnicity"):
+        assert tables[name].rows[-1] == (TOTAL, WITHHELD), name
+    full = {t.name: t for t in pack_tables(figures)}
+    assert full["ced-by-age"].rows[-1] == (TOTAL, "4")

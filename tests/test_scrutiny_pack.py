@@ -4,11 +4,17 @@ worked example ``captures/station-month/`` and bad input in one line."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib.util
 import io
 import json
 import re
+import shlex
+import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,7 +26,7 @@ from taserlink.returns.homeoffice import home_office_return
 from taserlink.returns.population import DERBYSHIRE_2011, read_population
 from taserlink.returns.rates import RATE_KEYS
 from taserlink.returns.scrutiny import pack_tables, scrutinise
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, ROOT
 from tests.test_returns_scrutiny import derbyshire_accounts
 
 EXAMPLE = CAPTURES / "station-month"
@@ -213,3 +219,54 @@ def test_an_output_that_is_a_file_is_refused(
     code, _, err = _run(capsys, *argv)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert blocker.read_text() == "not a folder"
+
+
+FORCE_YEAR = CAPTURES / "force-year"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_force_year", ROOT / "tools/make_force_year.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("make_force_year", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_force_year_example_is_regenerated_byte_for_byte(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _tool().main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_the_force_year_readme_runs_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("force-year", "population"):
+        shutil.copytree(CAPTURES / name, tmp_path / "captures" / name)
+    readme = (FORCE_YEAR / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [
+        ["taserlink", "home-office"],
+        ["taserlink", "scrutiny"],
+        ["taserlink", "scrutiny"],
+    ]
+    outputs = []
+    with contextlib.chdir(tmp_path):
+        for command in commands:
+            code, out, err = _run(capsys, *command[1:])
+            assert code == 0, err
+            outputs.append(out)
+    assert outputs[0] == (FORCE_YEAR / "expected-home-office.txt").read_text()
+    assert outputs[1] == (FORCE_YEAR / "expected-scrutiny.txt").read_text()
+    for path in (FORCE_YEAR / "expected-return").iterdir():
+        assert (tmp_path / "return-2019" / path.name).read_bytes() == path.read_bytes()
+    for folder, expected in (
+        ("scrutiny-2019", "expected-scrutiny.json"),
+        ("scrutiny-2019-public", "expected-scrutiny-public.json"),
+    ):
+        made = (tmp_path / folder / "scrutiny.json").read_bytes()
+        assert made == (FORCE_YEAR / expected).read_bytes()

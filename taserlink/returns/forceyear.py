@@ -38,6 +38,11 @@ __all__ = ["DECOYS", "force_year"]
 
 DECOYS: Final = 3
 """How many reports :func:`force_year` adds outside the year (never counted)."""
+_AGE_WEIGHTS: Final = (1, 40, 450, 300, 100, 15, 94)
+"""Subjects' ages per 1,000 uses (:data:`AGE_BANDS`, then not reported): a plausible mix
+with most subjects adults under 50 and a few children — made up, not a published table."""
+_HEALTH_WEIGHTS: Final = (250, 50, 50, 450, 200)
+"""Subjects' perceived health per 1,000 uses (:data:`HEALTH`, then not reported): made up."""
 
 
 def _ms(text: str) -> int:
@@ -195,11 +200,6 @@ def _subjects(
     out = []
     for size in sizes:
         group = paired.pop() if size == 2 else singles.pop()
-        out.append(
-            (
-                rng.choice((*AGE_BANDS, None)),
-                group,
-                rng.choice((*HEALTH, None)),
-            )
-        )
+        age = rng.choices((*AGE_BANDS, None), _AGE_WEIGHTS)[0]
+        out.append((age, group, rng.choices((*HEALTH, None), _HEALTH_WEIGHTS)[0]))
     return out

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -57,6 +57,7 @@ from taserlink.returns.population import GROUPS, Population
 from taserlink.returns.rates import RATE_KEYS, Rate, rates
 from taserlink.returns.suppress import (
     NOT_REPORTED,
+    WITHHELD,
     derived_table,
     public_rates,
     suppress_part,
@@ -506,7 +507,33 @@ def pack_tables(scrutiny: Scrutiny, *, public: bool = False) -> tuple[PackTable,
                 totalled=False,
             )
         )
-    return tuple(tables)
+    return _one_total(tables) if public else tuple(tables)
+
+
+_OF_THE_USES: Final = frozenset(
+    {
+        "uses-by-month",
+        "ced-by-highest-use",
+        "discharges",
+        "ced-by-age",
+        "ced-by-ethnicity",
+        "ced-by-health",
+        "corroboration",
+    }
+)
+"""The tables whose total is the year's number of uses."""
+
+
+def _one_total(tables: Sequence[PackTable]) -> tuple[PackTable, ...]:
+    """The year's uses shown the same in every table of them: withheld in all when any
+    table had to withhold it (a total of 4 that one table shows as ``<5`` and another
+    must hide — its four ``<5`` would then be four 1s)."""
+    if not any(t.name in _OF_THE_USES and t.rows[-1][1] == WITHHELD for t in tables):
+        return tuple(tables)
+    return tuple(
+        replace(t, rows=(*t.rows[:-1], (TOTAL, WITHHELD))) if t.name in _OF_THE_USES else t
+        for t in tables
+    )
 
 
 def _cell(value: str | int | float | None) -> str:
