@@ -424,6 +424,10 @@ def test_the_command_writes_parquet(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(argv) == 0  # the same return again into the same folders: text summary
     assert "parquet: 2 file(s) under" in capsys.readouterr().out
     assert "--parquet DIR" in _help(capsys)
+    year_before = [*argv[:4], "2024", *argv[5:]]  # another year into the same folder
+    assert main(year_before) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "write each return to its own folder" in err
 
 
 def _help(capsys: pytest.CaptureFixture[str]) -> str:

@@ -15,7 +15,8 @@ downloads) as Parquet partitioned by financial year, for analysts:
 ``DIR/uses/year=YYYY/part-0.parquet`` and ``DIR/episodes/year=YYYY/part-0.parquet``
 (:mod:`taserlink.returns.parquet`, docs/returns.md "For analysts: Parquet").  It needs
 pyarrow (``pip install 'taserlink[parquet]'``); without it the command stops before
-reading anything, with one line saying so (exit 2).
+reading anything, with one line saying so (exit 2).  The CSV files are written first: a
+``--parquet`` folder that holds another return's files is refused (exit 2) after them.
 
 ``--images`` is optional: without it every use naming a device is ``not_downloaded``.
 Custody (``--register`` or ``--issues``) is read only with ``--images``; with ``--images``
