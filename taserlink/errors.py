@@ -43,6 +43,7 @@ __all__ = [
     "RegisterError",
     "RefusedError",
     "RegisterDatabaseError",
+    "MissingExtraError",
 ]
 
 
@@ -269,3 +270,14 @@ class RefusedError(TaserlinkError):
 class RegisterDatabaseError(TaserlinkError):
     """The register's database could not be reached or failed (locked too long, gone,
     out of space); nothing of the request was kept."""
+
+
+class MissingExtraError(TaserlinkError, ImportError):
+    """An optional part of taserlink was asked for and the package it needs is not installed
+    (Parquet output without pyarrow).  ``extra`` names the extra that installs it; the
+    message says ``pip install 'taserlink[<extra>]'``.  The CLI's exit 2 (usage: the
+    installation cannot do what the command line asks, and nothing was written)."""
+
+    def __init__(self, message: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)

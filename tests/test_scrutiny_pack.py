@@ -270,3 +270,32 @@ def test_the_force_year_readme_runs_as_written(
     ):
         made = (tmp_path / folder / "scrutiny.json").read_bytes()
         assert made == (FORCE_YEAR / expected).read_bytes()
+
+
+def test_parquet_beside_the_pack_reads_back_with_duckdb(
+    tmp_path: Path, accounts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import duckdb
+
+    text = _pack(capsys, accounts, tmp_path / "pack", "--parquet", str(tmp_path / "pq"))
+    assert "parquet: 1 file(s) under" in text
+    glob = (tmp_path / "pq" / "uses" / "*" / "*.parquet").as_posix()
+    rows = duckdb.sql(
+        f"select highest_use, count(*) from read_parquet('{glob}', hive_partitioning=true) "
+        "group by 1"
+    ).fetchall()
+    data = json.loads((tmp_path / "pack" / JSON_NAME).read_text())
+    published = dict(data["tables"]["ced-by-highest-use"]["rows"])
+    labels = {
+        "drawn": "Drawn",
+        "aimed": "Aimed",
+        "red_dotted": "Red-dot",
+        "arced": "Arced",
+        "drive_stun": "Drive stun",
+        "angle_drive_stun": "Angled drive stun",
+        "fired": "Fired",
+        "not_stated": "Not stated",
+    }
+    assert {labels[use]: n for use, n in rows} == {
+        k: v for k, v in published.items() if k != "Total" and v
+    }

@@ -22,6 +22,7 @@ from taserlink.errors import (
     InputFileError,
     LinkError,
     MatchError,
+    MissingExtraError,
     OutputPathError,
     ReadError,
     ReconcileError,
@@ -88,6 +89,7 @@ _EXIT_CODES: Final[tuple[tuple[type[TaserlinkError], int], ...]] = (
     (ReconcileError, EXIT_BAD_INPUT),
     (ReturnError, EXIT_BAD_INPUT),
     (OutputPathError, EXIT_BAD_INPUT),
+    (MissingExtraError, EXIT_BAD_INPUT),
     (ImageIOError, EXIT_FAILURE),
 )
 """Library error → exit code, first match wins; anything else is a device or I/O failure.

@@ -1,5 +1,6 @@
 """``taserlink scrutiny --accounts ACCOUNTS.csv --year YYYY [--population POPULATION.csv]
-[--images DIR [--register URL | --issues CSV]] [--columns MAP.json] --out DIR [--public]``:
+[--images DIR [--register URL | --issues CSV]] [--columns MAP.json] --out DIR [--public]
+[--parquet DIR]``:
 the oversight group's pack for a financial year (design §8).
 
 Writes into ``DIR`` (made if missing), each file atomically and byte-reproducible:
@@ -12,12 +13,16 @@ browser), every table as ``<name>.csv`` and ``scrutiny.json`` with every figure 
 ``--population`` gives the rates per 10,000 and the ratios to White (without it there are
 none); ``--images`` the energy applications, repeated cycles and corroboration from the
 device logs.  ``--public`` withholds counts under 5 (``<5``) and whatever would give one
-away (``[c]``), and leaves out the lists of reports.
+away (``[c]``), and leaves out the lists of reports.  ``--parquet DIR`` also writes the
+year's uses (and with ``--images`` the downloads' episodes) as Parquet, as ``taserlink
+home-office --parquet`` does: record-level data, for the force's analysts, never for
+publication (``--public`` does not apply to it).
 
 Output on stdout: the pack's key figures in sentences, then the files written.
 
 Exit codes: 0 done; 2 bad input or usage (a bad year, an unreadable accounts or population
-file — named with its line —, an unreadable download); 3 an output that cannot be written.
+file — named with its line —, an unreadable download, ``--parquet`` without pyarrow or
+into a folder holding another return's files); 3 an output that cannot be written.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, Final
 from taserlink.cli.common import EXIT_OK
 from taserlink.cli.year_return import add_return_options, return_of
 from taserlink.report.scrutiny import Input, build_pack, summary, write_pack
+from taserlink.returns.parquet import write_parquet
 from taserlink.returns.population import read_population
 from taserlink.returns.scrutiny import scrutinise
 
@@ -78,9 +84,12 @@ def run(args: argparse.Namespace) -> int:
         inputs += [Input("download", d.path, d.size, d.sha256) for d in result.run.downloads]
     pack = build_pack(figures, public=args.public, inputs=inputs)
     written = write_pack(pack, args.out)
+    parquet = () if args.parquet is None else write_parquet(result, args.parquet, accounts=accounts)
     out = sys.stdout
     for line in summary(figures, public=args.public):
         out.write(line + "\n")
     out.write(f"wrote {len(written)} files to {args.out}: " + ", ".join(p.name for p in written))
     out.write("\n")
+    if args.parquet is not None:
+        out.write(f"parquet: {len(parquet)} file(s) under {args.parquet}\n")
     return EXIT_OK

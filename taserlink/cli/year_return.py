@@ -19,14 +19,16 @@ from taserlink.forensics.link import image_paths
 from taserlink.postuse.accounts import Accounts, read_accounts, read_column_map
 from taserlink.register import open_register
 from taserlink.returns.homeoffice import HomeOfficeReturn, home_office_return
+from taserlink.returns.parquet import require_pyarrow
 
 __all__ = ["add_return_options", "return_of"]
 
 
 def add_return_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a year's return, shared with ``taserlink scrutiny``: ``--accounts``,
-    ``--year``, ``--images`` with ``--issues`` or ``--register``, ``--columns``, ``--out``,
-    ``--roots``, the clock options and ``--workers``."""
+    """The options of a year's return, shared by ``home-office`` and ``scrutiny``:
+    ``--accounts``, ``--year``, ``--images`` with ``--issues`` or ``--register``,
+    ``--columns``, ``--out``, ``--parquet``, ``--roots``, the clock options and
+    ``--workers``."""
     parser.add_argument(
         "--accounts", metavar="ACCOUNTS.csv", required=True, help="the officers' accounts"
     )
@@ -57,6 +59,15 @@ def add_return_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", metavar="DIR", required=True, help="folder to write into (made if missing)"
     )
+    parser.add_argument(
+        "--parquet",
+        metavar="DIR",
+        help=(
+            "also write DIR/uses/year=YYYY/part-0.parquet (one row per use) and, with "
+            "--images, DIR/episodes/year=YYYY/part-0.parquet (one row per device episode): "
+            "for DuckDB, pandas, Spark; needs pyarrow (pip install 'taserlink[parquet]')"
+        ),
+    )
     add_roots_option(parser, purpose=" to verify the downloads with")
     add_clock_options(parser, "the downloads' episodes")
     add_workers_option(parser, "downloads and devices")
@@ -80,10 +91,13 @@ def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
 
     Raises:
         UsageError: ``--issues`` or ``--register`` without ``--images``.
+        MissingExtraError: ``--parquet`` without pyarrow installed (checked first).
         AccountsError, ReturnError, ReconcileError, RegisterError: bad input.
     """
     if args.images is None and (args.issues is not None or args.register is not None):
         raise UsageError("--issues and --register go with --images")
+    if args.parquet is not None:
+        require_pyarrow()  # before any work: a missing extra is one line, nothing written
     columns = None if args.columns is None else read_column_map(args.columns)
     accounts = read_accounts(args.accounts, columns=columns)
     paths = image_paths(args.images) if args.images is not None else []
