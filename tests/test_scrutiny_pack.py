@@ -21,7 +21,7 @@ import pytest
 from taserlink.cli import main
 from taserlink.postuse.accounts import write_accounts
 from taserlink.report.scrutiny import INDEX, JSON_NAME, build_pack, summary
-from taserlink.returns.counting import TABLES
+from taserlink.returns.counting import HIGHEST_USE_ROWS, TABLES
 from taserlink.returns.homeoffice import home_office_return
 from taserlink.returns.population import DERBYSHIRE_2011, read_population
 from taserlink.returns.rates import RATE_KEYS
@@ -286,16 +286,7 @@ def test_parquet_beside_the_pack_reads_back_with_duckdb(
     ).fetchall()
     data = json.loads((tmp_path / "pack" / JSON_NAME).read_text())
     published = dict(data["tables"]["ced-by-highest-use"]["rows"])
-    labels = {
-        "drawn": "Drawn",
-        "aimed": "Aimed",
-        "red_dotted": "Red-dot",
-        "arced": "Arced",
-        "drive_stun": "Drive stun",
-        "angle_drive_stun": "Angled drive stun",
-        "fired": "Fired",
-        "not_stated": "Not stated",
-    }
+    labels = dict(HIGHEST_USE_ROWS)
     assert {labels[use]: n for use, n in rows} == {
         k: v for k, v in published.items() if k != "Total" and v
     }
