@@ -731,11 +731,10 @@ def decode_png(png: bytes) -> Pixels:
 def distinct_colours(png: bytes) -> int:
     """How many different pixel values (colour and alpha) a PNG has."""
     pixels = decode_png(png)
-    values = pixels.array().reshape(-1, pixels.channels).astype(np.uint32)
-    packed = np.zeros(len(values), dtype=np.uint32)
-    for channel in range(pixels.channels):
-        packed = (packed << 8) | values[:, channel]
-    return len(np.unique(packed))
+    flat = pixels.array().reshape(-1, pixels.channels)
+    padded = np.zeros((len(flat), 4), dtype=np.uint8)  # one 32-bit number a pixel
+    padded[:, : pixels.channels] = flat
+    return len(np.unique(padded.view(np.uint32)))
 
 
 def png_is_blank(png: bytes) -> bool:
