@@ -43,7 +43,7 @@ import struct
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,7 +544,7 @@ class Browser:
                 return dict(reply.get("result", {}))
             self._dispatch(reply)
 
-    def wait(self, condition: Any, deadline: float, waiting_for: str) -> None:
+    def wait(self, condition: Callable[[], bool], deadline: float, waiting_for: str) -> None:
         """Take events until ``condition()`` is true; :class:`BrowserTimeout` at the
         deadline."""
         while not condition():
