@@ -1,5 +1,5 @@
-"""Shared test settings: hypothesis profiles, paths to the bundled captures, and the register's
-databases (a SQLite file, a throw-away PostgreSQL server)."""
+"""Shared test settings: hypothesis profiles, paths to the bundled captures, the register's
+databases (a SQLite file, a throw-away PostgreSQL server) and a headless Chromium."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import URL
 
+from tests.browser_support import Browser, require_chromium
 from tests.postgres_support import PostgresServer, PostgresSetupError, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,3 +92,14 @@ def database_url(new_database_url: Callable[[], str]) -> str:
     """The URL of a fresh, empty database; the test runs once on SQLite and once on
     PostgreSQL, with the same assertions."""
     return new_database_url()
+
+
+# A headless Chromium for the pages taserlink writes (tests/browser_support.py).
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium shared by the module's tests (installed first if missing; one that
+    cannot be had fails the test with the reason), closed after the module."""
+    with Browser(require_chromium()) as running:
+        yield running
