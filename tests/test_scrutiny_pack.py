@@ -290,3 +290,23 @@ def test_parquet_beside_the_pack_reads_back_with_duckdb(
     assert {labels[use]: n for use, n in rows} == {
         k: v for k, v in published.items() if k != "Total" and v
     }
+
+
+def test_the_readme_makes_the_pack_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (ROOT / "README.md").read_text()
+    part = text[text.index("### scrutiny") :]
+    block = part[part.index("```sh\n") + 6 : part.index("```\n", part.index("```sh"))]
+    words = shlex.split(block.replace("\\\n", " "))
+    assert words[:2] == ["taserlink", "scrutiny"]
+    out = words.index("--out") + 1
+    words[out] = str(tmp_path / words[out])
+    monkeypatch.chdir(ROOT)
+    code, printed, err = _run(capsys, *words[1:])
+    assert (code, err) == (0, "")
+    expected = (FORCE_YEAR / "expected-scrutiny.txt").read_text()
+    assert printed.splitlines()[:-1] == expected.splitlines()[:-1]  # the folder differs
+    assert "11.1 times the rate of White people" in printed
+    assert "21 were discharges" in printed
+    assert (tmp_path / "scrutiny-2019" / "index.html").is_file()
