@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 __all__ = [
     "PALETTE",
@@ -180,6 +181,7 @@ def ratio_chart(
     low, high = min(ends) / 1.5, max(ends) * 1.5
     axes.set_xscale("log")
     axes.set_xlim(low, high)
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axes.axvline(1.0, color="#444444", linestyle="--", linewidth=1)
     for position, ratio, interval, mark in zip(positions, ratios, intervals, marks, strict=True):
         if interval is not None:

@@ -133,6 +133,8 @@ def _plot(pack_table: PackTable, public: bool) -> str:
         return ""
     labels = pack_table.column(0)
     cells = pack_table.column(1)
+    if not any(plots.number_of(cell) for cell in cells):
+        return ""  # nothing to draw: every count 0 or withheld (the table says which)
     colours = None
     if name == "ced-by-highest-use":
         discharged = {lab for value, lab in HIGHEST_USE_ROWS if value in DISCHARGES}
@@ -168,10 +170,11 @@ def _rates_plot(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _shown(cell: str) -> str:
+    """A count as shown, in words: ``<5`` is "fewer than 5", ``[c]`` "a withheld number of"."""
     if cell == PRIMARY:
         return "fewer than 5"
     if cell == WITHHELD:
-        return "withheld"
+        return "a withheld number of"
     return cell
 
 
@@ -194,8 +197,13 @@ def summary(scrutiny: Scrutiny, *, public: bool = False) -> tuple[str, ...]:
     lines = [
         f"From 1 April {year} to 31 March {year + 1}, officers' accounts record "
         f"{_shown(uses)} uses of Taser (one use is one device in one report).",
-        f"Of these, {_shown(discharges['Discharged'])} were discharges (fired, drive stun or "
-        f"angled drive stun) and {_shown(discharges['Not discharged'])} were not.",
+        (
+            "How many of them were discharges (fired, drive stun or angled drive stun) is "
+            "withheld in this version, so that no count under 5 can be worked out from it."
+            if WITHHELD in (discharges["Discharged"], discharges["Not discharged"])
+            else f"Of these, {_shown(discharges['Discharged'])} were discharges (fired, drive "
+            f"stun or angled drive stun) and {_shown(discharges['Not discharged'])} were not."
+        ),
         f"{_shown(under).capitalize()} uses were on people the officer perceived as under 18.",
     ]
     for row in pack_rates(scrutiny, public=public):

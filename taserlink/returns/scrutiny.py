@@ -414,41 +414,41 @@ def pack_tables(scrutiny: Scrutiny, *, public: bool = False) -> tuple[PackTable,
                 totalled=False,
             )
         )
-    counts = scrutiny.result.corroboration_counts()
-    tables.append(
-        _one_way(
-            "corroboration",
-            "What the device downloads say of each use",
-            "corroboration",
-            list(counts.items()),
-            "corroborated: the device shows the use the form claims; device_higher: the "
-            "device logged more than the form; device_lower: less; not_downloaded: no "
-            "download covers it; no_device: the form names no device.",
-            public,
-        )
-    )
-    if not public:
+    energy = scrutiny.energy
+    if energy is not None:  # with downloads: what they say
+        counts = scrutiny.result.corroboration_counts()
         tables.append(
-            PackTable(
-                "device-higher",
-                "Reports whose device shows a higher use than the form",
-                ("report", "start", "device", "highest_use", "device_highest_use"),
-                tuple(
-                    (
-                        r.use.report,
-                        utc_iso(r.use.start_ms) or "",
-                        r.use.device or "",
-                        r.use.highest_use,
-                        r.device_highest_use or "",
-                    )
-                    for r in scrutiny.device_higher()
-                ),
-                "Each report the device contradicts upward, for review.",
-                totalled=False,
+            _one_way(
+                "corroboration",
+                "What the device downloads say of each use",
+                "corroboration",
+                list(counts.items()),
+                "corroborated: the device shows the use the form claims; device_higher: the "
+                "device logged more than the form; device_lower: less; not_downloaded: no "
+                "download covers it; no_device: the form names no device.",
+                public,
             )
         )
-    energy = scrutiny.energy
-    if energy is not None:
+        if not public:
+            tables.append(
+                PackTable(
+                    "device-higher",
+                    "Reports whose device shows a higher use than the form",
+                    ("report", "start", "device", "highest_use", "device_highest_use"),
+                    tuple(
+                        (
+                            r.use.report,
+                            utc_iso(r.use.start_ms) or "",
+                            r.use.device or "",
+                            r.use.highest_use,
+                            r.device_highest_use or "",
+                        )
+                        for r in scrutiny.device_higher()
+                    ),
+                    "Each report the device contradicts upward, for review.",
+                    totalled=False,
+                )
+            )
         tables.append(
             _one_way(
                 "energy-applications",
@@ -503,7 +503,8 @@ def pack_tables(scrutiny: Scrutiny, *, public: bool = False) -> tuple[PackTable,
                     for row in pack_rates(scrutiny, public=public)
                 ),
                 "Uses per 10,000 residents of each group, and each group's rate divided by "
-                "White's with its 95 % confidence interval (Katz's log method).",
+                "White's with its 95 % confidence interval (Katz's log method); rounded to "
+                "two decimals here (scrutiny.json has them unrounded).",
                 totalled=False,
             )
         )
@@ -540,7 +541,7 @@ def _cell(value: str | int | float | None) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return repr(value)
+        return f"{value:.2f}"
     return str(value)
 
 
