@@ -28,6 +28,7 @@ from taserlink.cli import (
     match,
     reconcile,
     register,
+    report,
     scrutiny,
     show,
     verify,
@@ -72,6 +73,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
     reconcile,
     home_office,
     scrutiny,
+    report,
 )
 """The command modules, in the order ``--help`` lists them."""
 

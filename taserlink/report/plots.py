@@ -18,19 +18,24 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
+    "LANES",
     "PALETTE",
+    "Mark",
     "bar_chart",
     "number_of",
     "ratio_chart",
     "stacked_bars",
     "svg_of",
+    "timeline_chart",
 ]
 
 PALETTE: Final = (
@@ -197,4 +202,141 @@ def ratio_chart(
     axes.set_title(title, loc="left")
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
+    return svg_of(figure, name, title)
+
+
+LANES: Final = ("holster", "safety", "laser", "arc", "energy", "cartridge", "clock")
+"""The rows of a device timeline, top first: what kind of event each row holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One event on a device timeline.
+
+    Attributes:
+        lane: one of :data:`LANES`.
+        utc_ms: the event's corrected UTC (Unix ms).
+        bound_ms: its ± bound (ms), drawn as a line either side.
+        label: a short text written beside it (``DEPLOY bay 1 S9RBJ7PP1Q``), or ``""``.
+        kind: ``event``, ``energy`` (an energy application: its length drawn as a thick
+            bar) or ``deploy`` (a cartridge fired: a red diamond).
+        duration_ms: an energy application's length (ms).
+    """
+
+    lane: str
+    utc_ms: int
+    bound_ms: int
+    label: str = ""
+    kind: str = "event"
+    duration_ms: int = 0
+
+
+def _clock_text(ms: float) -> str:
+    when = datetime.fromtimestamp(ms / 1000, UTC)
+    return when.strftime("%H:%M:%S")
+
+
+def _lanes_axes(
+    axes: Any,
+    marks: Sequence[Mark],
+    lanes: Sequence[str],
+    span: tuple[int, int],
+    window: tuple[int, int] | None,
+    *,
+    labels: bool,
+) -> None:
+    row = {lane: len(lanes) - 1 - i for i, lane in enumerate(lanes)}
+    if window is not None:
+        axes.axvspan(window[0], window[1], color="#999999", alpha=0.18, lw=0)
+    placed: dict[str, int] = {}
+    for mark in sorted(marks, key=lambda m: (m.utc_ms, m.lane, m.label)):
+        y = row[mark.lane]
+        colour = PALETTE[3] if mark.kind == "deploy" else PALETTE[0]
+        if mark.bound_ms:
+            axes.plot(
+                (mark.utc_ms - mark.bound_ms, mark.utc_ms + mark.bound_ms),
+                (y, y),
+                color=colour,
+                alpha=0.5,
+                linewidth=1.5,
+                solid_capstyle="butt",
+            )
+        if mark.kind == "energy" and mark.duration_ms:
+            axes.plot(
+                (mark.utc_ms, mark.utc_ms + mark.duration_ms),
+                (y, y),
+                color=PALETTE[1],
+                linewidth=7,
+                solid_capstyle="butt",
+            )
+        marker = {"deploy": "D", "energy": "s"}.get(mark.kind, "o")
+        axes.plot([mark.utc_ms], [y], marker, color=colour, markersize=6 if marker == "o" else 7)
+        if labels and mark.label:
+            nth = placed.get(mark.lane, 0)  # alternate above and below within a lane
+            placed[mark.lane] = nth + 1
+            axes.annotate(
+                mark.label,
+                (mark.utc_ms, y),
+                xytext=(4, 7 if nth % 2 == 0 else -13),
+                textcoords="offset points",
+                fontsize=8,
+                color="#222222",
+            )
+    axes.set_xlim(span[0], span[1])
+    axes.set_ylim(-0.7, len(lanes) - 0.3)
+    axes.set_yticks(list(row.values()), list(row))
+    axes.xaxis.set_major_locator(MaxNLocator(7))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _clock_text(value)))
+    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+
+
+ZOOM_MARGIN_MS: Final = 20_000
+"""How far the zoomed panel of a timeline reaches beyond its first and last event (ms)."""
+
+
+def timeline_chart(
+    name: str,
+    title: str,
+    marks: Sequence[Mark],
+    span: tuple[int, int],
+    window: tuple[int, int] | None = None,
+) -> str:
+    """A device's events on corrected UTC, as SVG: one row per lane (:data:`LANES`, those
+    used), each event a point with its ± bound as a line, energy applications with their
+    length as a thick bar, deployments as red diamonds, and the incident ``window`` shaded.
+
+    The top panel shows the whole ``span``; when the events fill less than a quarter of it,
+    a second panel below zooms in on them (their first to last, ± :data:`ZOOM_MARGIN_MS`),
+    with each event labelled.
+
+    Args:
+        name: the plot's id stem (unique on the page).
+        title: the chart's title.
+        marks: the events, any order.
+        span: the time shown, UTC ms ``(from, to)``.
+        window: the incident window, UTC ms, or ``None``.
+    """
+    lanes = [lane for lane in LANES if any(m.lane == lane for m in marks)] or ["holster"]
+    first = min((m.utc_ms - m.bound_ms for m in marks), default=span[0])
+    last = max((m.utc_ms + m.bound_ms + m.duration_ms for m in marks), default=span[1])
+    zoom = bool(marks) and (last - first) * 4 < span[1] - span[0]
+    height = 0.9 + 0.42 * len(lanes)
+    figure = _figure(height * (2 if zoom else 1) + 0.3)
+    top = figure.add_subplot(2 if zoom else 1, 1, 1)
+    _lanes_axes(top, marks, lanes, span, window, labels=not zoom)
+    top.set_title(title, loc="left")
+    if window is not None:
+        top.text(window[0], -0.65, " incident window", va="bottom", color="#444444")
+    if zoom:
+        near = (first - ZOOM_MARGIN_MS, last + ZOOM_MARGIN_MS)
+        top.axvspan(near[0], near[1], fill=False, edgecolor="#444444", linewidth=0.8)
+        below = figure.add_subplot(2, 1, 2)
+        _lanes_axes(below, marks, lanes, near, window, labels=True)
+        below.set_title("the events, closer", loc="left", fontsize=9)
+        below.set_xlabel("corrected UTC (line: ± bound)")
+        figure.subplots_adjust(hspace=0.45)
+    else:
+        top.set_xlabel("corrected UTC (line: ± bound)")
     return svg_of(figure, name, title)

@@ -1,0 +1,136 @@
+"""``taserlink report --images DIR (--issues CSV | --register URL) --matches OUT.csv
+[--window FROM TO] [--roots DIR] --out DIR [--case FILE.jsonld]``: the examiner's report
+for court (design §8; **contract** for these options and the file names).
+
+Writes into ``DIR`` (made if missing), each atomically and byte for byte the same from the
+same inputs: ``report.html`` (self-contained: plots inline, nothing loaded from elsewhere)
+and ``report.pdf`` (the same page printed, by WeasyPrint: the ``pdf`` extra).  The report
+is :mod:`taserlink.report.court`'s: the summary, the chain of each recovered cartridge with
+its evidence, device timelines around the incident, each download's integrity, the clock
+models, the consistency findings, the method and its limits, and the provenance
+(docs/report.md).  Images, custody, match results and the window are read exactly as
+``taserlink link`` reads them.
+
+Output on stdout: the summary's lines and the files written.
+
+Exit codes: 0 the chain has no ``error`` finding; 1 it has; 2 bad input or usage (as
+``taserlink link``; the PDF renderer not installed — checked before any work); 3 an output
+that cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Final
+
+from taserlink.atomic import make_folder, write_atomic
+from taserlink.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    add_clock_options,
+    add_roots_option,
+    add_workers_option,
+    clock_settings,
+    root_paths,
+    trusted_roots,
+    workers_of,
+)
+from taserlink.errors import LinkError
+from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
+from taserlink.forensics.link import Window, image_paths
+from taserlink.register import open_register
+from taserlink.report.court import court_report, report_html, summary_lines
+from taserlink.report.pdf import pdf_of, require_pdf
+
+__all__ = ["HTML_NAME", "NAME", "PDF_NAME", "register", "run"]
+
+NAME: Final = "report"
+HTML_NAME: Final = "report.html"
+PDF_NAME: Final = "report.pdf"
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``report`` to the ``taserlink`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="the examiner's report for court: report.html and report.pdf",
+        description=(
+            "Write the examiner's report: for each recovered cartridge the chain to its "
+            "DEPLOY record, device, corrected UTC ± bound and officers with every step's "
+            "evidence, a timeline of each device around the incident, each download's "
+            "integrity, the clock models, the findings, the method and its limits, and the "
+            "inputs' SHA-256. Writes report.html (self-contained) and report.pdf. Exit 0 no "
+            "error finding, 1 an error finding, 2 bad input or usage, 3 output failure."
+        ),
+    )
+    parser.add_argument(
+        "--images", metavar="DIR", required=True, help="directory of dataport images (*.tdi)"
+    )
+    custody = parser.add_mutually_exclusive_group(required=True)
+    custody.add_argument(
+        "--issues",
+        metavar="ISSUES.csv",
+        help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
+    )
+    custody.add_argument(
+        "--register", metavar="URL", help="take custody from the store room's register"
+    )
+    parser.add_argument(
+        "--matches", metavar="OUT.csv", required=True, help="match results of 'taserlink match'"
+    )
+    parser.add_argument(
+        "--window",
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
+    )
+    parser.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
+    add_roots_option(parser)
+    add_clock_options(parser, "deployments")
+    add_workers_option(parser, "images and devices")
+    return parser
+
+
+def _window(texts: list[str] | None) -> Window | None:
+    if texts is None:
+        return None
+    try:
+        return Window(parse_utc(texts[0]), parse_utc(texts[1]))
+    except LinkError as error:
+        raise UsageError(f"--window: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Gather the report, write report.html and report.pdf, print the summary."""
+    require_pdf()
+    window = _window(args.window)
+    paths = image_paths(args.images)
+    if args.issues is not None:
+        issues = read_issues(args.issues)
+    else:
+        store = open_register(args.register)
+        try:
+            issues = issues_from_register(store, args.register)
+        finally:
+            store.close()
+    report = court_report(
+        paths,
+        issues,
+        args.matches,
+        window=window,
+        trust=trusted_roots(args),
+        roots=[str(p) for p in root_paths(args).paths],
+        clock=clock_settings(args),
+        workers=workers_of(args),
+    )
+    html = report_html(report)
+    pdf = pdf_of(html)
+    folder = make_folder(args.out)
+    write_atomic(folder / HTML_NAME, html)
+    write_atomic(folder / PDF_NAME, pdf)
+    for line in summary_lines(report):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(f"wrote {folder / HTML_NAME} and {folder / PDF_NAME}\n")
+    return EXIT_OK if report.ok else EXIT_FINDINGS
