@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from taserlink.cli import main
 from tests.apt_support import installed_or_install
 from tests.browser_support import Browser
-from tests.conftest import CAPTURES
+from tests.conftest import CAPTURES, ROOT
 
 SCENE = CAPTURES / "incident"
 WINDOW = ["2026-03-06T19:40:00Z", "2026-03-06T19:55:00Z"]
@@ -142,3 +143,26 @@ def test_bad_input_is_one_line_exit_2(
         argv[index + 2] = WINDOW[0]  # ends before it starts
     code, _, err = _run(capsys, "report", *argv, "--out", str(tmp_path / "r"))
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_quick_start_runs_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's main job, past its install: match, link, report, in a fresh folder."""
+    text = (ROOT / "README.md").read_text()
+    part = text[text.index("## Quick start") :]
+    line = part[part.index("```sh\n") + 6 : part.index("```\n", part.index("```sh"))].strip()
+    commands = [shlex.split(c) for c in line.split("; ")]
+    commands[0] = commands[0][commands[0].index("&&", commands[0].index("&&") + 1) + 1 :]
+    assert [c[:2] for c in commands] == [
+        [".venv/bin/taserlink", "match"],
+        [".venv/bin/taserlink", "link"],
+        [".venv/bin/taserlink", "report"],
+    ]
+    (tmp_path / "captures").symlink_to(CAPTURES)
+    monkeypatch.chdir(tmp_path)
+    codes = [_run(capsys, *command[1:])[0] for command in commands]
+    assert codes == [1, 1, 1]
+    assert (tmp_path / "matches.csv").is_file()
+    assert (tmp_path / "report" / "report.pdf").read_bytes().startswith(b"%PDF-")
