@@ -21,7 +21,15 @@ from taserlink.forensics.link import Linkage, Window, link
 from taserlink.forensics.matchfiles import read_matches
 from taserlink.format import read_image
 from taserlink.integrity import TrustStore
-from taserlink.report.case import CONTEXT, CaseFile, LinkStep, MatchStep, case_graph, case_jsonld
+from taserlink.report.case import (
+    CONTEXT,
+    CaseFile,
+    LinkStep,
+    MatchStep,
+    case_graph,
+    case_jsonld,
+    root_files,
+)
 from taserlink.timeline.times import utc_text
 from tests.case_support import case_validate
 
@@ -270,3 +278,26 @@ def test_the_match_file_without_its_provenance(linkage: Linkage, in_case_folder:
     (match,) = _actions(nodes, "match")
     assert "uco-action:object" not in match
     assert step.note in match["uco-core:description"][0]
+
+
+def test_trusted_roots_and_a_register(linkage: Linkage, tmp_path: Path) -> None:
+    """A roots directory gives its certificate files; with the issues from a register (no
+    issue file) the link action names the register in its description and its tool's
+    settings, and takes no issue file as input."""
+    folder = tmp_path / "roots"
+    folder.mkdir()
+    root = (CAPTURES / "test-root.pem").read_bytes()
+    (folder / "test-root.pem").write_bytes(root)
+    (folder / "README.txt").write_text("not a certificate\n")
+    (roots,) = root_files([folder])
+    assert (roots.path, roots.size) == (str(folder / "test-root.pem"), len(root))
+    assert roots.sha256 == hashlib.sha256(root).hexdigest()
+    images = {name: INCIDENT / name for name in NAMES}
+    nodes = _nodes(case_jsonld(images, link=LinkStep(linkage, roots=(roots,))))
+    (action,) = _actions(nodes, "link")
+    names = {nodes[i]["uco-core:name"] for i in _ids(action["uco-action:object"])}
+    assert names == {Path(n).name for n in NAMES} | {"test-root.pem"}
+    assert linkage.issues_source in action["uco-core:description"][0]
+    assert _ids(action["case-investigation:wasInformedBy"]) == sorted(
+        a["@id"] for a in _actions(nodes, "acquisition")
+    )

@@ -60,8 +60,10 @@ __all__ = [
     "CaseFile",
     "LinkStep",
     "MatchStep",
+    "ROOT_SUFFIXES",
     "case_graph",
     "case_jsonld",
+    "root_files",
 ]
 
 KB: Final = "http://example.org/kb/"
@@ -213,6 +215,33 @@ class LinkStep:
     version: str = __version__
 
 
+ROOT_SUFFIXES: Final = (".pem", ".crt", ".cer", ".der")
+"""The certificate files a trusted-roots directory is read for (as
+:meth:`taserlink.integrity.TrustStore.from_paths` reads it)."""
+
+
+def root_files(
+    paths: Iterable[str | os.PathLike[str]], role: str = "trusted roots"
+) -> tuple[CaseFile, ...]:
+    """The trusted roots' files, hashed: each file of ``paths``, and each certificate file
+    (:data:`ROOT_SUFFIXES`) directly in each directory of them, by name.
+
+    Raises:
+        ImageIOError: a path is missing or a file cannot be read.
+    """
+    found: list[CaseFile] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(
+                CaseFile.of_path(p, role)
+                for p in sorted(path.iterdir())
+                if p.suffix.lower() in ROOT_SUFFIXES and p.is_file()
+            )
+        else:
+            found.append(CaseFile.of_path(path, role))
+    return tuple(found)
+
+
 def _setting_text(value: object) -> str:
     if isinstance(value, str):
         return value
@@ -315,7 +344,7 @@ class _Graph:
 
     def tool(self, version: str, settings: Mapping[str, str] | None = None) -> str:
         """A ``uco-tool:Tool`` (``ConfiguredTool`` with its settings when given)."""
-        name, _, number = version.partition(" ") if " " in version else (TOOL_NAME, "", version)
+        name, _, number = version.rpartition(" ") if " " in version else (TOOL_NAME, "", version)
         if settings is None:
             node_id = self.ids.node("Tool", name, number)
             return self.add(
@@ -668,7 +697,6 @@ def case_graph(
         acquisitions.append(action_id)
         image_files[name] = file_id
         devices[image.identity.serial] = graph.ids.node("Device", image.identity.serial)
-        del image
     actions = list(acquisitions)
     match_file = None
     informed = list(acquisitions)
