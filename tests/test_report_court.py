@@ -19,6 +19,7 @@ import pytest
 from taserlink.cli import main
 from tests.apt_support import installed_or_install
 from tests.browser_support import Browser
+from tests.case_support import case_validate
 from tests.conftest import CAPTURES, ROOT
 
 SCENE = CAPTURES / "incident"
@@ -166,3 +167,19 @@ def test_the_quick_start_runs_as_written(
     assert codes == [1, 1, 1]
     assert (tmp_path / "matches.csv").is_file()
     assert (tmp_path / "report" / "report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_case_file_beside_the_report_conforms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = tmp_path / "case.jsonld"
+    code, out, err = _run(
+        capsys, "report", *ARGS, "--out", str(tmp_path / "r"), "--case", str(case)
+    )
+    assert (code, err) == (1, "") and str(case) in out
+    status, output = case_validate(case)
+    assert status == 0 and "Conforms: True" in output, output
+    text = case.read_text()
+    for name in ("report.html", "report.pdf"):
+        digest = hashlib.sha256((tmp_path / "r" / name).read_bytes()).hexdigest()
+        assert f'"@value": "{digest}"' in text, name

@@ -4,7 +4,9 @@ for court (design §8; **contract** for these options and the file names).
 
 Writes into ``DIR`` (made if missing), each atomically and byte for byte the same from the
 same inputs: ``report.html`` (self-contained: plots inline, nothing loaded from elsewhere)
-and ``report.pdf`` (the same page printed, by WeasyPrint: the ``pdf`` extra).  The report
+and ``report.pdf`` (the same page printed, by WeasyPrint: the ``pdf`` extra); with
+``--case FILE.jsonld``, the acquisition of each download and the analysis (the match and
+the linkage) as CASE/UCO (:mod:`taserlink.report.case`, docs/case.md).  The report
 is :mod:`taserlink.report.court`'s: the summary, the chain of each recovered cartridge with
 its evidence, device timelines around the incident, each download's integrity, the clock
 models, the consistency findings, the method and its limits, and the provenance
@@ -41,6 +43,7 @@ from taserlink.errors import LinkError
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import Window, image_paths
 from taserlink.register import open_register
+from taserlink.report.case import CaseFile, LinkStep, MatchStep, case_jsonld, root_files
 from taserlink.report.court import court_report, report_html, summary_lines
 from taserlink.report.pdf import pdf_of, require_pdf
 
@@ -87,6 +90,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
     )
     parser.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
+    parser.add_argument(
+        "--case",
+        metavar="FILE.jsonld",
+        help="also write the acquisition and the analysis as CASE/UCO JSON-LD (docs/case.md)",
+    )
     add_roots_option(parser)
     add_clock_options(parser, "deployments")
     add_workers_option(parser, "images and devices")
@@ -130,7 +138,23 @@ def run(args: argparse.Namespace) -> int:
     folder = make_folder(args.out)
     write_atomic(folder / HTML_NAME, html)
     write_atomic(folder / PDF_NAME, pdf)
+    if args.case is not None:
+        step = LinkStep(
+            report.linkage,
+            issues=None if args.issues is None else CaseFile.of_path(args.issues, "issue list"),
+            roots=root_files(report.roots),
+            outputs=(
+                CaseFile.of_bytes(str(folder / HTML_NAME), html, "report"),
+                CaseFile.of_bytes(str(folder / PDF_NAME), pdf, "report"),
+            ),
+            settings={"clock drift bound": f"{report.settings.max_drift_ppm:g} ppm"},
+        )
+        images = {image.name: image.name for image in report.images}
+        graph = case_jsonld(images, match=MatchStep.from_file(args.matches), link=step)
+        write_atomic(args.case, graph)
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
-    sys.stdout.write(f"wrote {folder / HTML_NAME} and {folder / PDF_NAME}\n")
+    written = [str(folder / HTML_NAME), str(folder / PDF_NAME)]
+    written += [] if args.case is None else [args.case]
+    sys.stdout.write(f"wrote {', '.join(written)}\n")
     return EXIT_OK if report.ok else EXIT_FINDINGS
