@@ -21,6 +21,8 @@ was made from.  Every structured output (``--json``, ``match --out``'s
   not by when it was read);
 - ``output`` (only in a provenance *file* beside an output): the output's path as given and
   its SHA-256.  A ``--json`` document has no ``output`` (it cannot hold its own digest).
+  A folder's ``provenance.json`` (:func:`write_folder_provenance`) has ``outputs`` instead,
+  a list, each file named relative to the folder.
 
 The same inputs, settings and command line give the same bytes: no time of writing, no
 host name, no absolute path that was not given.
@@ -76,6 +78,7 @@ __all__ = [
     "parse_provenance",
     "provenance_path",
     "read_provenance",
+    "write_folder_provenance",
     "write_provenance",
 ]
 
@@ -256,6 +259,29 @@ def write_provenance(
         OSError: it cannot be written.
     """
     write_atomic(path, dumps(provenance, folder=folder))
+
+
+def write_folder_provenance(
+    provenance: Provenance,
+    folder: str | os.PathLike[str],
+    names: Iterable[str],
+) -> str:
+    """Write :data:`FOLDER_NAME` into ``folder``: ``provenance`` with ``outputs``, the
+    files ``names`` (relative to ``folder``), each hashed once.  A folder's outputs are
+    named relative to it, so the folder can be moved and checked where it lies
+    (``cd DIR && sha256sum -c``), and the same inputs give the same bytes whatever the
+    folder is called.  Returns the path written (``folder`` as given joined with
+    :data:`FOLDER_NAME`).
+
+    Raises:
+        ProvenanceError: a written file cannot be read back.
+        OutputPathError, OSError: the provenance file cannot be written.
+    """
+    base = os.fspath(folder)
+    outputs = [Output(name, hash_file(os.path.join(base, name)).sha256) for name in names]
+    target = os.path.join(base, FOLDER_NAME)
+    write_provenance(provenance.with_outputs(*outputs), target, folder=True)
+    return target
 
 
 def read_provenance(path: str | os.PathLike[str]) -> Provenance:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -34,14 +34,18 @@ from sqlalchemy.engine import make_url
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.link.result import Linkage, LinkFinding, LinkKind
 from taserlink.forensics.results import MatchSettings
+from taserlink.format import Image
 from taserlink.integrity import TrustStore
+from taserlink.integrity.batch import Outcome
 from taserlink.provenance import (
     Input,
     Provenance,
     ProvenanceCheck,
+    ProvenanceError,
     ProvenanceKind,
     check_output,
     hash_file,
+    input_of_bytes,
     make_provenance,
 )
 from taserlink.register import Register
@@ -59,6 +63,8 @@ __all__ = [
     "matches_findings",
     "register_settings",
     "roots_settings",
+    "show_provenance",
+    "verify_provenance",
     "window_settings",
 ]
 
@@ -210,3 +216,26 @@ def link_provenance(
             **({} if register is None else dict(register)),
         },
     )
+
+
+def verify_provenance(outcomes: Sequence[Outcome], trust: TrustStore) -> Provenance:
+    """The provenance of ``taserlink verify``: every image (as hashed when it was verified;
+    a truncated image hashed here; an image that cannot be read at all is left out — the
+    output says why it was not verified) and the trusted roots' fingerprints."""
+    inputs = []
+    for outcome in outcomes:
+        if outcome.size is not None and outcome.sha256 is not None:
+            inputs.append(Input(outcome.path, outcome.size, outcome.sha256, "image"))
+            continue
+        try:
+            inputs.append(hash_file(outcome.path, "image"))
+        except ProvenanceError:
+            continue
+    return make_provenance(inputs, roots_settings(trust))
+
+
+def show_provenance(images: Sequence[tuple[str, Image]], clock: ClockSettings) -> Provenance:
+    """The provenance of ``taserlink show``: the image shown and every ``--also`` image
+    (path as given, hashed from the bytes read) and the clock settings."""
+    inputs = [input_of_bytes(path, image.data, "image") for path, image in images]
+    return make_provenance(inputs_in_order(inputs), clock_settings(clock))
