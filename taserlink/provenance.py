@@ -47,6 +47,7 @@ import enum
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -298,6 +299,8 @@ def read_provenance(path: str | os.PathLike[str]) -> Provenance:
     """
     shown = os.fspath(path)
     try:
+        if not stat.S_ISREG(os.stat(shown).st_mode):  # a FIFO would block, a folder fail
+            raise ProvenanceError("not a regular file", shown)
         with open(shown, "rb") as stream:
             data = stream.read(MAX_PROVENANCE_BYTES + 1)
     except OSError as error:

@@ -63,8 +63,10 @@ from collections.abc import Iterator
 from typing import Any, Final, TextIO
 
 from taserlink.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
+    CommandError,
     UsageError,
     add_clock_options,
     add_output_options,
@@ -75,7 +77,7 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
-from taserlink.errors import LinkError
+from taserlink.errors import InputFileError, LinkError
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import (
     CartridgeEvent,
@@ -234,8 +236,14 @@ def run(args: argparse.Namespace) -> int:
             custody["register"] = register_settings(register, args.register)
         finally:
             register.close()
-    matches = read_matches(args.matches)
     checked = check_matches(args.matches)
+    try:
+        matches = read_matches(args.matches)
+    except InputFileError as error:
+        changed = [f.message for f in checked.findings if f.severity is Severity.ERROR]
+        if not changed:
+            raise
+        raise CommandError(f"{error}; {changed[0]}", EXIT_BAD_INPUT) from None
     trust = trusted_roots(args)
     clock = clock_settings(args)
     result = link(

@@ -397,8 +397,9 @@ class ImageSummary:
         verified: ``True`` passed verification (no ``error`` finding), ``False`` failed,
             ``None`` not verified (no trust store given).
         problems: the verification's ``error`` findings, one line each.
-        size: the image's size in bytes (0 when not known: an image given parsed).
-        sha256: the SHA-256 of its bytes (hex), for the provenance.
+        size: the image's size in bytes.
+        sha256: the SHA-256 of its bytes (hex, hashed from the bytes surveyed), for the
+            provenance.
     """
 
     name: str
