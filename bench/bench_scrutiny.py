@@ -29,7 +29,6 @@ import contextlib
 import io
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import matplotlib
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             base = ["--accounts", str(accounts), "--year", "2019"]
             returned, _ = best_of(
                 args.repeat,
-                lambda: _quiet(["home-office", *base, "--out", str(folder / "ho")]),
+                lambda base=base: _quiet(["home-office", *base, "--out", str(folder / "ho")]),
             )
             result = home_office_return(read_accounts(accounts).accounts, 2019)
             scaled = DERBYSHIRE_2011 if uses <= 1_000 else None
@@ -97,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             pop = ["--population", str(population)] if uses <= 1_000 else []
             whole, code = best_of(
                 args.repeat,
-                lambda: _quiet(["scrutiny", *base, *pop, "--out", str(folder / "pack")]),
+                lambda base=base, pop=pop: _quiet(
+                    ["scrutiny", *base, *pop, "--out", str(folder / "pack")]
+                ),
             )
             assert code == 0
             worst = max(worst, whole)
