@@ -382,3 +382,11 @@ def test_home_office_provenance(station: Path) -> None:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_match_out_refuses_a_provenance_path_it_may_not_write(scene: Path) -> None:
+    (scene / "matches.csv.provenance.json").mkdir()
+    code, _, err = _run(scene, *MATCH, "--out", "matches.csv")
+    assert code == 2 and err.count("\n") == 1  # one line: the refusal
+    assert "matches.csv.provenance.json" in err
+    assert not (scene / "matches.csv").exists()  # refused before anything is written
