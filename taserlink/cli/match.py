@@ -163,14 +163,16 @@ def run(args: argparse.Namespace) -> int:
     rows = match_reads(
         reads, serials, scheme=SCHEME, model=model, settings=settings, workers=args.workers
     )
-    provenance = match_provenance(
-        args.reads,
-        args.serials,
-        model=model,
-        model_file=args.model,
-        settings=settings,
-        scheme=SCHEME,
-    )
+    provenance = None
+    if args.out is not None or args.json:  # the CSV on stdout carries none: nothing to hash
+        provenance = match_provenance(
+            args.reads,
+            args.serials,
+            model=model,
+            model_file=args.model,
+            settings=settings,
+            scheme=SCHEME,
+        )
     if args.out is not None:
         try:
             write_matches(rows, args.out, provenance=provenance)
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
             "model": model.note,
             "settings": dataclasses.asdict(settings),
             "rows": [row_as_dict(row) for row in rows],
-            "provenance": provenance.as_dict(),
+            "provenance": None if provenance is None else provenance.as_dict(),
         }
         sys.stdout.write(json.dumps(document, indent=1) + "\n")
     elif args.out is None:
