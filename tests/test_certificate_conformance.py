@@ -170,7 +170,7 @@ def test_verify_in_a_real_process_prints_no_warning(
     )
     assert done.stderr == ""
     assert done.returncode == 0
-    (result,) = json.loads(done.stdout)
+    (result,) = json.loads(done.stdout)["images"]
     kinds = [(f["kind"], f["severity"]) for f in result["findings"]]
     assert kinds == [(CONFORMANCE, "warning")] * 2
     messages = sorted(f["message"] for f in result["findings"])

@@ -450,14 +450,17 @@ def test_host_set_anchors_place_a_deploy_no_download_reaches(tmp_path: Path) -> 
     assert (code, err) == (0, "")
     (deployment,) = off["links"][0]["deployments"]
     assert deployment["utc"] is None
-    assert [f["kind"] for f in off["findings"]] == [LinkKind.UNCORRECTED_TIME.value]
+    assert [f["kind"] for f in off["findings"]] == [
+        LinkKind.UNCORRECTED_TIME.value,
+        LinkKind.MATCHES_NO_PROVENANCE.value,  # a match file written by hand
+    ]
     code, on, err = _json("--host-set-anchors", **inputs)
     assert (code, err) == (0, "")
     (deployment,) = on["links"][0]["deployments"]
     assert on["links"][0]["serial"] == serial
     assert parse_utc(deployment["utc_earliest"]) <= fired_at <= parse_utc(deployment["utc_latest"])
     assert deployment["bound_ms"] < 3_000
-    assert on["findings"] == []
+    assert [f["kind"] for f in on["findings"]] == [LinkKind.MATCHES_NO_PROVENANCE.value]
     (described,) = [d["clock_model"] for d in on["devices"]]
     assert any("host clock sets taken as UTC anchors" in line for line in described)
     assert any(line.lstrip().startswith("host clock set seq ") for line in described)

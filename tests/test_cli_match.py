@@ -182,7 +182,12 @@ def test_out_is_written_and_read_back(tmp_path: Path, serials: Path) -> None:
         ("E1", "match", 4),
         ("E2", "none", 2),
     ]
-    assert sorted(os.listdir(tmp_path)) == ["out.csv", "reads.csv", "serials.txt"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "out.csv",
+        "out.csv.provenance.json",
+        "reads.csv",
+        "serials.txt",
+    ]
 
 
 def test_json_output(tmp_path: Path, serials: Path) -> None:

@@ -57,11 +57,16 @@ def _run(*argv: str) -> tuple[int, str, str]:
 
 
 def _json(*argv: str) -> tuple[int, list[dict[str, Any]], str]:
-    """``taserlink verify --json argv...``: exit code, the parsed array, stderr."""
+    """``taserlink verify --json argv...``: exit code, the images' objects, stderr (the
+    provenance block checked to name every readable image)."""
     code, out, err = _run("verify", "--json", *argv)
     parsed = json.loads(out)
-    assert isinstance(parsed, list)
-    return code, parsed, err
+    assert isinstance(parsed, dict) and list(parsed) == ["images", "provenance"]
+    images = parsed["images"]
+    assert isinstance(images, list)
+    named = [i["path"] for i in parsed["provenance"]["inputs"]]
+    assert named == [e["path"] for e in images if Path(e["path"]).is_file()]
+    return code, images, err
 
 
 def _kinds(entry: dict[str, Any]) -> set[str]:
@@ -465,7 +470,7 @@ def test_verify_as_a_process(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2
-    entries = json.loads(done.stdout)
+    entries = json.loads(done.stdout)["images"]
     assert [set(entry) for entry in entries[:-1]] == [IMAGE_KEYS] * len(CAPTURE_ARGS)
     assert all(entry["ok"] for entry in entries[:-1])
     assert "error" in entries[-1]

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS = (
     ("errors",),
     ("serials", "atomic", "findings", "workers", "spreadsheet"),
+    ("provenance",),
     ("format",),
     ("usb", "integrity", "timeline"),
     ("device", "emulator"),

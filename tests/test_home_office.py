@@ -5,12 +5,14 @@ input in one line, and corroboration with the worked example ``captures/station-
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from taserlink import __version__
 from taserlink.cli import main
 from taserlink.errors import ReturnError
 from taserlink.postuse.accounts import write_accounts
@@ -60,7 +62,23 @@ def test_the_files_their_headers_and_reproducible_bytes(
             capsys, "home-office", "--accounts", str(accounts), "--year", "2019", "--out", str(out)
         )
         assert code == 0, err
-    assert sorted(p.name for p in outs[0].iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in outs[0].iterdir()) == sorted([*FILES, "provenance.json"])
+    for name in [*FILES, "provenance.json"]:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes()
+    provenance = json.loads((outs[0] / "provenance.json").read_text())
+    assert provenance["inputs"] == [
+        {
+            "path": str(accounts),
+            "size": accounts.stat().st_size,
+            "sha256": hashlib.sha256(accounts.read_bytes()).hexdigest(),
+            "role": "accounts",
+        }
+    ]
+    assert provenance["settings"]["year"] == 2019 and provenance["version"] == __version__
+    assert sorted(o["path"] for o in provenance["outputs"]) == sorted(FILES)
+    for output in provenance["outputs"]:
+        data = (outs[0] / output["path"]).read_bytes()
+        assert output["sha256"] == hashlib.sha256(data).hexdigest()
     for name in FILES:
         data = (outs[0] / name).read_bytes()
         assert data == (outs[1] / name).read_bytes()

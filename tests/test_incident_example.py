@@ -236,10 +236,33 @@ def test_every_read_parses_and_has_its_truth() -> None:
 
 
 # -- the examiner's run ----------------------------------------------------------------------
-def test_match_reproduces_the_expected_output() -> None:
-    code, out = TOOL.run_taserlink(SCENE, TOOL.MATCH_ARGS)
+def test_match_reproduces_the_expected_output(tmp_path: Path) -> None:
+    for name in ("reads.csv", "serials.txt"):
+        (tmp_path / name).write_bytes((SCENE / name).read_bytes())
+    code, out = TOOL.run_taserlink(tmp_path, TOOL.MATCH_ARGS)
     assert code == 1  # E3 and E4 have no match
+    assert out == b""
+    for name in ("expected-matches.csv", "expected-matches.csv.provenance.json"):
+        assert (tmp_path / name).read_bytes() == (SCENE / name).read_bytes(), name
+    code, out = TOOL.run_taserlink(tmp_path, TOOL.MATCH_ARGS[:-2])  # on stdout: the same CSV
     assert out == (SCENE / "expected-matches.csv").read_bytes()
+
+
+def test_the_expected_match_file_is_as_its_provenance_says() -> None:
+    provenance = json.loads((SCENE / "expected-matches.csv.provenance.json").read_text())
+    assert provenance["output"] == {
+        "path": "expected-matches.csv",
+        "sha256": hashlib.sha256((SCENE / "expected-matches.csv").read_bytes()).hexdigest(),
+    }
+    for given in provenance["inputs"]:
+        data = (SCENE / given["path"]).read_bytes()
+        assert (given["size"], given["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    link = json.loads((SCENE / "expected-link.json").read_text())
+    assert not any(f["kind"].startswith("matches_") for f in link["findings"])
+    assert [i["path"] for i in link["provenance"]["inputs"]][-2:] == [
+        "expected-matches.csv",
+        "expected-matches.csv.provenance.json",
+    ]
 
 
 def test_match_gives_the_answers_the_truth_expects() -> None:

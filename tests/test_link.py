@@ -697,7 +697,8 @@ def test_finding_kinds_have_stable_values() -> None:
         "cartridge_not_issued", "cartridge_not_out", "other_officer", "device_not_listed",
         "device_not_out", "deployed_twice", "outside_window", "uncorrected_time", "no_deploy",
         "ambiguous_match", "unmatched_exhibit", "unrecovered_deploy", "unverified_image",
-        "images_not_verified", "clock_model", "cartridge_moved",
+        "images_not_verified", "clock_model", "cartridge_moved", "matches_changed",
+        "matches_bad_provenance", "matches_no_provenance",
     }  # fmt: skip
 
 

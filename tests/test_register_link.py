@@ -87,6 +87,17 @@ def test_link_from_the_register_is_link_from_the_issue_list(tmp_path: Path) -> N
     from_register = _link("--register", url)
     assert from_register.pop("issues") == url
     from_file.pop("issues")
+    by_file, by_register = from_file.pop("provenance"), from_register.pop("provenance")
+    assert isinstance(by_file, dict) and isinstance(by_register, dict)
+    assert [i["role"] for i in by_file["inputs"]] == ["image"] * 3 + [
+        "issues",
+        "matches",
+        "provenance",
+    ]
+    assert [i["role"] for i in by_register["inputs"]] == ["image"] * 3 + ["matches", "provenance"]
+    assert by_register["settings"]["register"] == url
+    assert by_register["settings"]["ledger_entries"] > 0
+    assert "register" not in by_file["settings"]
     assert _without_places(from_register) == _without_places(from_file)
     assert "(ledger entry " in json.dumps(from_register["findings"])
     exported = tmp_path / "exported.csv"
@@ -94,6 +105,7 @@ def test_link_from_the_register_is_link_from_the_issue_list(tmp_path: Path) -> N
     assert code == 0 and "wrote 21 issues" in out
     again = _link("--issues", str(exported))
     again.pop("issues")
+    again.pop("provenance")
     assert _without_places(again) == _without_places(from_file)
     assert {(i.serial, i.officer, i.issued_ms, i.returned_ms) for i in read_issues(exported)} == {
         (i.serial, i.officer, i.issued_ms, i.returned_ms)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import importlib.util
 import io
 import json
@@ -78,8 +79,32 @@ def test_the_pack_its_rates_and_reproducible_bytes(
     assert round(black["ratio_to_white"], 1) == 11.1
     assert black["ci_low"] < black["ratio_to_white"] < black["ci_high"]
     assert data["uses"] == 211 and data["year"] == 2019 and data["public"] is False
-    accounts_sha = data["inputs"][0]["sha256"]
-    assert data["inputs"][0]["role"] == "accounts" and len(accounts_sha) == 64
+    provenance = data["provenance"]
+    assert list(provenance) == ["tool", "version", "inputs", "settings"]
+    assert provenance["inputs"][0] == {
+        "path": str(accounts),
+        "size": accounts.stat().st_size,
+        "sha256": hashlib.sha256(accounts.read_bytes()).hexdigest(),
+        "role": "accounts",
+    }
+    assert provenance["inputs"][1]["sha256"] == hashlib.sha256(POPULATION.read_bytes()).hexdigest()
+    assert provenance["settings"] == {
+        "year": 2019,
+        "from_date": "2019-04-01",
+        "to_date": "2020-03-31",
+        "time_zone": "Europe/London",
+        "public": False,
+    }
+    beside = json.loads((tmp_path / "one" / "provenance.json").read_text())
+    assert {k: v for k, v in beside.items() if k != "outputs"} == provenance
+    assert sorted(o["path"] for o in beside["outputs"]) == [
+        n for n in names if n != "provenance.json"
+    ]
+    for output in beside["outputs"]:
+        data_of = (tmp_path / "one" / output["path"]).read_bytes()
+        assert output["sha256"] == hashlib.sha256(data_of).hexdigest()
+    page = (tmp_path / "one" / INDEX).read_text()
+    assert provenance["inputs"][0]["sha256"] in page and "public false" in page
     assert "Black people were subject to Taser use at 11.1 times" in text
     # every table's CSV holds what scrutiny.json holds
     for name, table in data["tables"].items():
@@ -165,7 +190,7 @@ def test_station_month_device_figures(tmp_path: Path, capsys: pytest.CaptureFixt
     ]
     data = json.loads((tmp_path / JSON_NAME).read_text())
     assert data["rates"] == []
-    assert len([i for i in data["inputs"] if i["role"] == "download"]) == 30
+    assert len([i for i in data["provenance"]["inputs"] if i["role"] == "image"]) == 30
     lengths = dict(rows_of(tmp_path / "energy-applications.csv")[1:])
     assert lengths == {"Up to 5 s": "8", "Over 5 s to 20 s": "1", "Over 20 s": "0", "Total": "9"}
     code, _, err = _run(

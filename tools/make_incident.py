@@ -825,7 +825,17 @@ def _store_room(scene: Scene) -> dict[str, bytes]:
     }
 
 
-MATCH_ARGS = ("match", "--reads", "reads.csv", "--serials", "serials.txt")
+MATCH_ARGS = (
+    "match",
+    "--reads",
+    "reads.csv",
+    "--serials",
+    "serials.txt",
+    "--out",
+    "expected-matches.csv",
+)
+"""``taserlink match`` as the examiner runs it: the CSV and its provenance file
+(``expected-matches.csv.provenance.json``) written beside the scene."""
 LINK_ARGS = (
     "link",
     "--images",
@@ -865,8 +875,9 @@ def expected_outputs(folder: Path) -> tuple[dict[str, bytes], dict[str, int]]:
     outputs by name, and each run's exit code."""
     files: dict[str, bytes] = {}
     codes: dict[str, int] = {}
-    codes["match"], files["expected-matches.csv"] = run_taserlink(folder, MATCH_ARGS)
-    (folder / "expected-matches.csv").write_bytes(files["expected-matches.csv"])
+    codes["match"], _ = run_taserlink(folder, MATCH_ARGS)
+    for name in ("expected-matches.csv", "expected-matches.csv.provenance.json"):
+        files[name] = (folder / name).read_bytes()
     codes["link"], files["expected-link.txt"] = run_taserlink(folder, LINK_ARGS)
     codes["link --json"], files["expected-link.json"] = run_taserlink(
         folder, (*LINK_ARGS, "--json")
@@ -935,7 +946,7 @@ def readme(scene: Scene, files: dict[str, bytes], codes: dict[str, int]) -> str:
     n_issues = len(scene.issue_rows)
     n_reads = len(scene.reads)
     made = [
-        f"`expected-matches.csv` is what `taserlink match` printed (exit {codes['match']})",
+        f"`expected-matches.csv` is what `taserlink match --out` wrote (exit {codes['match']})",
         "`expected-link.txt` and `expected-link.json` are what `taserlink link` printed "
         f"(exit {codes['link']}), as text and with `--json`",
     ]
@@ -1012,7 +1023,9 @@ in lower case, some torn, some with the examiner's confidence):
 - `truth.json` — what really happened: the true serial of every tag, each `DEPLOY` with its
   true UTC, the device clocks, the decoy and the planted inconsistency.
 - `expected-matches.csv`, `expected-link.txt`, `expected-link.json` — what an examiner's
-  run prints.
+  run prints; `expected-matches.csv.provenance.json` — what `match --out` writes beside
+  its CSV: the reads and serials by size and SHA-256, the model and settings, and the CSV's
+  SHA-256, which `link` checks (docs/provenance.md).
 
 {expected}
 
@@ -1035,6 +1048,7 @@ In this folder or the copy, the same commands reproduce the expected outputs byt
 
 ```sh
 taserlink match --reads reads.csv --serials serials.txt | diff - expected-matches.csv
+sha256sum reads.csv serials.txt expected-matches.csv  # = expected-matches.csv.provenance.json
 taserlink link --images images --issues issues.csv --matches expected-matches.csv \\
     --window {window} --roots ../test-root.pem \\
     | diff - expected-link.txt

@@ -7,7 +7,10 @@ Writes into ``DIR`` (made if missing), each file atomically and byte-reproducibl
 ``reports.csv`` (one row per use, columns
 :data:`~taserlink.returns.homeoffice.REPORT_COLUMNS`) and the four published tables
 ``ced-by-highest-use.csv``, ``ced-by-age.csv``, ``ced-by-ethnicity.csv``,
-``ced-by-health.csv``.  The counting rules are :mod:`taserlink.returns.counting`'s, the
+``ced-by-health.csv``, and ``provenance.json``: what the files were made from (the
+accounts, column map, downloads and issue list by size and SHA-256, the year and the clock
+and roots settings) and each file's SHA-256 (``outputs``; docs/provenance.md).  The
+counting rules are :mod:`taserlink.returns.counting`'s, the
 corroboration values :mod:`taserlink.returns.homeoffice`'s (docs/returns.md).
 
 ``--parquet DIR`` also writes the uses (and, with ``--images``, every episode of the
@@ -27,8 +30,8 @@ reconcile`` is where custody is judged).
 Output on stdout: a text summary (the year, the uses, each table, the corroboration
 counts), or with ``--json`` the same as one object
 (:meth:`~taserlink.returns.homeoffice.HomeOfficeReturn.as_dict` with ``accounts``,
-``out`` and ``files``, and with ``--parquet`` ``parquet``: the files written, relative to
-its folder).
+``out`` and ``files``, with ``--parquet`` ``parquet``: the files written, relative to
+its folder, and ``provenance``: the block of ``provenance.json`` without its outputs).
 
 Exit codes: 0 done; 2 bad input or usage (a bad year, an unreadable accounts file —
 named with its line —, an unreadable download, ``--parquet`` without pyarrow, a
@@ -43,7 +46,8 @@ import sys
 from typing import Any, Final, TextIO
 
 from taserlink.cli.common import EXIT_OK
-from taserlink.cli.year_return import add_return_options, return_of
+from taserlink.cli.year_return import add_return_options, provenance_of, return_of
+from taserlink.provenance import write_folder_provenance
 from taserlink.returns.homeoffice import HomeOfficeReturn, write_return
 from taserlink.returns.parquet import write_parquet
 
@@ -78,7 +82,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Count the return, write its files into ``args.out``, summarise it on stdout."""
     accounts, result = return_of(args)
+    provenance = provenance_of(args, accounts, result)
     written = write_return(result, args.out)
+    write_folder_provenance(provenance, args.out, [p.name for p in written])
     parquet = () if args.parquet is None else write_parquet(result, args.parquet, accounts=accounts)
     if args.json:
         data = result.as_dict()
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         data["files"] = [p.name for p in written]
         if args.parquet is not None:
             data["parquet"] = [p.relative_to(args.parquet).as_posix() for p in parquet]
+        data["provenance"] = provenance.as_dict()
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
     else:
         write_text(result, sys.stdout)

@@ -38,7 +38,15 @@ Output:
   deployment.  Findings about no recovered cartridge (images, unmatched exhibits, other
   deployments) are not in the CSV: use ``--json`` for the whole result;
 - ``--json``: one object, :meth:`taserlink.forensics.link.Linkage.as_dict` with the
-  ``matches`` path added (keys :data:`JSON_KEYS`).
+  ``matches`` path and ``provenance`` added (keys :data:`JSON_KEYS`):
+  :func:`taserlink.forensics.provenance.link_provenance` — every image, the issue list (or
+  the register's identity and ledger length), the match file and its provenance file, each
+  with size and SHA-256; the window, clock settings and trusted roots' fingerprints.
+
+The match file is checked against ``OUT.csv.provenance.json`` beside it when there is one
+(:func:`taserlink.forensics.provenance.check_matches`): an edited or truncated match file is
+a ``matches_changed`` error finding, an unreadable provenance file ``matches_bad_provenance``
+(warning), none at all ``matches_no_provenance`` (info).
 
 Exit codes: 0 no ``error`` finding; 1 some ``error`` finding; 2 bad input or usage (a
 directory with no image, an image or table that cannot be read or is malformed — the
@@ -55,8 +63,10 @@ from collections.abc import Iterator
 from typing import Any, Final, TextIO
 
 from taserlink.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_FINDINGS,
     EXIT_OK,
+    CommandError,
     UsageError,
     add_clock_options,
     add_output_options,
@@ -67,7 +77,7 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
-from taserlink.errors import LinkError
+from taserlink.errors import InputFileError, LinkError
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import (
     CartridgeEvent,
@@ -81,7 +91,14 @@ from taserlink.forensics.link import (
     link,
 )
 from taserlink.forensics.matchfiles import format_score, read_matches
+from taserlink.forensics.provenance import (
+    check_matches,
+    link_provenance,
+    matches_findings,
+    register_settings,
+)
 from taserlink.forensics.results import MatchStatus
+from taserlink.provenance import hash_file
 from taserlink.register import open_register
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import device_time_text, utc_text
@@ -123,6 +140,7 @@ JSON_KEYS: Final = (
     "links",
     "unmatched",
     "findings",
+    "provenance",
 )
 """Keys of the ``--json`` object."""
 
@@ -207,28 +225,42 @@ def run(args: argparse.Namespace) -> int:
     """
     window = _window(args.window)
     images = {str(path): path for path in image_paths(args.images)}
+    custody: dict[str, Any] = {}
     if args.issues is not None:
         issues = read_issues(args.issues)
+        custody["issues"] = hash_file(args.issues, "issues")
     else:
         register = open_register(args.register)
         try:
             issues = issues_from_register(register, args.register)
+            custody["register"] = register_settings(register, args.register)
         finally:
             register.close()
-    matches = read_matches(args.matches)
+    checked = check_matches(args.matches)
+    try:
+        matches = read_matches(args.matches)
+    except InputFileError as error:
+        changed = [f.message for f in checked.findings if f.severity is Severity.ERROR]
+        if not changed:
+            raise
+        raise CommandError(f"{error}; {changed[0]}", EXIT_BAD_INPUT) from None
     trust = trusted_roots(args)
+    clock = clock_settings(args)
     result = link(
         images,
         issues,
         matches,
         window=window,
         trust=trust,
-        clock=clock_settings(args),
+        clock=clock,
         workers=workers_of(args),
+        findings=matches_findings(checked),
     )
     if args.output == "json":
         data = result.as_dict()
         data["matches"] = args.matches
+        provenance = link_provenance(result, checked, trust=trust, clock=clock, **custody)
+        data["provenance"] = provenance.as_dict()
         sys.stdout.write(json.dumps({key: data[key] for key in JSON_KEYS}, indent=1) + "\n")
     elif args.output == "csv":
         write_csv(result, sys.stdout)

@@ -13,11 +13,16 @@ Output:
 - ``OUT.csv`` (columns :data:`~taserlink.forensics.matchfiles.MATCH_COLUMNS`) to ``--out``,
   written atomically (an existing file is replaced only once the new one is complete, and
   only a regular file: :mod:`taserlink.atomic`), or to stdout without ``--out``; cells
-  spreadsheet-safe either way (:mod:`taserlink.spreadsheet`);
-- ``--json``: one JSON object on stdout, ``{"model", "settings", "rows"}`` — the model's
-  note, the settings (``p_outside``, ``match_threshold``, ``grouping_factor``) and one
-  object per row with the keys of ``OUT.csv`` (scores as full-precision numbers or null,
-  ``reads`` a number).  With ``--out`` too, the CSV still goes to ``--out``;
+  spreadsheet-safe either way (:mod:`taserlink.spreadsheet`); with ``--out``, also
+  ``OUT.csv.provenance.json`` beside it (**contract**, design §8): the reads, serials and
+  model file with sizes and SHA-256s, the model and settings, and ``output`` — ``OUT.csv``'s
+  path as given and SHA-256 (:func:`taserlink.forensics.provenance.match_provenance`,
+  docs/provenance.md);
+- ``--json``: one JSON object on stdout, ``{"model", "settings", "rows", "provenance"}`` —
+  the model's note, the settings (``p_outside``, ``match_threshold``, ``grouping_factor``),
+  one object per row with the keys of ``OUT.csv`` (scores as full-precision numbers or null,
+  ``reads`` a number) and the provenance block (without ``output``).  With ``--out`` too,
+  the CSV still goes to ``--out``;
 - on stderr, one line: exhibits, rows by status, exhibits without a match, the model's
   note and the settings.
 
@@ -58,6 +63,7 @@ from taserlink.forensics.matchfiles import (
     row_as_dict,
     write_matches,
 )
+from taserlink.forensics.provenance import match_provenance
 from taserlink.forensics.results import (
     DEFAULT_MATCH_THRESHOLD,
     DEFAULT_P_OUTSIDE,
@@ -72,7 +78,7 @@ from taserlink.workers import usable_cores
 __all__ = ["NAME", "JSON_KEYS", "exit_code", "register", "run", "summary"]
 
 NAME: Final = "match"
-JSON_KEYS: Final = ("model", "settings", "rows")
+JSON_KEYS: Final = ("model", "settings", "rows", "provenance")
 """Keys of the ``--json`` object."""
 SCHEME: Final = CARTRIDGE_SCHEME
 """The serial scheme matched against."""
@@ -157,9 +163,19 @@ def run(args: argparse.Namespace) -> int:
     rows = match_reads(
         reads, serials, scheme=SCHEME, model=model, settings=settings, workers=args.workers
     )
+    provenance = None
+    if args.out is not None or args.json:  # the CSV on stdout carries none: nothing to hash
+        provenance = match_provenance(
+            args.reads,
+            args.serials,
+            model=model,
+            model_file=args.model,
+            settings=settings,
+            scheme=SCHEME,
+        )
     if args.out is not None:
         try:
-            write_matches(rows, args.out)
+            write_matches(rows, args.out, provenance=provenance)
         except OSError as error:
             raise CommandError(
                 f"cannot write {args.out}: {error.strerror or error}", EXIT_FAILURE
@@ -169,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
             "model": model.note,
             "settings": dataclasses.asdict(settings),
             "rows": [row_as_dict(row) for row in rows],
+            "provenance": None if provenance is None else provenance.as_dict(),
         }
         sys.stdout.write(json.dumps(document, indent=1) + "\n")
     elif args.out is None:

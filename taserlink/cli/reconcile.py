@@ -16,7 +16,13 @@ Output:
   line each — then the counts of every finding kind and of the episodes;
 - ``--csv``: one row per finding, columns :data:`CSV_COLUMNS`;
 - ``--json``: ``{"episodes", "findings", "counts", "settings", "downloads",
-  "clock_warnings"}`` (the first two as design §8 fixes them).
+  "clock_warnings", "accounts", "provenance"}`` (the first two as design §8 fixes them;
+  ``provenance`` :func:`taserlink.postuse.provenance.reconcile_provenance`: every download,
+  the accounts, the column map and the issue list by size and SHA-256 — or the register's
+  identity and ledger length —, the tolerance, period, clock settings and trusted roots'
+  fingerprints; docs/provenance.md).
+
+``reconcile`` reads no match file, so it has no match file to check.
 
 Exit codes: 0 no ``error`` finding; 1 some ``error`` finding; 2 bad input or usage (a
 folder with no download, an unreadable download or accounts file — named with its line —,
@@ -46,10 +52,13 @@ from taserlink.errors import LinkError
 from taserlink.findings import Severity
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import image_paths
+from taserlink.forensics.provenance import register_settings
 from taserlink.postuse.accounts import read_accounts, read_column_map
 from taserlink.postuse.driver import ReconcileRun, reconcile_downloads
 from taserlink.postuse.episodes import EpisodeKind
+from taserlink.postuse.provenance import reconcile_provenance
 from taserlink.postuse.reconcile import FindingKind, ReconcileSettings
+from taserlink.provenance import hash_file
 from taserlink.register import open_register
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import utc_text
@@ -154,26 +163,36 @@ def run(args: argparse.Namespace) -> int:
     paths = image_paths(args.images)
     columns = None if args.columns is None else read_column_map(args.columns)
     accounts = read_accounts(args.accounts, columns=columns)
+    custody: dict[str, Any] = {}
+    if args.columns is not None:
+        custody["columns"] = hash_file(args.columns, "columns")
     if args.issues is not None:
         issues = read_issues(args.issues)
+        custody["issues"] = hash_file(args.issues, "issues")
     else:
         store = open_register(args.register)
         try:
             issues = issues_from_register(store, args.register)
+            custody["register"] = register_settings(store, args.register)
         finally:
             store.close()
+    trust = trusted_roots(args)
+    clock = clock_settings(args)
     result = reconcile_downloads(
         paths,
         issues,
         accounts.accounts,
-        trust=trusted_roots(args),
-        clock=clock_settings(args),
+        trust=trust,
+        clock=clock,
         settings=settings,
         workers=workers_of(args),
     )
     if args.output == "json":
         data = result.as_dict()
         data["accounts"] = {"path": accounts.path, "sha256": accounts.sha256}
+        data["provenance"] = reconcile_provenance(
+            result.downloads, accounts, trust=trust, clock=clock, settings=settings, **custody
+        ).as_dict()
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
     elif args.output == "csv":
         write_csv(result, sys.stdout)

@@ -5,8 +5,9 @@ the oversight group's pack for a financial year (design §8).
 
 Writes into ``DIR`` (made if missing), each file atomically and byte-reproducible:
 ``index.html`` (self-contained: plots inline, nothing loaded from elsewhere; open it in any
-browser), every table as ``<name>.csv`` and ``scrutiny.json`` with every figure (its
-``rates`` as design §8 gives them).  The figures are
+browser), every table as ``<name>.csv``, ``scrutiny.json`` with every figure (its
+``rates`` as design §8 gives them) and the provenance block, and ``provenance.json``: the
+block with every file of the pack by SHA-256 (docs/provenance.md).  The figures are
 :mod:`taserlink.returns.scrutiny`'s, the counting the Home Office return's
 (docs/returns.md).
 
@@ -32,8 +33,8 @@ import sys
 from typing import Any, Final
 
 from taserlink.cli.common import EXIT_OK
-from taserlink.cli.year_return import add_return_options, return_of
-from taserlink.report.scrutiny import Input, build_pack, summary, write_pack
+from taserlink.cli.year_return import add_return_options, provenance_of, return_of
+from taserlink.report.scrutiny import build_pack, summary, write_pack
 from taserlink.returns.parquet import write_parquet
 from taserlink.returns.population import read_population
 from taserlink.returns.scrutiny import scrutinise
@@ -77,12 +78,8 @@ def run(args: argparse.Namespace) -> int:
     population = None if args.population is None else read_population(args.population)
     accounts, result = return_of(args)
     figures = scrutinise(result, population)
-    inputs = [Input("accounts", accounts.path, accounts.size, accounts.sha256)]
-    if population is not None:
-        inputs.append(Input("population", population.path, None, population.sha256))
-    if result.run is not None:
-        inputs += [Input("download", d.path, d.size, d.sha256) for d in result.run.downloads]
-    pack = build_pack(figures, public=args.public, inputs=inputs)
+    provenance = provenance_of(args, accounts, result, population=population, public=args.public)
+    pack = build_pack(figures, public=args.public, provenance=provenance)
     written = write_pack(pack, args.out)
     parquet = () if args.parquet is None else write_parquet(result, args.parquet, accounts=accounts)
     out = sys.stdout

@@ -10,8 +10,10 @@ Three renderings of one reading (:func:`taserlink.format.read_image`, CRCs repor
 - ``--json``: one object — ``file``, ``size``, ``format_version``, ``identity``,
   ``certificates``, ``sections``, ``base``, ``statement`` (``null`` if none),
   ``acquisition``, ``records``, ``crc_failures`` (a count), ``clock_model`` and ``events``
-  (objects with the CSV columns plus ``utc_ms`` as keys, ``fields`` an object); bytes are
-  lowercase hex, times are both ISO 8601 strings and the integers they come from.
+  (objects with the CSV columns plus ``utc_ms`` as keys, ``fields`` an object), then
+  ``provenance`` (IMAGE and every ``--also`` image by path, size and SHA-256, and the clock
+  settings: docs/provenance.md); bytes are lowercase hex, times are both ISO 8601 strings
+  and the integers they come from.
 
 Device times are milliseconds since 2000-01-01T00:00:00 *on the device clock*: they are
 shown as ISO 8601 without a zone, never as UTC.  Host times in the acquisition are UTC,
@@ -83,7 +85,9 @@ from taserlink.cli.common import (
     printable,
 )
 from taserlink.errors import TimelineError
+from taserlink.forensics.provenance import show_provenance
 from taserlink.format import NO_BAY, ClockSource, EventCode, Image
+from taserlink.provenance import Provenance
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline import ClockSettings, DeviceTimeline
 from taserlink.timeline.decode import event_name, payload_fields
@@ -182,8 +186,13 @@ def run(args: argparse.Namespace) -> int:
     """
     image = open_image(args.image)
     others = [(path, open_image(path)) for path in args.also]
-    clock = clock_for(image, args.image, others, settings=clock_settings(args))
-    writers = {"text": write_text, "csv": write_csv, "json": write_json}
+    settings = clock_settings(args)
+    clock = clock_for(image, args.image, others, settings=settings)
+    if args.output == "json":
+        provenance = show_provenance([(args.image, image), *others], settings)
+        write_json(image, args.image, sys.stdout, clock=clock, provenance=provenance)
+        return EXIT_OK
+    writers = {"text": write_text, "csv": write_csv}
     writers[args.output](image, args.image, sys.stdout, clock=clock)
     return EXIT_OK
 
@@ -633,9 +642,17 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-def write_json(image: Image, source: str, out: TextIO, *, clock: Clock | None = None) -> None:
-    """One JSON object: :func:`summary`, ``clock_model`` (:func:`clock_json`) and
-    ``events``, one event a line (streamed)."""
+def write_json(
+    image: Image,
+    source: str,
+    out: TextIO,
+    *,
+    clock: Clock | None = None,
+    provenance: Provenance | None = None,
+) -> None:
+    """One JSON object: :func:`summary`, ``clock_model`` (:func:`clock_json`),
+    ``events``, one event a line (streamed), and ``provenance`` (``null`` when none is
+    given; the command gives :func:`taserlink.forensics.provenance.show_provenance`)."""
     clock = clock or clock_for(image, source)
     head = json.dumps({**summary(image, source), "clock_model": clock_json(clock)})
     out.write(head[:-1] + ', "events": [')
@@ -643,4 +660,5 @@ def write_json(image: Image, source: str, out: TextIO, *, clock: Clock | None = 
     for event in events(image, CHUNK, clock=clock):
         out.write(separator + json.dumps(event_json(event)))
         separator = ",\n"
-    out.write("\n]}\n")
+    block = json.dumps(None if provenance is None else provenance.as_dict())
+    out.write('\n],\n"provenance": ' + block + "}\n")

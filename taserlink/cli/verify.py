@@ -20,7 +20,10 @@ Output:
   time, the coverage window, the findings grouped by severity (errors, warnings, info) —
   kind, sequence range, byte offset, message — and a line of counts; a last line totals
   every image;
-- ``--json``: one JSON array, one object per image in command-line order:
+- ``--json``: one JSON object ``{"images", "provenance"}``: ``images`` one object per image
+  in command-line order (one a line), ``provenance`` the provenance block
+  (:func:`taserlink.forensics.provenance.verify_provenance`: each image's path, size and
+  SHA-256 and the trusted roots' fingerprints; docs/provenance.md).  Each image is
   ``{"path", "ok", "coverage", "findings"}`` where ``coverage`` is
   :meth:`~taserlink.integrity.Coverage.as_dict` plus its one-line ``summary`` and each
   finding is :meth:`~taserlink.integrity.Finding.as_dict` (``kind``, ``severity``,
@@ -58,16 +61,19 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
+from taserlink.forensics.provenance import verify_provenance
 from taserlink.integrity import (
     Finding,
     Severity,
 )
 from taserlink.integrity.batch import Outcome, verify_files
 from taserlink.integrity.roots import ROOTS_ENV
+from taserlink.provenance import Provenance
 from taserlink.timeline.times import utc_iso
 
 __all__ = [
     "NAME",
+    "DOCUMENT_KEYS",
     "JSON_KEYS",
     "FINDING_KEYS",
     "Outcome",
@@ -76,6 +82,8 @@ __all__ = [
 ]
 
 NAME: Final = "verify"
+DOCUMENT_KEYS: Final = ("images", "provenance")
+"""Keys of the ``--json`` object."""
 JSON_KEYS: Final = ("path", "ok", "coverage", "findings")
 """Keys of each ``--json`` object for an image that was verified (**contract**)."""
 FINDING_KEYS: Final = ("kind", "severity", "seq_first", "seq_last", "offset", "message")
@@ -110,9 +118,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="dataport images to verify")
     add_json_option(
         parser,
-        "one JSON array, an object per image: path, ok, coverage, findings (kind, "
-        "severity, seq_first, seq_last, offset, message); an unreadable image has "
-        "ok false, coverage null, no findings and an error {message, offset}",
+        "one JSON object {images, provenance}: images an object per image: path, ok, "
+        "coverage, findings (kind, severity, seq_first, seq_last, offset, message), an "
+        "unreadable image with ok false, coverage null, no findings and an error "
+        "{message, offset}; provenance each image's size and SHA-256 and the roots' "
+        "fingerprints",
     )
     add_roots_option(parser)
     add_workers_option(parser, "images")
@@ -137,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         if outcome.error_line is not None:
             stderr_line("error", outcome.error_line)
     if args.json:
-        write_json(outcomes, sys.stdout)
+        write_json(outcomes, sys.stdout, provenance=verify_provenance(outcomes, trust))
     else:
         write_text(outcomes, sys.stdout)
     return exit_code(outcomes)
@@ -243,6 +253,11 @@ def image_json(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def write_json(outcomes: Sequence[Outcome], out: TextIO) -> None:
-    """One JSON array, an object per image, one image a line."""
-    out.write("[\n" + ",\n".join(json.dumps(image_json(o)) for o in outcomes) + "\n]\n")
+def write_json(
+    outcomes: Sequence[Outcome], out: TextIO, *, provenance: Provenance | None = None
+) -> None:
+    """One JSON object: ``images``, an object per image, one image a line; then
+    ``provenance`` (``null`` when none is given)."""
+    images = ",\n".join(json.dumps(image_json(o)) for o in outcomes)
+    block = json.dumps(None if provenance is None else provenance.as_dict())
+    out.write('{"images": [\n' + images + '\n],\n"provenance": ' + block + "}\n")

@@ -11,17 +11,22 @@ from taserlink.cli.common import (
     add_roots_option,
     add_workers_option,
     clock_settings,
+    root_paths,
     trusted_roots,
     workers_of,
 )
 from taserlink.forensics.issues import IssueList, issues_from_register, read_issues
 from taserlink.forensics.link import image_paths
+from taserlink.forensics.provenance import register_settings
 from taserlink.postuse.accounts import Accounts, read_accounts, read_column_map
+from taserlink.provenance import Provenance, hash_file
 from taserlink.register import open_register
 from taserlink.returns.homeoffice import HomeOfficeReturn, home_office_return
 from taserlink.returns.parquet import require_pyarrow
+from taserlink.returns.population import Population
+from taserlink.returns.provenance import return_provenance
 
-__all__ = ["add_return_options", "return_of"]
+__all__ = ["add_return_options", "provenance_of", "return_of"]
 
 
 def add_return_options(parser: argparse.ArgumentParser) -> None:
@@ -111,3 +116,45 @@ def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
         workers=workers_of(args),
     )
     return accounts, result
+
+
+def provenance_of(
+    args: argparse.Namespace,
+    accounts: Accounts,
+    result: HomeOfficeReturn,
+    *,
+    population: Population | None = None,
+    public: bool | None = None,
+) -> Provenance:
+    """The provenance of a return counted by :func:`return_of` from ``args``
+    (:func:`taserlink.returns.provenance.return_provenance`): the column map and issue
+    list hashed here, the register's state read (with ``--images``), the roots' fingerprints.
+
+    Raises:
+        ProvenanceError: a file named cannot be read to hash it.
+    """
+    columns = None if args.columns is None else hash_file(args.columns, "columns")
+    issues = None
+    register = None
+    trust = None
+    if result.run is not None:
+        trust = root_paths(args).load()
+        if args.issues is not None:
+            issues = hash_file(args.issues, "issues")
+        elif args.register is not None:
+            store = open_register(args.register)
+            try:
+                register = register_settings(store, args.register)
+            finally:
+                store.close()
+    return return_provenance(
+        result,
+        accounts,
+        columns=columns,
+        issues=issues,
+        register=register,
+        trust=trust,
+        clock=clock_settings(args),
+        population=population,
+        public=public,
+    )

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import hashlib
 import io
 import itertools
 import math
@@ -68,12 +69,13 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO
 
-from taserlink.atomic import write_atomic
+from taserlink.atomic import check_destination, write_atomic
 from taserlink.errors import InputFileError, ReadError, SerialError, excerpt
 from taserlink.forensics import tables
 from taserlink.forensics.reads import parse_read
 from taserlink.forensics.results import MatchRow, MatchStatus, TagRead
 from taserlink.forensics.tables import MAX_LINE_BYTES, MAX_VALUE_CHARS, PathLike, Row
+from taserlink.provenance import Output, Provenance, provenance_path, write_provenance
 from taserlink.serials import CARTRIDGE_SCHEME, CodeArray, SerialScheme
 from taserlink.spreadsheet import csv_writer, original_cell
 
@@ -453,8 +455,15 @@ def _csv_text(rows: Sequence[MatchRow]) -> str:
     return buffer.getvalue()
 
 
-def write_matches(rows: Sequence[MatchRow], out: PathLike | TextIO) -> None:
+def write_matches(
+    rows: Sequence[MatchRow], out: PathLike | TextIO, *, provenance: Provenance | None = None
+) -> None:
     """Write ``rows`` as ``OUT.csv``: a header row of :data:`MATCH_COLUMNS`, one row each.
+
+    With ``provenance`` and a path, ``OUT.csv.provenance.json`` is written beside it too
+    (:func:`taserlink.provenance.provenance_path`), after the CSV: ``provenance`` with the
+    output — ``out`` as given and the CSV's SHA-256 — recorded (docs/provenance.md).  The
+    CSV itself is exactly as without.
 
     ``out`` is a path or a text stream.  A path is written by
     :func:`taserlink.atomic.write_atomic`: a temporary file in the same directory, flushed
@@ -477,7 +486,13 @@ def write_matches(rows: Sequence[MatchRow], out: PathLike | TextIO) -> None:
     """
     text = _csv_text(rows)
     if isinstance(out, str | os.PathLike):
-        write_atomic(out, text.encode("utf-8"))
+        data = text.encode("utf-8")
+        if provenance is not None:
+            check_destination(provenance_path(out))  # refused before anything is written
+        write_atomic(out, data)
+        if provenance is not None:
+            made = provenance.with_outputs(Output(os.fspath(out), hashlib.sha256(data).hexdigest()))
+            write_provenance(made, provenance_path(out))
     else:
         out.write(text)
         out.flush()

@@ -13,6 +13,7 @@ grow with the number of images; the outcomes are the same, in the same order, wh
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ class Outcome:
         error_offset: the byte offset of a format error, if the error has one.
         error_line: ``error`` as one line naming the file (``<path>: <error>``, or the
             error itself when it names the file already).
+        size: the image's size in bytes, and ``sha256`` the SHA-256 of its bytes (hex),
+            hashed from the bytes verified (``None`` when it was not read whole: a
+            truncated or unreadable image).
     """
 
     path: str
@@ -50,6 +54,8 @@ class Outcome:
     error: str | None = None
     error_offset: int | None = None
     error_line: str | None = None
+    size: int | None = None
+    sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -100,6 +106,8 @@ def _verify_one(trust: TrustStore, path: str) -> Outcome:
             verify_image(image, trust),
             image.identity.serial,
             image.acquisition.host_utc_start_ms,
+            size=len(image.data),
+            sha256=hashlib.sha256(image.data).hexdigest(),  # in memory: the file read once
         )
     except TaserlinkError as error:
         offset = error.offset if isinstance(error, FormatError) else None

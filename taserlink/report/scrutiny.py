@@ -6,11 +6,14 @@ Everything the pack shows comes from :func:`taserlink.returns.scrutiny.pack_tabl
 :func:`~taserlink.returns.scrutiny.pack_rates`): the plots are drawn from the tables'
 cells as shown, so a public pack's plot never shows a number its table withholds.  The
 same figures give the same bytes in every file: no time of writing is recorded (the
-inputs are named by their SHA-256 instead).
+inputs are named by their SHA-256 instead, in the provenance block of ``scrutiny.json`` and
+the page's "Made from", and ``provenance.json`` names every file of the pack by its SHA-256:
+docs/provenance.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -19,8 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from taserlink import __version__
 from taserlink.atomic import make_folder, write_atomic
+from taserlink.provenance import (
+    FOLDER_NAME,
+    Output,
+    Provenance,
+    make_provenance,
+    write_provenance,
+)
 from taserlink.report import plots
 from taserlink.report.html import escape, page, table
 from taserlink.returns.counting import HIGHEST_USE_ROWS
@@ -38,7 +47,6 @@ from taserlink.spreadsheet import csv_writer
 __all__ = [
     "INDEX",
     "JSON_NAME",
-    "Input",
     "ScrutinyPack",
     "build_pack",
     "summary",
@@ -52,25 +60,14 @@ JSON_NAME: Final = "scrutiny.json"
 
 
 @dataclass(frozen=True, slots=True)
-class Input:
-    """A file the pack was made from: its path as given, size (bytes) and SHA-256."""
-
-    role: str
-    path: str
-    size: int | None
-    sha256: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """``{"role", "path", "size", "sha256"}``."""
-        return {"role": self.role, "path": self.path, "size": self.size, "sha256": self.sha256}
-
-
-@dataclass(frozen=True, slots=True)
 class ScrutinyPack:
     """A pack ready to write: each file's name and bytes, the page first, then the CSV
-    tables in page order, then ``scrutiny.json``."""
+    tables in page order, then ``scrutiny.json``; and the provenance block the page and
+    ``scrutiny.json`` show (:func:`write_pack` writes it with every file's SHA-256 as
+    ``provenance.json``)."""
 
     files: tuple[tuple[str, bytes], ...]
+    provenance: Provenance | None = None
 
     def file(self, name: str) -> bytes:
         """The bytes of the file ``name``; ``KeyError`` if the pack has none."""
@@ -93,11 +90,9 @@ def _json_cell(cell: str) -> str | int:
 
 
 def _figures(
-    scrutiny: Scrutiny, tables: Sequence[PackTable], public: bool, inputs: Sequence[Input]
+    scrutiny: Scrutiny, tables: Sequence[PackTable], public: bool, provenance: Provenance
 ) -> dict[str, Any]:
     return {
-        "tool": "taserlink",
-        "version": __version__,
         "year": scrutiny.year,
         "period": {"from": f"{scrutiny.year}-04-01", "to": f"{scrutiny.year + 1}-03-31"},
         "public": public,
@@ -111,7 +106,7 @@ def _figures(
             }
             for t in tables
         },
-        "inputs": [i.as_dict() for i in inputs],
+        "provenance": provenance.as_dict(),
     }
 
 
@@ -255,7 +250,7 @@ _HOW_TO_READ: Final = (
 
 
 def build_pack(
-    scrutiny: Scrutiny, *, public: bool = False, inputs: Sequence[Input] = ()
+    scrutiny: Scrutiny, *, public: bool = False, provenance: Provenance | None = None
 ) -> ScrutinyPack:
     """The pack of ``scrutiny``'s figures (module docstring).
 
@@ -263,9 +258,13 @@ def build_pack(
         scrutiny: the year's figures (:func:`~taserlink.returns.scrutiny.scrutinise`).
         public: withhold small numbers for publication
             (:func:`~taserlink.returns.scrutiny.pack_tables`).
-        inputs: the files the figures were made from, named on the page and in
-            ``scrutiny.json``.
+        provenance: what the figures were made from (the files by size and SHA-256,
+            the settings: :func:`taserlink.returns.provenance.return_provenance`), shown
+            on the page ("Made from") and in ``scrutiny.json``; without it, a block with
+            no inputs and the year and ``public`` as settings.
     """
+    if provenance is None:
+        provenance = make_provenance((), {"year": scrutiny.year, "public": public})
     tables = pack_tables(scrutiny, public=public)
     rates = pack_rates(scrutiny, public=public)
     year = scrutiny.year
@@ -319,20 +318,30 @@ def build_pack(
     body.append(
         table(
             ("role", "file", "bytes", "SHA-256"),
-            [(i.role, i.path, "" if i.size is None else str(i.size), i.sha256) for i in inputs],
+            [(i.role or "", i.path, str(i.size), i.sha256) for i in provenance.inputs],
         )
-        + f'<p class="note">By taserlink {escape(__version__)}. The same inputs give this '
-        "page byte for byte.</p>"
+        + '<p class="note">Settings: '
+        + escape("; ".join(f"{k} {_setting(v)}" for k, v in provenance.settings.items()))
+        + f". By {escape(provenance.tool)} {escape(provenance.version)}. The same inputs "
+        "give this page byte for byte; <code>provenance.json</code> beside it lists every "
+        "file of the pack with its SHA-256 (<code>sha256sum</code> checks them).</p>"
     )
     files: list[tuple[str, bytes]] = [(INDEX, page(title, "\n".join(body)))]
     files += [(f"{t.name}.csv", _csv(t)) for t in tables]
-    figures = _figures(scrutiny, tables, public, inputs)
+    figures = _figures(scrutiny, tables, public, provenance)
     files.append((JSON_NAME, (json.dumps(figures, indent=1) + "\n").encode("utf-8")))
-    return ScrutinyPack(tuple(files))
+    return ScrutinyPack(tuple(files), provenance)
+
+
+def _setting(value: Any) -> str:
+    """A setting as the page shows it (JSON's spelling: ``true``, ``null``, lists)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def write_pack(pack: ScrutinyPack, folder: str | os.PathLike[str]) -> tuple[Path, ...]:
-    """Write every file of ``pack`` into ``folder`` (made if missing), each atomically.
+    """Write every file of ``pack`` into ``folder`` (made if missing), each atomically, and
+    — when the pack has a provenance block — ``provenance.json`` last: the block with each
+    file's name (relative to ``folder``) and SHA-256 as ``outputs``.
     Returns the paths written, in the pack's order.
 
     Raises:
@@ -344,4 +353,9 @@ def write_pack(pack: ScrutinyPack, folder: str | os.PathLike[str]) -> tuple[Path
     for name, data in pack.files:
         write_atomic(base / name, data)
         written.append(base / name)
+    if pack.provenance is not None:
+        outputs = [Output(name, hashlib.sha256(data).hexdigest()) for name, data in pack.files]
+        made = pack.provenance.with_outputs(*outputs)
+        write_provenance(made, base / FOLDER_NAME, folder=True)
+        written.append(base / FOLDER_NAME)
     return tuple(written)

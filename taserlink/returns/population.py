@@ -75,6 +75,7 @@ class Population:
         sha256: the SHA-256 of the file's bytes (hex), for the provenance of a pack.
         counts: group → people, for each of :data:`GROUPS`, in that order (read-only).
         note: where the figures come from, when known (empty for a file read).
+        size: the file's size in bytes (``None`` for a table not read from a file).
 
     Raises:
         PopulationError: naming ``path``, when ``counts`` does not hold each of the five
@@ -86,6 +87,7 @@ class Population:
     sha256: str
     counts: Mapping[str, int] = field(hash=False)
     note: str = ""
+    size: int | None = None
 
     def __post_init__(self) -> None:
         given = dict(self.counts)
@@ -216,7 +218,7 @@ def read_population(path: PathLike) -> Population:
             f"({', '.join(GROUPS)})",
             source,
         )
-    return Population(source, digest, counts)
+    return Population(source, digest, counts, size=len(data))
 
 
 def _row_start(line_num: int, cells: list[str]) -> int:
@@ -273,6 +275,7 @@ DERBYSHIRE_2011: Final = Population(
     path="derbyshire-2011.csv",
     sha256=hashlib.sha256(population_csv(_DERBYSHIRE_2011_COUNTS)).hexdigest(),
     counts=_DERBYSHIRE_2011_COUNTS,
+    size=len(population_csv(_DERBYSHIRE_2011_COUNTS)),
     note=(
         "Census 2011 (Office for National Statistics), usual resident population of the "
         "Derbyshire police force area by ethnic group, the five broad groups (all 1,018,438), "

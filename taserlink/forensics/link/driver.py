@@ -19,8 +19,9 @@ Then the rows of the recovered cartridges are formed and every rule of
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -67,6 +68,7 @@ def link(
     trust: TrustStore | None = None,
     clock: ClockSettings | None = None,
     workers: int = 1,
+    findings: Iterable[LinkFinding] = (),
 ) -> Linkage:
     """Link recovered cartridges to deployments, devices and officers (the package's
     docstring says how).
@@ -84,6 +86,9 @@ def link(
         clock: the clock models' settings (default :class:`ClockSettings`: ± 100 ppm,
             hosts on UTC, host clock sets not taken as anchors).
         workers: processes to share the images and devices among (1: in this process).
+        findings: findings made about the inputs before linkage, kept with its own (e.g.
+            the match file checked against its provenance:
+            :func:`taserlink.forensics.provenance.check_matches`).
 
     Raises:
         LinkError: no images; an image that cannot be read (named); two downloads of one
@@ -105,7 +110,7 @@ def link(
     named = wanted | {CARTRIDGE_SCHEME.normalize(m.runner_up) for m in matches if m.runner_up}
     inputs = _Inputs(images, trust, settings, issues, wanted, named, window)
     surveyed = in_processes(_survey, inputs, list(images), workers)
-    found: list[LinkFinding] = []
+    found: list[LinkFinding] = list(findings)
     if trust is None:
         found.append(
             LinkFinding(
@@ -229,6 +234,7 @@ def _survey(inputs: _Inputs, name: str) -> _Surveyed:
                 image=name,
             )
     records = image.records
+    data = image.data
     summary = ImageSummary(
         name=name,
         device=serial,
@@ -239,6 +245,8 @@ def _survey(inputs: _Inputs, name: str) -> _Surveyed:
         acquired_ms=image.acquisition.host_utc_start_ms,
         verified=ok,
         problems=problems,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),  # hashed in memory: the file is read once
     )
     return _Surveyed(summary, finding, _device_of(inputs, serial, [(name, image)], {name: ok}))
 

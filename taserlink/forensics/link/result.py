@@ -73,6 +73,15 @@ class LinkKind(enum.Enum):
     """A device's clock model has a warning (anchors that disagree, a time jump)."""
     CARTRIDGE_MOVED = "cartridge_moved"
     """The logs show the recovered cartridge inserted into more than one device."""
+    MATCHES_CHANGED = "matches_changed"
+    """The match file is not the one ``taserlink match`` made: its SHA-256 differs from
+    the one its provenance file (``OUT.csv.provenance.json``) records (edited, truncated
+    or replaced since)."""
+    MATCHES_BAD_PROVENANCE = "matches_bad_provenance"
+    """The match file's provenance file cannot be read: the file cannot be checked."""
+    MATCHES_NO_PROVENANCE = "matches_no_provenance"
+    """The match file has no provenance file beside it: it cannot be checked against how
+    it was made (made by hand, redirected from stdout, or by an older taserlink)."""
 
 
 _KIND_ORDER: Final = {kind: index for index, kind in enumerate(LinkKind)}
@@ -388,6 +397,9 @@ class ImageSummary:
         verified: ``True`` passed verification (no ``error`` finding), ``False`` failed,
             ``None`` not verified (no trust store given).
         problems: the verification's ``error`` findings, one line each.
+        size: the image's size in bytes.
+        sha256: the SHA-256 of its bytes (hex, hashed from the bytes surveyed), for the
+            provenance.
     """
 
     name: str
@@ -399,6 +411,8 @@ class ImageSummary:
     acquired_ms: int
     verified: bool | None
     problems: tuple[str, ...]
+    size: int = 0
+    sha256: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
