@@ -28,7 +28,15 @@ def _actions() -> dict[str, dict[str, argparse.Action]]:
 
 def test_every_roots_option_is_the_shared_one() -> None:
     takers = {name: opts["--roots"] for name, opts in _actions().items() if "--roots" in opts}
-    assert set(takers) == {"verify", "link", "download", "reconcile", "home-office", "scrutiny"}
+    assert set(takers) == {
+        "verify",
+        "link",
+        "download",
+        "reconcile",
+        "home-office",
+        "scrutiny",
+        "report",
+    }
     for action in takers.values():
         assert isinstance(action, argparse._AppendAction)
         assert (action.dest, action.metavar, action.default) == ("roots", "DIR", None)

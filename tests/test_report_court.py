@@ -183,3 +183,23 @@ def test_case_file_beside_the_report_conforms(
     for name in ("report.html", "report.pdf"):
         digest = hashlib.sha256((tmp_path / "r" / name).read_bytes()).hexdigest()
         assert f'"@value": "{digest}"' in text, name
+
+
+def test_the_report_checks_the_match_file_against_its_provenance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A match file edited after ``match --out`` wrote it is an error of the chain."""
+    matches = tmp_path / "matches.csv"
+    code, _, err = _run(
+        capsys, "match", "--reads", str(SCENE / "reads.csv"), "--serials",
+        str(SCENE / "serials.txt"), "--out", str(matches),
+    )  # fmt: skip
+    assert code == 1, err
+    text = matches.read_text()
+    matches.write_text(text.replace("1.000000", "0.999999", 1))
+    argv = list(ARGS)
+    argv[argv.index("--matches") + 1] = str(matches)
+    code, _, err = _run(capsys, "report", *argv, "--out", str(tmp_path / "r"))
+    assert code == 1 and err == ""
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "matches_changed" in page

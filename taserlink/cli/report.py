@@ -42,6 +42,8 @@ from taserlink.cli.common import (
 from taserlink.errors import LinkError
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import Window, image_paths
+from taserlink.forensics.provenance import register_settings
+from taserlink.provenance import hash_file
 from taserlink.register import open_register
 from taserlink.report.case import CaseFile, LinkStep, MatchStep, case_jsonld, root_files
 from taserlink.report.court import court_report, report_html, summary_lines
@@ -115,18 +117,22 @@ def run(args: argparse.Namespace) -> int:
     require_pdf()
     window = _window(args.window)
     paths = image_paths(args.images)
+    custody: dict[str, Any] = {}
     if args.issues is not None:
         issues = read_issues(args.issues)
+        custody["custody"] = hash_file(args.issues, "issues")
     else:
         store = open_register(args.register)
         try:
             issues = issues_from_register(store, args.register)
+            custody["register"] = register_settings(store, args.register)
         finally:
             store.close()
     report = court_report(
         paths,
         issues,
         args.matches,
+        **custody,
         window=window,
         trust=trusted_roots(args),
         roots=[str(p) for p in root_paths(args).paths],

@@ -36,22 +36,26 @@ same bytes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
-from taserlink import __version__
+from taserlink.errors import InputFileError, LinkError
+from taserlink.findings import Severity
 from taserlink.forensics.issues import IssueList
 from taserlink.forensics.link import Deployment, Linkage, LinkRow, Window, link
 from taserlink.forensics.matchfiles import format_score, read_matches
+from taserlink.forensics.provenance import check_matches, link_provenance, matches_findings
 from taserlink.forensics.results import MatchRow
 from taserlink.format import EventCode, read_image
 from taserlink.integrity import TrustStore
 from taserlink.integrity.batch import Outcome, verify_files
+from taserlink.provenance import Input, Provenance
 from taserlink.report import plots
 from taserlink.report.html import escape, page, table
 from taserlink.timeline import ClockSettings, DeviceTimeline
@@ -129,6 +133,9 @@ class CourtReport:
         span: the time the timelines show (UTC ms), or ``None`` when nothing places it.
         settings: the clock models' settings.
         roots: the trusted roots' names (``()``: none given).
+        provenance: every input by SHA-256, the settings and the version
+            (:func:`taserlink.forensics.provenance.link_provenance`, as ``taserlink link
+            --json`` gives it).
     """
 
     linkage: Linkage
@@ -141,6 +148,7 @@ class CourtReport:
     span: tuple[int, int] | None
     settings: ClockSettings
     roots: tuple[str, ...]
+    provenance: Provenance
 
     @property
     def ok(self) -> bool:
@@ -148,7 +156,7 @@ class CourtReport:
         return self.linkage.ok
 
 
-def _facts(name: str) -> tuple[ImageFacts, bytes]:
+def _facts(name: str) -> ImageFacts:
     data = Path(name).read_bytes()
     image = read_image(data)
     acquisition = image.acquisition
@@ -164,7 +172,7 @@ def _facts(name: str) -> tuple[ImageFacts, bytes]:
         clock_source=acquisition.clock_source,
         tool=acquisition.tool_version,
     )
-    return facts, data
+    return facts
 
 
 def _span(linkage: Linkage) -> tuple[int, int] | None:
@@ -183,6 +191,8 @@ def court_report(
     issues: IssueList,
     matches_path: str | os.PathLike[str],
     *,
+    custody: Input | None = None,
+    register: Mapping[str, Any] | None = None,
     window: Window | None = None,
     trust: TrustStore | None = None,
     roots: Sequence[str] = (),
@@ -191,10 +201,16 @@ def court_report(
 ) -> CourtReport:
     """Gather the report of the images at ``images`` (module docstring).
 
+    The match file is checked against its provenance file, as ``taserlink link`` checks it
+    (a changed or truncated file is a finding).
+
     Args:
         images: the device downloads (``.tdi`` paths).
         issues: custody (:func:`~taserlink.forensics.issues.read_issues` or the register's).
         matches_path: ``taserlink match``'s ``OUT.csv``.
+        custody: the issue list file, hashed (:func:`taserlink.provenance.hash_file`), for
+            the provenance; or ``register``: the register's state
+            (:func:`taserlink.forensics.provenance.register_settings`).
         window: the incident window (UTC).
         trust: the roots to verify every image against; ``None``: none verified (a
             finding says so).
@@ -204,11 +220,19 @@ def court_report(
 
     Raises:
         LinkError, InputFileError, FormatError, ImageIOError: an input that cannot be read
-            (named), as ``taserlink link`` raises them.
+            (named), as ``taserlink link`` raises them; a match file that cannot be read
+            and differs from its provenance says both.
     """
     settings = clock or ClockSettings()
     names = [os.fspath(p) for p in images]
-    matches = tuple(read_matches(matches_path))
+    checked = check_matches(matches_path)
+    try:
+        matches = tuple(read_matches(matches_path))
+    except InputFileError as error:
+        changed = [f.message for f in checked.findings if f.severity is Severity.ERROR]
+        if not changed:
+            raise
+        raise LinkError(f"{error}; {changed[0]}") from None
     linkage = link(
         {name: Path(name) for name in names},
         issues,
@@ -217,6 +241,7 @@ def court_report(
         trust=trust,
         clock=settings,
         workers=workers,
+        findings=matches_findings(checked),
     )
     verification = tuple(verify_files(names, trust, workers=workers)) if trust else ()
     verified = {image.name: image.verified for image in linkage.images}
@@ -224,7 +249,7 @@ def court_report(
     facts: list[ImageFacts] = []
     by_device: dict[str, list[str]] = {}
     for image in linkage.images:
-        found, _ = _facts(image.name)
+        found = _facts(image.name)
         facts.append(found)
         by_device.setdefault(found.device, []).append(image.name)
     timelines = []
@@ -235,6 +260,9 @@ def court_report(
         timeline = DeviceTimeline.from_images(parsed, settings=settings, verified=verified)
         if timeline_marks(timeline, span):
             timelines.append(timeline)
+    provenance = link_provenance(
+        linkage, checked, issues=custody, register=register, trust=trust, clock=settings
+    )
     return CourtReport(
         linkage=linkage,
         matches=matches,
@@ -246,6 +274,7 @@ def court_report(
         span=span,
         settings=settings,
         roots=tuple(roots),
+        provenance=provenance,
     )
 
 
@@ -569,27 +598,18 @@ def _summary(report: CourtReport) -> str:
 
 
 def _provenance(report: CourtReport) -> str:
-    rows = [("match results", report.matches_path, "", _sha256_of(report.matches_path))]
-    rows.append(("custody", report.issues_path, "", _sha256_of(report.issues_path)))
-    rows += [("download", i.name, str(i.size), i.sha256) for i in report.images]
-    settings = report.settings
+    provenance = report.provenance
+    rows = [(i.role or "", i.path, str(i.size), i.sha256) for i in provenance.inputs]
+    settings = [(key, json.dumps(value)) for key, value in provenance.settings.items()]
     return (
         table(("role", "file", "bytes", "SHA-256"), rows)
-        + f"<p>taserlink {escape(__version__)}; clock models ±{settings.max_drift_ppm:g} ppm, "
-        f"host clock ±{settings.host_clock_ms} ms, host clock sets as anchors: "
-        f"{'yes' if settings.host_sets else 'no'}; incident window: "
-        f"{escape(str(report.linkage.window) if report.linkage.window else 'none')}.</p>"
-        "<p>A second examiner reproduces this report from these files: check each SHA-256 "
-        "(<code>sha256sum</code>), then run <code>taserlink report</code> with the same "
-        "options; the page is the same byte for byte (docs/report.md).</p>"
+        + table(("setting", "value"), settings)
+        + f"<p>{escape(provenance.tool)} {escape(provenance.version)}. A second examiner "
+        "reproduces this report from these files: check each SHA-256 (<code>sha256sum</code>), "
+        "then run <code>taserlink report</code> with the same options; the page is the same "
+        "byte for byte (docs/report.md). The same block is the <code>provenance</code> of "
+        "<code>taserlink link --json</code> on the same inputs.</p>"
     )
-
-
-def _sha256_of(path: str) -> str:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return "(not a file)"
 
 
 def report_html(report: CourtReport) -> bytes:
