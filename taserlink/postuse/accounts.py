@@ -865,16 +865,18 @@ class _Layout:
         """The items of a list column: split at ``;``, stripped, codes applied, blanks
         dropped."""
         at = self.lists.get(column)
-        if at is None:
-            return []
-        cell = cells[at]
-        if not cell:
-            return []
-        parts = (part.strip() for part in _cell(cell).split(";"))
-        codes = self.codes.get(column)
-        if codes is not None:
-            parts = (codes.get(part.casefold(), part) for part in parts)
-        return [part for part in parts if part]
+        return [] if at is None else _items(cells[at], self.codes.get(column))
+
+
+def _items(cell: str, codes: Mapping[str, str] | None) -> list[str]:
+    """The items of a list cell: split at ``;``, stripped, ``codes`` applied, blanks
+    dropped."""
+    if not cell:
+        return []
+    parts = (part.strip() for part in _cell(cell).split(";"))
+    if codes is not None:
+        parts = (codes.get(part.casefold(), part) for part in parts)
+    return [part for part in parts if part]
 
 
 def _layout(cells: Sequence[str], columns: ColumnMap, source: str, line: int) -> _Layout:

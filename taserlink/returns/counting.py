@@ -50,6 +50,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -286,14 +287,9 @@ def uses_in_year(accounts: Iterable[Account], year: int) -> tuple[Use, ...]:
 
 def count_tables(uses: Iterable[Use]) -> tuple[Table, ...]:
     """The four published tables of :data:`TABLES` over ``uses`` (rule 5)."""
-    counters: list[Counter[Any]] = [Counter() for _ in TABLES]
-    total = 0
-    for use in uses:
-        total += 1
-        counters[0][use.highest_use] += 1
-        counters[1][use.subject_age] += 1
-        counters[2][use.subject_ethnicity] += 1
-        counters[3][use.subject_health] += 1
+    uses = tuple(uses)
+    total = len(uses)
+    counters: list[Counter[Any]] = [Counter(map(attrgetter(spec.field), uses)) for spec in TABLES]
     return tuple(
         _table(spec, counter, total) for spec, counter in zip(TABLES, counters, strict=True)
     )

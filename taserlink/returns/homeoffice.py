@@ -75,6 +75,7 @@ __all__ = [
     "corroboration",
     "home_office_return",
     "reports_csv",
+    "return_without_downloads",
     "table_csv",
     "write_return",
 ]
@@ -116,6 +117,8 @@ _VISIBLE_FLOOR: Final = {
     "not_stated": 0,
 }
 """A report's highest use → the rank of the device-visible use it implies (0: none)."""
+_NOT_DOWNLOADED: Final = Corroboration.NOT_DOWNLOADED
+_NO_DEVICE: Final = Corroboration.NO_DEVICE
 DEVICE_LEVELS: Final = frozenset(use.value for use in DEVICE_VISIBLE)
 """The ``device_highest_use`` values: the uses a device log can show."""
 
@@ -313,6 +316,18 @@ def home_office_return(
         )
         rows.append(ReturnRow(use, device_level, value))
     return HomeOfficeReturn(counted, tuple(rows), run)
+
+
+def return_without_downloads(counted: Counted) -> HomeOfficeReturn:
+    """The return of a year already counted, with no device downloads: each use naming a
+    device ``not_downloaded``, each other ``no_device`` — what :func:`home_office_return`
+    gives with no ``images`` (``taserlink home-office`` counts the year with
+    :func:`taserlink.returns.fastcount.count_file` and then calls this)."""
+    rows = tuple(
+        ReturnRow(use, None, _NOT_DOWNLOADED if use.device is not None else _NO_DEVICE)
+        for use in counted.uses
+    )
+    return HomeOfficeReturn(counted, rows, None)
 
 
 def _accounts_of(accounts: Iterable[Account], uses: Sequence[Use]) -> list[Account]:

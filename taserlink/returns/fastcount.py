@@ -1,0 +1,455 @@
+"""A financial year's return counted straight from an accounts file, a column at a time
+(:func:`count_file`): how ``taserlink home-office`` counts when no downloads are given.
+
+:func:`~taserlink.postuse.accounts.read_accounts` checks each row's cells one by one
+(some 25 µs a row) and :func:`~taserlink.returns.counting.count_return` then counts the
+accounts it made.  :func:`count_file` reads the file once (its SHA-256 and size from
+those bytes), splits it with the :mod:`csv` module, turns the rows into columns and checks
+each column whole:
+
+- a column of few distinct values (a tick, ``device``, ``cycles``, an age, an ethnicity, a
+  health condition, ``cartridges``): each distinct cell once, by the reader's own rule for
+  the column, column map codes included;
+- ``report``, ``incident``, ``officer``, ``subject_gender``, ``location``: one test of the
+  whole column (every cell printable, none with a space or a quote at its edge, no
+  identifier empty or longer than :data:`~taserlink.postuse.accounts.MAX_ID_CHARS`);
+  ``reasons``, ``impact_factors``, ``outcome``: every cell printable;
+- ``start``, ``end`` written as :func:`~taserlink.postuse.accounts.write_accounts` writes
+  them (``2019-05-03T12:34:00.000Z``): the digits and separators of all of them at once
+  with numpy, the fields' ranges checked as :func:`~taserlink.timeline.times.parse_utc`
+  checks them;
+- the rules across rows (one row per report and device, one report's rows agreeing) on
+  the rows of the reports that have more than one.
+
+A column that fails its whole-column test (a time written another way, a cell with
+leading spaces, a column with codes) is read a distinct cell at a time by the reader's
+rule instead: slower, the same answer.  Then the year's uses and the four tables are
+counted over the columns (:class:`~collections.Counter` and one sort into ``reports.csv``
+order).
+
+**The fast path is never the verifying path.**  :func:`count_file` answers only when
+every check passed and the file is in the layout it knows; at anything else — a value or
+a rule across rows broken, a header the reader refuses, a byte-order mark, a carriage
+return anywhere (CRLF lines), bytes that are not UTF-8, a blank line, a row that runs
+over several lines, a line that might be over
+:data:`~taserlink.postuse.accounts.MAX_LINE_BYTES`, a file over :data:`MAX_FAST_BYTES`, a
+financial year out of range, a file it cannot open — it hands the file to
+``read_accounts`` and ``count_return``, which give the answer or raise their own error
+naming the file and the line.  Either way ``count_file(p, y).counted ==
+count_return(read_accounts(p).accounts, y)``; :attr:`CountedFile.path_taken` says which
+way it went (tests/test_returns_fastcount.py compares the two on generated and corrupted
+files).  A million accounts take some 5 s this way against some 30 s
+(bench/bench_returns.py, bench/README.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import methodcaller
+from typing import Any, Final, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from taserlink.errors import AccountsError, ReturnError
+from taserlink.postuse.accounts import (
+    _BOM,
+    _SINGLE,
+    MAX_ID_CHARS,
+    MAX_LINE_BYTES,
+    ColumnMap,
+    _as_map,
+    _cartridge,
+    _cell,
+    _items,
+    _layout,
+    _list_item,
+    _Problem,
+    read_accounts,
+)
+from taserlink.postuse.uses import USES
+from taserlink.returns.counting import (
+    NOT_STATED,
+    Counted,
+    Use,
+    count_return,
+    count_tables,
+    financial_year_bounds,
+)
+
+__all__ = ["COLUMNAR", "MAX_FAST_BYTES", "VERIFYING", "CountedFile", "count_file"]
+
+PathLike: TypeAlias = str | os.PathLike[str]
+
+COLUMNAR: Final = "columnar"
+""":attr:`CountedFile.path_taken` when the columns were checked and counted whole."""
+VERIFYING: Final = "verifying"
+""":attr:`CountedFile.path_taken` when ``read_accounts`` and ``count_return`` did it."""
+MAX_FAST_BYTES: Final = 1 << 30
+"""Largest file the fast path reads whole into memory, in bytes (a larger one is streamed
+by ``read_accounts``)."""
+
+_SHARED: Final = (
+    "incident",
+    "officer",
+    "start",
+    "end",
+    "subject_age",
+    "subject_gender",
+    "subject_ethnicity",
+    "subject_health",
+)
+"""What the rows of one report must agree on (as ``read_accounts`` compares them)."""
+_IDENTIFIERS: Final = frozenset({"report", "incident", "officer"})
+_FREE: Final = frozenset({"subject_gender", "location"})
+_TIMES: Final = frozenset({"start", "end"})
+
+_ISO_WIDTH: Final = 24
+"""Characters of a time as ``write_accounts`` writes it: ``2019-05-03T12:34:00.000Z``."""
+_ISO_SEPARATORS: Final = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+_ISO_DIGITS: Final = [i for i in range(_ISO_WIDTH) if i not in _ISO_SEPARATORS]
+_MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+_DAY_MS: Final = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class CountedFile:
+    """A financial year counted from an accounts file, and what the file was.
+
+    Attributes:
+        path: the path as given.
+        sha256: the SHA-256 of the file's bytes, lower-case hex (as
+            :attr:`~taserlink.postuse.accounts.Accounts.sha256`).
+        size: the file's size in bytes.
+        counted: the year's uses and tables, equal to ``count_return`` over
+            ``read_accounts``' accounts.
+        path_taken: :data:`COLUMNAR` (checked and counted a column at a time) or
+            :data:`VERIFYING` (``read_accounts`` and ``count_return``).
+    """
+
+    path: str
+    sha256: str
+    size: int
+    counted: Counted
+    path_taken: str
+
+
+class _Unsure(Exception):
+    """Something the fast path is not certain of: the verifying path decides."""
+
+
+def count_file(
+    path: PathLike, year: int, *, columns: Mapping[str, str] | None = None
+) -> CountedFile:
+    """The return of the financial year ``year`` from the accounts file ``path``, counted
+    a column at a time when the file allows it (module docstring), else by
+    :func:`~taserlink.postuse.accounts.read_accounts` and
+    :func:`~taserlink.returns.counting.count_return`.
+
+    Args:
+        path: the accounts file (``ACCOUNTS.csv``, or a force's export).
+        year: the financial year (``2019``: 2019-04-01 to 2020-03-31, UK local time).
+        columns: a column map, as for ``read_accounts``.
+
+    Returns:
+        The file's path, SHA-256 and size, the counted return, and which path counted it.
+
+    Raises:
+        AccountsError: ``read_accounts``' own error (the file and line of the first
+            problem; the map's source for a bad ``columns``).
+        ReturnError: a bad ``year`` (after the file's problems, as ``count_return`` after
+            ``read_accounts``).
+    """
+    source = os.fspath(path)
+    column_map = _as_map(columns)
+    fast = _columnar(source, year, column_map)
+    if fast is not None:
+        return fast
+    accounts = read_accounts(source, columns=column_map)
+    counted = count_return(accounts.accounts, year)
+    return CountedFile(accounts.path, accounts.sha256, accounts.size, counted, VERIFYING)
+
+
+def _columnar(source: str, year: int, column_map: ColumnMap) -> CountedFile | None:
+    """The fast path's answer, or ``None`` when the verifying path must give it."""
+    try:
+        bounds = financial_year_bounds(year)
+        with open(source, "rb") as stream:
+            data = stream.read(MAX_FAST_BYTES + 1)
+    except (ReturnError, OSError):
+        return None
+    if len(data) > MAX_FAST_BYTES:
+        return None
+    try:
+        counted = _count(data, source, year, bounds, column_map)
+    except _Unsure:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    return CountedFile(source, digest, len(data), counted, COLUMNAR)
+
+
+def _count(
+    data: bytes, source: str, year: int, bounds: tuple[int, int], column_map: ColumnMap
+) -> Counted:
+    """Check the file's bytes and count the year (:class:`_Unsure` at anything else)."""
+    if data.startswith(_BOM) or b"\r" in data:
+        raise _Unsure
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Unsure from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the last line's line break
+    # a line's bytes, its line break included, are at most 4 a character and one more
+    if not lines or 4 * max(map(len, lines)) + 1 > MAX_LINE_BYTES:
+        raise _Unsure
+    try:
+        header = next(csv.reader(lines[:1], strict=True))
+        layout = _layout(header, column_map, source, 1)
+    except (csv.Error, AccountsError):
+        raise _Unsure from None
+    width, rows = layout.width, len(lines) - 1
+    body = text[len(lines[0]) + 1 :]
+    if '"' not in body and "\x00" not in body:
+        # no quoting: every line is a row and its cells are what lies between the commas
+        if rows and set(map(methodcaller("count", ","), lines[1:])) != {width - 1}:
+            raise _Unsure  # a short or long row, or a blank line
+        cells = body.replace("\n", ",").split(",")[: rows * width]
+        by_index: list[Sequence[str]] = [cells[at::width] for at in range(width)]
+    else:
+        try:
+            parsed = list(csv.reader(lines[1:], strict=True))
+        except csv.Error:
+            raise _Unsure from None
+        # as many rows as lines: no row runs over several lines (numbering them is the
+        # reader's); each as wide as the header: no short row, no blank line
+        if len(parsed) != rows or (rows and set(map(len, parsed)) != {width}):
+            raise _Unsure
+        by_index = list(zip(*parsed, strict=True)) if parsed else [()] * width
+    values: dict[str, Sequence[Any]] = {}
+    ticks: dict[str, tuple[Sequence[str], Mapping[str, Any]]] = {}
+    for column, at in layout.single:
+        codes = layout.codes.get(column)
+        if column in USES:
+            ticks[column] = (by_index[at], _distinct(column, by_index[at], codes))
+        else:
+            values[column] = _column(column, by_index[at], codes)
+    for column, at in layout.lists.items():
+        _check_list(column, by_index[at], layout.codes.get(column))
+    for column in ("end", "subject_gender"):  # optional; an absent column reads as empty
+        values.setdefault(column, [None] * rows)
+    _check_rows(values)
+    return _counted(values, ticks, year, bounds)
+
+
+def _column(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) -> Sequence[Any]:
+    """Every cell of a single-value ``column`` as ``read_accounts`` reads it."""
+    if codes is None and column in _IDENTIFIERS:
+        lengths = set(map(len, cells))
+        if cells and 0 not in lengths and max(lengths) <= MAX_ID_CHARS and _plain(cells):
+            return cells
+    elif codes is None and column in _FREE:
+        if _plain(cells):
+            return [cell or None for cell in cells]
+    elif codes is None and column in _TIMES:
+        filled = [cell for cell in cells if cell] if column == "end" else cells
+        ms = _iso_ms(filled)
+        if ms is not None:
+            if len(filled) == len(cells):
+                return ms
+            found = iter(ms)
+            return [next(found) if cell else None for cell in cells]
+    return list(map(_distinct(column, cells, codes).__getitem__, cells))
+
+
+def _distinct(
+    column: str, cells: Sequence[str], codes: Mapping[str, str] | None
+) -> Mapping[str, Any]:
+    """Each distinct cell of a single-value ``column`` → its value as ``read_accounts``
+    reads it (undoing a neutralised cell, stripping, applying a code, the column's rule)."""
+    rule = _SINGLE[column]
+    if codes is None:
+        return _each(cells, lambda cell: rule(_cell(cell)))
+    return _each(cells, lambda cell: rule(codes.get(_cell(cell).casefold(), _cell(cell))))
+
+
+def _check_list(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) -> None:
+    """Check every cell of a list ``column`` as ``read_accounts`` does."""
+    if column == "cartridges":
+        _each(cells, lambda cell: _cartridges(_items(cell, codes)))
+    elif not "".join(cells).isprintable():
+        # printable cells hold printable items, and a code's value was checked by the map
+        _each(cells, lambda cell: [_list_item(column, item) for item in _items(cell, codes)])
+
+
+def _cartridges(items: list[str]) -> tuple[str, ...]:
+    serials = tuple(_cartridge(item) for item in items)
+    if len(set(serials)) != len(serials):
+        raise _Problem("a cartridge listed twice")
+    return serials
+
+
+def _each(cells: Sequence[str], read: Callable[[str], Any]) -> dict[str, Any]:
+    """Each distinct cell → ``read`` of it."""
+    try:
+        return {cell: read(cell) for cell in set(cells)}
+    except _Problem:
+        raise _Unsure from None
+
+
+def _plain(cells: Sequence[str]) -> bool:
+    """Whether every cell is printable and none has a space at either end or a quote at
+    its start: each cell is then its own text as read (nothing to strip or undo)."""
+    if not "".join(cells).isprintable():
+        return False
+    # the cells are printable, so none holds a line break: a space or quote next to one
+    # is at a cell's edge
+    joined = "\n".join(cells)
+    edges = ("\n ", " \n", "\n'")
+    return not (
+        joined.startswith((" ", "'")) or joined.endswith(" ") or any(e in joined for e in edges)
+    )
+
+
+def _iso_ms(cells: Sequence[str]) -> list[int] | None:
+    """Times written ``2019-05-03T12:34:00.000Z`` as Unix ms, as ``parse_utc`` reads them;
+    ``None`` unless every cell is such a time."""
+    if not cells:
+        return []
+    if set(map(len, cells)) != {_ISO_WIDTH}:
+        return None
+    try:
+        raw = "".join(cells).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    chars = np.frombuffer(raw, np.uint8).reshape(-1, _ISO_WIDTH)
+    for at, separator in _ISO_SEPARATORS.items():
+        if not (chars[:, at] == ord(separator)).all():
+            return None
+    digits = chars[:, _ISO_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps to over 9
+    if (digits > 9).any():
+        return None
+    d = digits.astype(np.int64)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
+    hour, minute, second = (
+        d[:, 8] * 10 + d[:, 9],
+        d[:, 10] * 10 + d[:, 11],
+        d[:, 12] * 10 + d[:, 13],
+    )
+    milli = d[:, 14] * 100 + d[:, 15] * 10 + d[:, 16]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
+    valid = (
+        (year >= 1)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= month_days)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+    )
+    if not valid.all():
+        return None
+    clock = ((hour * 60 + minute) * 60 + second) * 1000 + milli
+    ms: list[int] = (_days(year, month, day) * _DAY_MS + clock).tolist()
+    return ms
+
+
+def _days(
+    year: npt.NDArray[np.int64], month: npt.NDArray[np.int64], day: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Days from 1970-01-01 to each proleptic Gregorian date (years 1-9999): the civil
+    calendar's count from 1 March of year 0, so that a leap day ends a year."""
+    y = year - (month <= 2)
+    era = y // 400
+    of_era = y - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    of_cycle = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    days: npt.NDArray[np.int64] = era * 146_097 + of_cycle - 719_468
+    return days
+
+
+def _check_rows(values: Mapping[str, Sequence[Any]]) -> None:
+    """The rules on a row and across rows: an end not before its start, one row per report
+    and device, a report's rows agreeing on :data:`_SHARED`."""
+    start, end = values["start"], values["end"]
+    if any(e is not None and e < s for s, e in zip(start, end, strict=True)):
+        raise _Unsure
+    reports = values["report"]
+    times = Counter(reports)
+    if len(times) == len(reports):
+        return
+    again = [i for i, report in enumerate(reports) if times[report] > 1]
+    device = values["device"]
+    if len({(reports[i], device[i]) for i in again}) != len(again):
+        raise _Unsure
+    shared = [values[column] for column in _SHARED]
+    agreed = {(reports[i], *(column[i] for column in shared)) for i in again}
+    if len(agreed) != len({reports[i] for i in again}):
+        raise _Unsure
+
+
+class _Highest(dict[tuple[str, ...], str]):
+    """The seven ticks' cells (in :data:`USES` order) → the highest use, each combination
+    worked out once (rules 2 and 3)."""
+
+    def __init__(self, tables: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__()
+        self._tables = tables
+
+    def __missing__(self, ticks: tuple[str, ...]) -> str:
+        ticked = (
+            use
+            for use, table, cell in zip(USES, self._tables, ticks, strict=True)
+            if table[cell] is True
+        )
+        self[ticks] = highest = next(ticked, NOT_STATED)
+        return highest
+
+
+def _counted(
+    values: Mapping[str, Sequence[Any]],
+    ticks: Mapping[str, tuple[Sequence[str], Mapping[str, Any]]],
+    year: int,
+    bounds: tuple[int, int],
+) -> Counted:
+    """The year's uses, in ``reports.csv`` order, and the tables (rules 1-5 of
+    :mod:`taserlink.returns.counting`, as ``count_return`` applies them)."""
+    lo, hi = bounds
+    highest_of = _Highest([ticks[use][1] for use in USES])
+    highest = list(map(highest_of.__getitem__, zip(*(ticks[use][0] for use in USES), strict=True)))
+    start, report, device = values["start"], values["report"], values["device"]
+    keys = sorted(
+        (s, report[i], d or "", i)
+        for i, (s, d, h) in enumerate(zip(start, device, highest, strict=True))
+        if lo <= s < hi and (d is not None or h != NOT_STATED)
+    )  # the order of reports.csv (Use.key): start, report, device (none first)
+    order = [key[3] for key in keys]
+
+    def take(column: Sequence[Any]) -> list[Any]:
+        return list(map(column.__getitem__, order))
+
+    uses = tuple(
+        map(
+            Use,
+            take(report),
+            take(values["incident"]),
+            take(values["officer"]),
+            take(device),
+            take(start),
+            take(highest),
+            [age[0] for age in take(values["subject_age"])],
+            take(values["subject_ethnicity"]),
+            take(values["subject_health"]),
+            [i + 2 for i in order],  # the header is line 1, and each row one line
+        )
+    )
+    return Counted(year, uses, count_tables(uses))
