@@ -45,12 +45,14 @@ files).  A million accounts take some 5 s this way against some 30 s
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import methodcaller
+from itertools import compress, repeat
+from operator import gt, is_not, methodcaller, ne
 from typing import Any, Final, TypeAlias
 
 import numpy as np
@@ -106,7 +108,8 @@ _SHARED: Final = (
 )
 """What the rows of one report must agree on (as ``read_accounts`` compares them)."""
 _IDENTIFIERS: Final = frozenset({"report", "incident", "officer"})
-_FREE: Final = frozenset({"subject_gender", "location"})
+_NEEDED: Final = frozenset({"report", "incident", "officer", "start", "end", "device", *_SHARED})
+"""The single-value columns whose values the count uses (the others are only checked)."""
 _TIMES: Final = frozenset({"start", "end"})
 
 _ISO_WIDTH: Final = 24
@@ -185,10 +188,15 @@ def _columnar(source: str, year: int, column_map: ColumnMap) -> CountedFile | No
         return None
     if len(data) > MAX_FAST_BYTES:
         return None
+    paused = gc.isenabled()
+    gc.disable()  # some 30 million cells and values, none in a cycle: no collection to run
     try:
         counted = _count(data, source, year, bounds, column_map)
     except _Unsure:
         return None
+    finally:
+        if paused:
+            gc.enable()
     digest = hashlib.sha256(data).hexdigest()
     return CountedFile(source, digest, len(data), counted, COLUMNAR)
 
@@ -206,8 +214,9 @@ def _count(
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the last line's line break
+    longest = max(map(len, lines), default=0)
     # a line's bytes, its line break included, are at most 4 a character and one more
-    if not lines or 4 * max(map(len, lines)) + 1 > MAX_LINE_BYTES:
+    if not lines or 4 * longest + 1 > MAX_LINE_BYTES:
         raise _Unsure
     try:
         header = next(csv.reader(lines[:1], strict=True))
@@ -220,8 +229,8 @@ def _count(
         # no quoting: every line is a row and its cells are what lies between the commas
         if rows and set(map(methodcaller("count", ","), lines[1:])) != {width - 1}:
             raise _Unsure  # a short or long row, or a blank line
-        cells = body.replace("\n", ",").split(",")[: rows * width]
-        by_index: list[Sequence[str]] = [cells[at::width] for at in range(width)]
+        flat = body.replace("\n", ",").split(",")[: rows * width]
+        by_index: list[Sequence[str]] = [flat[at::width] for at in range(width)]
     else:
         try:
             parsed = list(csv.reader(lines[1:], strict=True))
@@ -232,14 +241,17 @@ def _count(
         if len(parsed) != rows or (rows and set(map(len, parsed)) != {width}):
             raise _Unsure
         by_index = list(zip(*parsed, strict=True)) if parsed else [()] * width
+    # from here on no cell holds a line break, and none is longer than the longest line
     values: dict[str, Sequence[Any]] = {}
-    ticks: dict[str, tuple[Sequence[str], Mapping[str, Any]]] = {}
+    ticks: dict[str, tuple[Sequence[str], _Read]] = {}
     for column, at in layout.single:
-        codes = layout.codes.get(column)
+        cells, codes = by_index[at], layout.codes.get(column)
         if column in USES:
-            ticks[column] = (by_index[at], _distinct(column, by_index[at], codes))
+            ticks[column] = (cells, _reading(column, codes))
+        elif column in _NEEDED:
+            values[column] = _column(column, cells, codes, longest)
         else:
-            values[column] = _column(column, by_index[at], codes)
+            _check(column, cells, codes)
     for column, at in layout.lists.items():
         _check_list(column, by_index[at], layout.codes.get(column))
     for column in ("end", "subject_gender"):  # optional; an absent column reads as empty
@@ -248,14 +260,45 @@ def _count(
     return _counted(values, ticks, year, bounds)
 
 
-def _column(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) -> Sequence[Any]:
-    """Every cell of a single-value ``column`` as ``read_accounts`` reads it."""
+class _Read(dict[str, Any]):
+    """Cell → its value by a column's rule, each distinct cell read once
+    (:class:`_Unsure` at a cell the rule refuses)."""
+
+    def __init__(self, read: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._read = read
+
+    def __missing__(self, cell: str) -> Any:
+        try:
+            self[cell] = value = self._read(cell)
+        except _Problem:
+            raise _Unsure from None
+        return value
+
+
+def _reading(column: str, codes: Mapping[str, str] | None) -> _Read:
+    """A single-value ``column``'s cells read as ``read_accounts`` reads them: a
+    neutralised cell undone, stripped, a code applied, the column's rule."""
+    rule = _SINGLE[column]
+    if codes is None:
+        return _Read(lambda cell: rule(_cell(cell)))
+    return _Read(lambda cell: rule(codes.get(_cell(cell).casefold(), _cell(cell))))
+
+
+def _column(
+    column: str, cells: Sequence[str], codes: Mapping[str, str] | None, longest: int
+) -> Sequence[Any]:
+    """Every cell of a single-value ``column`` as ``read_accounts`` reads it; ``longest``:
+    the longest line's characters."""
     if codes is None and column in _IDENTIFIERS:
-        lengths = set(map(len, cells))
-        if cells and 0 not in lengths and max(lengths) <= MAX_ID_CHARS and _plain(cells):
-            return cells
-    elif codes is None and column in _FREE:
-        if _plain(cells):
+        joined = "\n".join(cells)
+        empty = joined == "" or joined.startswith("\n") or joined.endswith("\n")
+        short = longest <= MAX_ID_CHARS  # else each cell is measured
+        if not empty and "\n\n" not in joined and _plain(joined):  # noqa: SIM102
+            if short or max(map(len, cells)) <= MAX_ID_CHARS:
+                return cells
+    elif codes is None and column == "subject_gender":
+        if _plain("\n".join(cells)):
             return [cell or None for cell in cells]
     elif codes is None and column in _TIMES:
         filled = [cell for cell in cells if cell] if column == "end" else cells
@@ -265,18 +308,16 @@ def _column(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) 
                 return ms
             found = iter(ms)
             return [next(found) if cell else None for cell in cells]
-    return list(map(_distinct(column, cells, codes).__getitem__, cells))
+    return list(map(_reading(column, codes).__getitem__, cells))
 
 
-def _distinct(
-    column: str, cells: Sequence[str], codes: Mapping[str, str] | None
-) -> Mapping[str, Any]:
-    """Each distinct cell of a single-value ``column`` → its value as ``read_accounts``
-    reads it (undoing a neutralised cell, stripping, applying a code, the column's rule)."""
-    rule = _SINGLE[column]
-    if codes is None:
-        return _each(cells, lambda cell: rule(_cell(cell)))
-    return _each(cells, lambda cell: rule(codes.get(_cell(cell).casefold(), _cell(cell))))
+def _check(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) -> None:
+    """Check every cell of a single-value ``column`` whose values the count does not use."""
+    if codes is None and column == "location" and _plain("\n".join(cells)):
+        return
+    read = _reading(column, codes)
+    for cell in set(cells):
+        read[cell]
 
 
 def _check_list(column: str, cells: Sequence[str], codes: Mapping[str, str] | None) -> None:
@@ -295,22 +336,21 @@ def _cartridges(items: list[str]) -> tuple[str, ...]:
     return serials
 
 
-def _each(cells: Sequence[str], read: Callable[[str], Any]) -> dict[str, Any]:
-    """Each distinct cell → ``read`` of it."""
+def _each(cells: Sequence[str], read: Callable[[str], Any]) -> None:
+    """``read`` each distinct cell (:class:`_Unsure` at one it refuses)."""
     try:
-        return {cell: read(cell) for cell in set(cells)}
+        for cell in set(cells):
+            read(cell)
     except _Problem:
         raise _Unsure from None
 
 
-def _plain(cells: Sequence[str]) -> bool:
-    """Whether every cell is printable and none has a space at either end or a quote at
-    its start: each cell is then its own text as read (nothing to strip or undo)."""
-    if not "".join(cells).isprintable():
+def _plain(joined: str) -> bool:
+    """Whether every cell of a column, joined by line breaks (which no cell holds), is
+    printable and none has a space at either end or a quote at its start: each cell is
+    then its own text as read (nothing to strip or undo)."""
+    if not joined.replace("\n", "").isprintable():
         return False
-    # the cells are printable, so none holds a line break: a space or quote next to one
-    # is at a cell's edge
-    joined = "\n".join(cells)
     edges = ("\n ", " \n", "\n'")
     return not (
         joined.startswith((" ", "'")) or joined.endswith(" ") or any(e in joined for e in edges)
@@ -322,14 +362,15 @@ def _iso_ms(cells: Sequence[str]) -> list[int] | None:
     ``None`` unless every cell is such a time."""
     if not cells:
         return []
-    if set(map(len, cells)) != {_ISO_WIDTH}:
-        return None
-    try:
-        raw = "".join(cells).encode("ascii")
+    try:  # each cell followed by a line break, which no cell holds
+        raw = ("\n".join(cells) + "\n").encode("ascii")
     except UnicodeEncodeError:
         return None
-    chars = np.frombuffer(raw, np.uint8).reshape(-1, _ISO_WIDTH)
-    for at, separator in _ISO_SEPARATORS.items():
+    if len(raw) != len(cells) * (_ISO_WIDTH + 1):
+        return None
+    chars = np.frombuffer(raw, np.uint8).reshape(-1, _ISO_WIDTH + 1)
+    # a line break after every 24 characters: every cell is 24 characters long
+    for at, separator in {**_ISO_SEPARATORS, _ISO_WIDTH: "\n"}.items():
         if not (chars[:, at] == ord(separator)).all():
             return None
     digits = chars[:, _ISO_DIGITS] - np.uint8(ord("0"))  # a non-digit wraps to over 9
@@ -387,7 +428,7 @@ def _check_rows(values: Mapping[str, Sequence[Any]]) -> None:
     times = Counter(reports)
     if len(times) == len(reports):
         return
-    again = [i for i, report in enumerate(reports) if times[report] > 1]
+    again = list(compress(range(len(reports)), map(gt, map(times.__getitem__, reports), repeat(1))))
     device = values["device"]
     if len({(reports[i], device[i]) for i in again}) != len(again):
         raise _Unsure
@@ -399,25 +440,23 @@ def _check_rows(values: Mapping[str, Sequence[Any]]) -> None:
 
 class _Highest(dict[tuple[str, ...], str]):
     """The seven ticks' cells (in :data:`USES` order) → the highest use, each combination
-    worked out once (rules 2 and 3)."""
+    worked out once (rules 2 and 3), each cell read by its column's rule."""
 
-    def __init__(self, tables: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, reads: Sequence[_Read]) -> None:
         super().__init__()
-        self._tables = tables
+        self._reads = reads
 
     def __missing__(self, ticks: tuple[str, ...]) -> str:
-        ticked = (
-            use
-            for use, table, cell in zip(USES, self._tables, ticks, strict=True)
-            if table[cell] is True
+        ticked = [read[cell] is True for read, cell in zip(self._reads, ticks, strict=True)]
+        self[ticks] = highest = next(
+            (use for use, yes in zip(USES, ticked, strict=True) if yes), NOT_STATED
         )
-        self[ticks] = highest = next(ticked, NOT_STATED)
         return highest
 
 
 def _counted(
     values: Mapping[str, Sequence[Any]],
-    ticks: Mapping[str, tuple[Sequence[str], Mapping[str, Any]]],
+    ticks: Mapping[str, tuple[Sequence[str], _Read]],
     year: int,
     bounds: tuple[int, int],
 ) -> Counted:
@@ -426,30 +465,39 @@ def _counted(
     lo, hi = bounds
     highest_of = _Highest([ticks[use][1] for use in USES])
     highest = list(map(highest_of.__getitem__, zip(*(ticks[use][0] for use in USES), strict=True)))
-    start, report, device = values["start"], values["report"], values["device"]
-    keys = sorted(
-        (s, report[i], d or "", i)
-        for i, (s, d, h) in enumerate(zip(start, device, highest, strict=True))
-        if lo <= s < hi and (d is not None or h != NOT_STATED)
-    )  # the order of reports.csv (Use.key): start, report, device (none first)
-    order = [key[3] for key in keys]
+    start, device = values["start"], values["device"]
+    when = np.array(start, np.int64)
+    counts = (  # rules 1 and 4: in the year, and a device named or a use ticked
+        (lo <= when)
+        & (when < hi)
+        & (
+            np.array(list(map(is_not, device, repeat(None))), bool)
+            | np.array(list(map(ne, highest, repeat(NOT_STATED))), bool)
+        )
+    ).tolist()
 
-    def take(column: Sequence[Any]) -> list[Any]:
-        return list(map(column.__getitem__, order))
+    def kept(column: Sequence[Any]) -> list[Any]:
+        return list(compress(column, counts))
 
-    uses = tuple(
+    report, starts, devices = kept(values["report"]), kept(start), kept(device)
+    found = list(
         map(
             Use,
-            take(report),
-            take(values["incident"]),
-            take(values["officer"]),
-            take(device),
-            take(start),
-            take(highest),
-            [age[0] for age in take(values["subject_age"])],
-            take(values["subject_ethnicity"]),
-            take(values["subject_health"]),
-            [i + 2 for i in order],  # the header is line 1, and each row one line
+            report,
+            kept(values["incident"]),
+            kept(values["officer"]),
+            devices,
+            starts,
+            kept(highest),
+            [age[0] for age in kept(values["subject_age"])],
+            kept(values["subject_ethnicity"]),
+            kept(values["subject_health"]),
+            kept(range(2, len(start) + 2)),  # the header is line 1, and each row one line
         )
     )
-    return Counted(year, uses, count_tables(uses))
+    # the order of reports.csv (Use.key): start, report, device (none first)
+    # (a start as a float: exact, every start being within ±2**53 ms, and floats sort faster)
+    floats = map(float, starts)
+    keys = sorted(zip(floats, report, [d or "" for d in devices], range(len(found)), strict=True))
+    uses = tuple(map(found.__getitem__, [key[3] for key in keys]))
+    return Counted(year, uses, count_tables(found))  # the same counts in any order
