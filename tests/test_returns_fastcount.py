@@ -1,7 +1,8 @@
 """The return counted a column at a time (:func:`taserlink.returns.fastcount.count_file`)
 against the verifying path, ``read_accounts`` then ``count_return``: on valid files the
 same uses (same order, same lines) and tables, on corrupted ones the same error, word for
-word; and the fast path is taken on a plain file."""
+word; the fast path is taken on a plain file; and ``reports.csv`` written a column at a
+time is what writing it a row at a time gave, as is ``taserlink home-office``'s output."""
 
 from __future__ import annotations
 
@@ -19,18 +20,38 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from taserlink.cli import main
+from taserlink.cli.home_office import write_text
 from taserlink.errors import AccountsError, ReturnError, TimeTextError
 from taserlink.postuse.accounts import (
+    AGE_BANDS,
     COLUMNS,
+    ETHNICITIES,
+    HEALTH,
     REQUIRED,
     Account,
     ColumnMap,
     read_accounts,
     write_accounts,
 )
-from taserlink.returns.counting import Counted, count_return, financial_year_bounds
+from taserlink.returns.counting import (
+    HIGHEST_USES,
+    Counted,
+    Use,
+    count_return,
+    count_tables,
+    financial_year_bounds,
+)
 from taserlink.returns.fastcount import COLUMNAR, VERIFYING, _iso_ms, count_file
 from taserlink.returns.forceyear import force_year
+from taserlink.returns.homeoffice import (
+    REPORT_COLUMNS,
+    home_office_return,
+    reports_csv,
+    return_without_downloads,
+    write_return,
+)
+from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import parse_utc, utc_iso
 from tests.test_postuse_accounts import UTC_FIRST_MS, UTC_LAST_MS, account_lists
 
@@ -84,7 +105,7 @@ def year_accounts(draw: st.DrawFn) -> list[Account]:
                 | st.integers(edge - 10 * HOUR, edge + 10 * HOUR)
                 | st.integers(UTC_FIRST_MS, UTC_LAST_MS - 10**6)
             )
-            ends[account.report] = draw(st.none() | st.integers(0, 10**6)) 
+            ends[account.report] = draw(st.none() | st.integers(0, 10**6))
     return [
         replace(
             account,
@@ -289,7 +310,7 @@ def _damaged(text: str, how: str, at: int) -> bytes:
         case "line break in a cell":
             lines[where] = lines[where].replace(",", ',"a\nb"x', 1)
         case "quoted line break":
-            cells = next(csv.reader([lines[where]]), [])[:-1] + ["a\nb"]
+            cells = [*next(csv.reader([lines[where]]), [])[:-1], "a\nb"]
             out = io.StringIO()
             csv.writer(out, lineterminator="").writerow(cells)
             lines[where] = out.getvalue()
@@ -390,3 +411,77 @@ def test_the_times_kernel_refuses_what_parse_utc_refuses(fields: tuple[int, ...]
     assert _iso_ms(["2019-04-01T00:00:00.000Z", text]) == (
         None if expected is None else [parse_utc("2019-04-01T00:00:00.000Z"), *expected]
     )
+
+
+# -- writing reports.csv a column at a time -----------------------------------------------
+
+CELLS = st.text(st.sampled_from("ab1 .;,\"'=+-@\t\r\né"), max_size=5)
+
+
+@settings(max_examples=200)
+@given(st.integers(1, 4).flatmap(lambda n: st.lists(st.lists(CELLS, min_size=n, max_size=n))))
+def test_write_columns_writes_what_writerow_writes(rows: list[list[str]]) -> None:
+    by_rows, by_columns = io.StringIO(), io.StringIO()
+    csv_writer(by_rows).writerows(rows)
+    width = len(rows[0]) if rows else 1
+    csv_writer(by_columns).write_columns([[row[i] for row in rows] for i in range(width)])
+    assert by_columns.getvalue() == by_rows.getvalue()
+    with pytest.raises(ValueError, match="different lengths"):
+        csv_writer(by_columns).write_columns([["a"], []])
+
+
+TEXTS = st.text(st.sampled_from("aZ1 -=+@'\t\"é,;"), min_size=1, max_size=6)
+
+
+@FAST
+@given(
+    st.lists(
+        st.builds(
+            Use,
+            report=TEXTS,
+            incident=TEXTS,
+            officer=TEXTS,
+            device=st.none() | TEXTS,
+            start_ms=st.integers(UTC_FIRST_MS, UTC_LAST_MS) | st.sampled_from(EDGES),
+            highest_use=st.sampled_from(HIGHEST_USES),
+            subject_age=st.none() | st.sampled_from(AGE_BANDS),
+            subject_ethnicity=st.none() | st.sampled_from(ETHNICITIES),
+            subject_health=st.none() | st.sampled_from(HEALTH),
+        ),
+        max_size=8,
+    )
+)
+def test_reports_csv_is_each_rows_cells(uses: list[Use]) -> None:
+    result = return_without_downloads(Counted(YEAR, tuple(uses), count_tables(uses)))
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(REPORT_COLUMNS)
+    writer.writerows(row.cells() for row in result.rows)
+    assert reports_csv(result) == out.getvalue().encode("utf-8")
+
+
+def test_home_office_without_images_writes_what_it_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ACCOUNTS.csv"
+    write_accounts(force_year(YEAR, {"fired": 40, "aimed": 9, "not_stated": 4}, seed=5), path)
+    for json_out in (False, True):
+        out = tmp_path / f"out-{json_out}"
+        argv = ["home-office", "--accounts", str(path), "--year", str(YEAR), "--out", str(out)]
+        assert main(argv + ["--json"] * json_out) == 0
+        printed = capsys.readouterr().out
+        accounts = read_accounts(path)
+        expected = home_office_return(accounts.accounts, YEAR)
+        written = write_return(expected, tmp_path / "expected")
+        for file in written:
+            assert (out / file.name).read_bytes() == file.read_bytes()
+        if json_out:
+            data = expected.as_dict()
+            data["accounts"] = {"path": accounts.path, "sha256": accounts.sha256}
+            data["out"] = str(out)
+            data["files"] = [p.name for p in written]
+            assert printed == json.dumps(data, indent=1) + "\n"
+        else:
+            text = io.StringIO()
+            write_text(expected, text)
+            assert printed == text.getvalue()

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from taserlink.atomic import make_folder, write_atomic
 from taserlink.errors import ReturnError
 from taserlink.forensics.issues import IssueList
@@ -64,7 +66,7 @@ from taserlink.postuse.uses import DEVICE_VISIBLE, SEVERITY
 from taserlink.returns.counting import TABLES, Counted, Table, Use, count_return
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline import ClockSettings
-from taserlink.timeline.times import utc_iso
+from taserlink.timeline.times import utc_iso, utc_times_iso
 
 __all__ = [
     "DEVICE_LEVELS",
@@ -342,7 +344,24 @@ def reports_csv(result: HomeOfficeReturn) -> bytes:
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(REPORT_COLUMNS)
-    writer.writerows(row.cells() for row in result.rows)
+    rows = result.rows
+    uses = [row.use for row in rows]
+    starts = utc_times_iso(np.array([use.start_ms for use in uses], np.float64))
+    writer.write_columns(  # the cells of ReturnRow.cells, a column at a time
+        [
+            [use.report for use in uses],
+            [use.incident for use in uses],
+            [use.officer for use in uses],
+            [use.device or "" for use in uses],
+            [start or "" for start in starts],
+            [use.highest_use for use in uses],
+            [row.device_highest_use or "" for row in rows],
+            [row.corroboration.value for row in rows],
+            [use.subject_age or "" for use in uses],
+            [use.subject_ethnicity or "" for use in uses],
+            [use.subject_health or "" for use in uses],
+        ]
+    )
     return out.getvalue().encode("utf-8")
 
 
