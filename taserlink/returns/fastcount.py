@@ -422,7 +422,8 @@ def _check_rows(values: Mapping[str, Sequence[Any]]) -> None:
     """The rules on a row and across rows: an end not before its start, one row per report
     and device, a report's rows agreeing on :data:`_SHARED`."""
     start, end = values["start"], values["end"]
-    if any(e is not None and e < s for s, e in zip(start, end, strict=True)):
+    given = list(map(is_not, end, repeat(None)))
+    if any(map(gt, compress(start, given), compress(end, given))):
         raise _Unsure
     reports = values["report"]
     times = Counter(reports)
