@@ -34,6 +34,7 @@ from taserlink.postuse.accounts import (
     read_accounts,
     write_accounts,
 )
+from taserlink.returns import fastcount
 from taserlink.returns.counting import (
     HIGHEST_USES,
     Counted,
@@ -200,6 +201,15 @@ def test_a_plain_file_takes_the_fast_path(tmp_path: Path) -> None:
     assert _same(path) == COLUMNAR
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert _same(path) == VERIFYING  # CRLF: left to the verifying path, the same answer
+
+
+def test_a_file_over_the_fast_paths_limit_is_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ACCOUNTS.csv"
+    write_accounts(force_year(YEAR, {"fired": 3}, seed=1), path)
+    monkeypatch.setattr(fastcount, "MAX_FAST_BYTES", path.stat().st_size - 1)
+    assert _same(path) == VERIFYING
 
 
 def test_an_empty_year_and_a_header_alone(tmp_path: Path) -> None:

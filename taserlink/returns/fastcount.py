@@ -4,22 +4,24 @@
 :func:`~taserlink.postuse.accounts.read_accounts` checks each row's cells one by one
 (some 25 µs a row) and :func:`~taserlink.returns.counting.count_return` then counts the
 accounts it made.  :func:`count_file` reads the file once (its SHA-256 and size from
-those bytes), splits it with the :mod:`csv` module, turns the rows into columns and checks
-each column whole:
+those bytes), splits it into cells — at its commas and line breaks when it holds no
+``"``, else with the :mod:`csv` module, line by line —, takes the cells a column at a
+time and checks each column whole:
 
-- a column of few distinct values (a tick, ``device``, ``cycles``, an age, an ethnicity, a
-  health condition, ``cartridges``): each distinct cell once, by the reader's own rule for
-  the column, column map codes included;
 - ``report``, ``incident``, ``officer``, ``subject_gender``, ``location``: one test of the
-  whole column (every cell printable, none with a space or a quote at its edge, no
-  identifier empty or longer than :data:`~taserlink.postuse.accounts.MAX_ID_CHARS`);
-  ``reasons``, ``impact_factors``, ``outcome``: every cell printable;
+  whole column (every cell printable, none with a space at either end or a quote at its
+  start, no identifier empty or longer than
+  :data:`~taserlink.postuse.accounts.MAX_ID_CHARS`); ``reasons``, ``impact_factors``,
+  ``outcome``: every cell printable;
 - ``start``, ``end`` written as :func:`~taserlink.postuse.accounts.write_accounts` writes
   them (``2019-05-03T12:34:00.000Z``): the digits and separators of all of them at once
   with numpy, the fields' ranges checked as :func:`~taserlink.timeline.times.parse_utc`
   checks them;
-- the rules across rows (one row per report and device, one report's rows agreeing) on
-  the rows of the reports that have more than one.
+- every other column (the ticks, ``device``, ``cycles``, the subject's age, ethnicity and
+  health, ``cartridges``): each distinct cell once, by the reader's own rule for the
+  column, column map codes included;
+- the rules across rows (an end not before its start; one row per report and device, one
+  report's rows agreeing) on the rows of the reports that have more than one.
 
 A column that fails its whole-column test (a time written another way, a cell with
 leading spaces, a column with codes) is read a distinct cell at a time by the reader's
@@ -92,9 +94,10 @@ COLUMNAR: Final = "columnar"
 """:attr:`CountedFile.path_taken` when the columns were checked and counted whole."""
 VERIFYING: Final = "verifying"
 """:attr:`CountedFile.path_taken` when ``read_accounts`` and ``count_return`` did it."""
-MAX_FAST_BYTES: Final = 1 << 30
-"""Largest file the fast path reads whole into memory, in bytes (a larger one is streamed
-by ``read_accounts``)."""
+MAX_FAST_BYTES: Final = 1 << 28
+"""Largest file the fast path takes, in bytes: it holds the whole file and every cell of it
+at once (some 18 bytes of memory a byte of file, 2.4 GB for a million accounts); a larger
+one is left to ``read_accounts``, which streams it."""
 
 _SHARED: Final = (
     "incident",
