@@ -16,7 +16,7 @@ accounts with the devices' logs, and does not depend on who held a device; ``tas
 reconcile`` is where custody is judged).
 
 Without ``--images`` the year is counted from the file a column at a time
-(:func:`taserlink.returns.fastcount.count_file`, some 4 times faster), which leaves any
+(:func:`taserlink.returns.fastcount.count_file`, some 3 times faster), which leaves any
 file it is not certain of to ``read_accounts``: the files written, the summary and the
 errors are the same either way.
 

@@ -49,6 +49,10 @@ one reported):
   (both lines named).  Nothing else is judged here: a report that ticks ``fired`` with no
   device, or a cartridge in two reports, is read as written, for reconciliation to report.
 
+:func:`taserlink.returns.fastcount.count_file` applies these same rules (the per-cell ones
+are this module's functions) a column at a time, and leaves to :func:`read_accounts` any
+file it is not certain of.
+
 **Column maps** (:func:`read_column_map`, :class:`ColumnMap`) let a force's export be read
 as it is.  A JSON object, in one of two shapes:
 

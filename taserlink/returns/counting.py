@@ -39,9 +39,13 @@ Each rule with its source:
    exactly one row of each table (a subject detail left empty is "Not reported").  The
    subject's details are as the officer perceived them (the ADR's wording).
 
-Counting is plain :class:`collections.Counter` work over the accounts read: some 4 s
-for a million accounts, after the 25 s :func:`~taserlink.postuse.accounts.read_accounts`
-takes to read and check them (bench/bench_returns.py, bench/README.md).
+Counting is plain :class:`collections.Counter` work over the accounts read: some 4 to 6 s
+for a million accounts, after the 25 to 29 s :func:`~taserlink.postuse.accounts.read_accounts`
+takes to read and check them.  Straight from a file,
+:func:`taserlink.returns.fastcount.count_file` checks and counts a column at a time, the
+same uses and tables: 11.9 s for the same million, reading included, against 42.9 s read
+and counted row by row in the same run on a loaded machine (bench/bench_returns.py,
+bench/README.md).
 """
 
 from __future__ import annotations
