@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, TextIO
 
 __all__ = ["FORMULA_STARTS", "QUOTE", "CsvWriter", "csv_writer", "original_cell", "safe_cell"]
@@ -37,6 +37,8 @@ QUOTE: Final = "'"
 
 _RISKY: Final = re.compile(r"'*[=+\-@\t\r]")
 """A cell :func:`safe_cell` neutralises (unless it is a plain number)."""
+_RISKY_LINE: Final = re.compile(r"^'*[=+\-@\t\r]", re.MULTILINE)
+"""A line of a text that starts as a cell :func:`safe_cell` neutralises may."""
 _NEUTRALISED: Final = re.compile(r"'+[=+\-@\t\r]")
 """A cell :func:`original_cell` takes one quote from."""
 _PLAIN_NUMBER: Final = re.compile(
@@ -82,6 +84,33 @@ class CsvWriter:
         """Write every row of ``rows``."""
         for row in rows:
             self.writerow(row)
+
+    def write_columns(self, columns: Sequence[Sequence[str]]) -> None:
+        """Write the rows whose cells ``columns`` holds a column at a time (every column
+        as long, every cell a ``str``): the same text as :meth:`writerow` of each row,
+        made faster for many rows by working a column at a time — a column none of whose
+        cells starts like a formula is written as it is, a cell of the others through
+        :func:`safe_cell` once per distinct cell.
+
+        Raises:
+            ValueError: no column (the rows would be unknown), or columns of different
+                lengths.
+        """
+        if len({len(column) for column in columns}) != 1:
+            raise ValueError("no column, or columns of different lengths")
+        texts = ["\n".join(column) for column in columns]
+        if any("\r" in text for text in texts):  # rows quoted whole: one at a time
+            self.writerows(zip(*columns, strict=True))
+            return
+        safe: list[Sequence[str]] = []
+        for column, text in zip(columns, texts, strict=True):
+            # with no line break in a cell, each line of the text starts a cell
+            if text.count("\n") == len(column) - 1 and not _RISKY_LINE.search(text):
+                safe.append(column)
+            else:
+                memo = {cell: safe_cell(cell) for cell in set(column)}
+                safe.append(list(map(memo.__getitem__, column)))
+        self._writer.writerows(zip(*safe, strict=True))
 
 
 def csv_writer(stream: TextIO) -> CsvWriter:

@@ -15,13 +15,21 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
+from taserlink.errors import ReturnError
 from taserlink.forensics.issues import IssueList, issues_from_register, read_issues
 from taserlink.forensics.link import image_paths
 from taserlink.forensics.provenance import register_settings
-from taserlink.postuse.accounts import Accounts, read_accounts, read_column_map
-from taserlink.provenance import Provenance, hash_file
+from taserlink.postuse.accounts import read_accounts, read_column_map
+from taserlink.postuse.provenance import accounts_input
+from taserlink.provenance import Input, Provenance, hash_file
 from taserlink.register import open_register
-from taserlink.returns.homeoffice import HomeOfficeReturn, home_office_return
+from taserlink.returns.counting import financial_year_bounds
+from taserlink.returns.fastcount import count_file
+from taserlink.returns.homeoffice import (
+    HomeOfficeReturn,
+    home_office_return,
+    return_without_downloads,
+)
 from taserlink.returns.parquet import require_pyarrow
 from taserlink.returns.population import Population
 from taserlink.returns.provenance import return_provenance
@@ -90,9 +98,14 @@ def _custody(args: argparse.Namespace) -> IssueList | None:
     return None
 
 
-def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
-    """The accounts read and the year's return counted, as the options of
-    :func:`add_return_options` ask.
+def return_of(args: argparse.Namespace) -> tuple[Input, HomeOfficeReturn]:
+    """The accounts file (as hashed when read) and the year's return counted, as the
+    options of :func:`add_return_options` ask.
+
+    Without ``--images`` the year is counted a column at a time
+    (:func:`taserlink.returns.fastcount.count_file`, which falls back on ``read_accounts``
+    for anything it is not certain of: the same result and the same errors); with them,
+    every account is read for the reconciliation.
 
     Raises:
         UsageError: ``--issues`` or ``--register`` without ``--images``.
@@ -104,6 +117,12 @@ def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
     if args.parquet is not None:
         require_pyarrow()  # before any work: a missing extra is one line, nothing written
     columns = None if args.columns is None else read_column_map(args.columns)
+    if args.images is None and _good_year(args.year):
+        counted = count_file(args.accounts, args.year, columns=columns)
+        clock_settings(args)  # the options checked as the reconciling path checks them
+        workers_of(args)
+        source = Input(counted.path, counted.size, counted.sha256, "accounts")
+        return source, return_without_downloads(counted.counted)
     accounts = read_accounts(args.accounts, columns=columns)
     paths = image_paths(args.images) if args.images is not None else []
     result = home_office_return(
@@ -115,12 +134,22 @@ def return_of(args: argparse.Namespace) -> tuple[Accounts, HomeOfficeReturn]:
         clock=clock_settings(args),
         workers=workers_of(args),
     )
-    return accounts, result
+    return accounts_input(accounts), result
+
+
+def _good_year(year: int) -> bool:
+    """Whether ``year`` is a financial year the return can count (a bad one is reported
+    after the accounts' problems, as ``home_office_return`` reports it)."""
+    try:
+        financial_year_bounds(year)
+    except ReturnError:
+        return False
+    return True
 
 
 def provenance_of(
     args: argparse.Namespace,
-    accounts: Accounts,
+    accounts: Input,
     result: HomeOfficeReturn,
     *,
     population: Population | None = None,

@@ -49,6 +49,10 @@ one reported):
   (both lines named).  Nothing else is judged here: a report that ticks ``fired`` with no
   device, or a cartridge in two reports, is read as written, for reconciliation to report.
 
+:func:`taserlink.returns.fastcount.count_file` applies these same rules (the per-cell ones
+are this module's functions) a column at a time, and leaves to :func:`read_accounts` any
+file it is not certain of.
+
 **Column maps** (:func:`read_column_map`, :class:`ColumnMap`) let a force's export be read
 as it is.  A JSON object, in one of two shapes:
 
@@ -865,16 +869,18 @@ class _Layout:
         """The items of a list column: split at ``;``, stripped, codes applied, blanks
         dropped."""
         at = self.lists.get(column)
-        if at is None:
-            return []
-        cell = cells[at]
-        if not cell:
-            return []
-        parts = (part.strip() for part in _cell(cell).split(";"))
-        codes = self.codes.get(column)
-        if codes is not None:
-            parts = (codes.get(part.casefold(), part) for part in parts)
-        return [part for part in parts if part]
+        return [] if at is None else _items(cells[at], self.codes.get(column))
+
+
+def _items(cell: str, codes: Mapping[str, str] | None) -> list[str]:
+    """The items of a list cell: split at ``;``, stripped, ``codes`` applied, blanks
+    dropped."""
+    if not cell:
+        return []
+    parts = (part.strip() for part in _cell(cell).split(";"))
+    if codes is not None:
+        parts = (codes.get(part.casefold(), part) for part in parts)
+    return [part for part in parts if part]
 
 
 def _layout(cells: Sequence[str], columns: ColumnMap, source: str, line: int) -> _Layout:

@@ -39,9 +39,13 @@ Each rule with its source:
    exactly one row of each table (a subject detail left empty is "Not reported").  The
    subject's details are as the officer perceived them (the ADR's wording).
 
-Counting is plain :class:`collections.Counter` work over the accounts read: some 4 s
-for a million accounts, after the 25 s :func:`~taserlink.postuse.accounts.read_accounts`
-takes to read and check them (bench/bench_returns.py, bench/README.md).
+Counting is plain :class:`collections.Counter` work over the accounts read: some 4 to 6 s
+for a million accounts, after the 25 to 29 s :func:`~taserlink.postuse.accounts.read_accounts`
+takes to read and check them.  Straight from a file,
+:func:`taserlink.returns.fastcount.count_file` checks and counts a column at a time, the
+same uses and tables: 11.9 s for the same million, reading included, against 42.9 s read
+and counted row by row in the same run on a loaded machine (bench/bench_returns.py,
+bench/README.md).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -286,14 +291,9 @@ def uses_in_year(accounts: Iterable[Account], year: int) -> tuple[Use, ...]:
 
 def count_tables(uses: Iterable[Use]) -> tuple[Table, ...]:
     """The four published tables of :data:`TABLES` over ``uses`` (rule 5)."""
-    counters: list[Counter[Any]] = [Counter() for _ in TABLES]
-    total = 0
-    for use in uses:
-        total += 1
-        counters[0][use.highest_use] += 1
-        counters[1][use.subject_age] += 1
-        counters[2][use.subject_ethnicity] += 1
-        counters[3][use.subject_health] += 1
+    uses = tuple(uses)
+    total = len(uses)
+    counters: list[Counter[Any]] = [Counter(map(attrgetter(spec.field), uses)) for spec in TABLES]
     return tuple(
         _table(spec, counter, total) for spec, counter in zip(TABLES, counters, strict=True)
     )

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from taserlink.atomic import make_folder, write_atomic
 from taserlink.errors import ReturnError
 from taserlink.forensics.issues import IssueList
@@ -64,7 +66,7 @@ from taserlink.postuse.uses import DEVICE_VISIBLE, SEVERITY
 from taserlink.returns.counting import TABLES, Counted, Table, Use, count_return
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline import ClockSettings
-from taserlink.timeline.times import utc_iso
+from taserlink.timeline.times import utc_iso, utc_times_iso
 
 __all__ = [
     "DEVICE_LEVELS",
@@ -75,6 +77,7 @@ __all__ = [
     "corroboration",
     "home_office_return",
     "reports_csv",
+    "return_without_downloads",
     "table_csv",
     "write_return",
 ]
@@ -116,6 +119,8 @@ _VISIBLE_FLOOR: Final = {
     "not_stated": 0,
 }
 """A report's highest use → the rank of the device-visible use it implies (0: none)."""
+_NOT_DOWNLOADED: Final = Corroboration.NOT_DOWNLOADED
+_NO_DEVICE: Final = Corroboration.NO_DEVICE
 DEVICE_LEVELS: Final = frozenset(use.value for use in DEVICE_VISIBLE)
 """The ``device_highest_use`` values: the uses a device log can show."""
 
@@ -315,6 +320,18 @@ def home_office_return(
     return HomeOfficeReturn(counted, tuple(rows), run)
 
 
+def return_without_downloads(counted: Counted) -> HomeOfficeReturn:
+    """The return of a year already counted, with no device downloads: each use naming a
+    device ``not_downloaded``, each other ``no_device`` — what :func:`home_office_return`
+    gives with no ``images`` (``taserlink home-office`` counts the year with
+    :func:`taserlink.returns.fastcount.count_file` and then calls this)."""
+    rows = tuple(
+        ReturnRow(use, None, _NOT_DOWNLOADED if use.device is not None else _NO_DEVICE)
+        for use in counted.uses
+    )
+    return HomeOfficeReturn(counted, rows, None)
+
+
 def _accounts_of(accounts: Iterable[Account], uses: Sequence[Use]) -> list[Account]:
     """The accounts behind ``uses`` that name a device (what reconciliation reads)."""
     wanted = {(use.report, use.device) for use in uses if use.device is not None}
@@ -327,7 +344,24 @@ def reports_csv(result: HomeOfficeReturn) -> bytes:
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(REPORT_COLUMNS)
-    writer.writerows(row.cells() for row in result.rows)
+    rows = result.rows
+    uses = [row.use for row in rows]
+    starts = utc_times_iso(np.array([use.start_ms for use in uses], np.float64))
+    writer.write_columns(  # the cells of ReturnRow.cells, a column at a time
+        [
+            [use.report for use in uses],
+            [use.incident for use in uses],
+            [use.officer for use in uses],
+            [use.device or "" for use in uses],
+            [start or "" for start in starts],
+            [use.highest_use for use in uses],
+            [row.device_highest_use or "" for row in rows],
+            [row.corroboration.value for row in rows],
+            [use.subject_age or "" for use in uses],
+            [use.subject_ethnicity or "" for use in uses],
+            [use.subject_health or "" for use in uses],
+        ]
+    )
     return out.getvalue().encode("utf-8")
 
 

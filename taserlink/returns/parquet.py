@@ -73,9 +73,9 @@ from typing import Any, Final
 from taserlink import __version__
 from taserlink.atomic import make_folder, write_atomic
 from taserlink.errors import MissingExtraError, OutputPathError
-from taserlink.postuse.accounts import Accounts
 from taserlink.postuse.episodes import Episode
 from taserlink.postuse.reconcile import DeviceUse
+from taserlink.provenance import Input
 from taserlink.returns.counting import financial_year
 from taserlink.returns.homeoffice import REPORT_COLUMNS, HomeOfficeReturn, ReturnRow
 
@@ -322,9 +322,7 @@ def _parquet_bytes(table: Any) -> bytes:
     return data
 
 
-def _provenance(
-    result: HomeOfficeReturn, dataset: str, accounts: Accounts | None
-) -> dict[str, str]:
+def _provenance(result: HomeOfficeReturn, dataset: str, accounts: Input | None) -> dict[str, str]:
     inputs: list[dict[str, Any]] = []
     if accounts is not None:
         name = Path(accounts.path).name
@@ -355,7 +353,7 @@ def _episode_year(device_use: DeviceUse) -> int | None:
     return None if start is None else financial_year(start)
 
 
-def _files(result: HomeOfficeReturn, accounts: Accounts | None) -> dict[str, bytes]:
+def _files(result: HomeOfficeReturn, accounts: Input | None) -> dict[str, bytes]:
     """Relative path → bytes of every file of ``result``'s datasets, in writing order."""
     files = {
         f"{USES}/{_partition(result.year)}/{PART}": _parquet_bytes(
@@ -397,7 +395,7 @@ def write_parquet(
     result: HomeOfficeReturn,
     folder: str | os.PathLike[str],
     *,
-    accounts: Accounts | None = None,
+    accounts: Input | None = None,
 ) -> tuple[Path, ...]:
     """Write ``result``'s uses (and, with downloads, its episodes) as Parquet under
     ``folder`` (module docstring: layout, schema, partitioning, reproducibility); each

@@ -15,8 +15,7 @@ from typing import Any
 
 from taserlink.forensics.provenance import clock_settings, inputs_in_order, roots_settings
 from taserlink.integrity import TrustStore
-from taserlink.postuse.accounts import Accounts
-from taserlink.postuse.provenance import accounts_input, downloads_inputs
+from taserlink.postuse.provenance import downloads_inputs
 from taserlink.provenance import Input, Provenance, make_provenance
 from taserlink.returns.homeoffice import HomeOfficeReturn
 from taserlink.returns.population import Population
@@ -33,7 +32,7 @@ def population_input(population: Population) -> Input:
 
 def return_provenance(
     result: HomeOfficeReturn,
-    accounts: Accounts,
+    accounts: Input,
     *,
     columns: Input | None = None,
     issues: Input | None = None,
@@ -62,7 +61,7 @@ def return_provenance(
         settings.update(register or {})
     return make_provenance(
         inputs_in_order(
-            (accounts_input(accounts),),
+            (accounts,),
             () if columns is None else (columns,),
             () if population is None else (population_input(population),),
             downloads,
