@@ -499,9 +499,25 @@ def _counted(
             kept(range(2, len(start) + 2)),  # the header is line 1, and each row one line
         )
     )
-    # the order of reports.csv (Use.key): start, report, device (none first)
-    # (a start as a float: exact, every start being within ±2**53 ms, and floats sort faster)
-    floats = map(float, starts)
-    keys = sorted(zip(floats, report, [d or "" for d in devices], range(len(found)), strict=True))
-    uses = tuple(map(found.__getitem__, [key[3] for key in keys]))
+    order = _reports_order(np.array(starts, np.int64), report, devices)
+    uses = tuple(map(found.__getitem__, order))
     return Counted(year, uses, count_tables(found))  # the same counts in any order
+
+
+def _reports_order(
+    starts: npt.NDArray[np.int64], report: Sequence[str], devices: Sequence[str | None]
+) -> list[int]:
+    """The order of ``reports.csv`` (:meth:`~taserlink.returns.counting.Use.key`: start,
+    report, device with none first): by start with numpy's stable sort, then each run of
+    equal starts (a report's two devices, an incident's reports) by report and device."""
+    order = np.argsort(starts, kind="stable")
+    same = starts[order][1:] == starts[order][:-1]
+    indexes: list[int] = order.tolist()
+    if not same.any():
+        return indexes
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0])))).tolist()
+    for first, last in zip(edges[::2], edges[1::2], strict=True):  # same[first:last] all true
+        run = indexes[first : last + 1]
+        run.sort(key=lambda i: (report[i], devices[i] or "", i))
+        indexes[first : last + 1] = run
+    return indexes
