@@ -854,6 +854,20 @@ verify and the report is about linkage (without roots every image is ``untrusted
 and so that the output does not depend on ``$TASERLINK_ROOTS``."""
 
 
+REPORT_ARGS = (
+    "report",
+    *LINK_ARGS[1:],
+    "--out",
+    "report",
+    "--case",
+    "report/case.jsonld",
+)
+"""``taserlink report`` as the examiner runs it, on the same inputs as ``link``: the report
+for court (``report/report.html``, ``report/report.pdf``) and the CASE/UCO file."""
+REPORT_FILES = ("report/report.html", "report/report.pdf", "report/case.jsonld")
+"""What ``taserlink report`` writes, kept in the scene."""
+
+
 def run_taserlink(folder: Path, argv: Sequence[str]) -> tuple[int, bytes]:
     """``taserlink argv`` run in-process in ``folder``: its exit code and stdout.
 
@@ -882,6 +896,9 @@ def expected_outputs(folder: Path) -> tuple[dict[str, bytes], dict[str, int]]:
     codes["link --json"], files["expected-link.json"] = run_taserlink(
         folder, (*LINK_ARGS, "--json")
     )
+    codes["report"], _ = run_taserlink(folder, REPORT_ARGS)
+    for name in REPORT_FILES:
+        files[name] = (folder / name).read_bytes()
     return files, codes
 
 
@@ -949,6 +966,9 @@ def readme(scene: Scene, files: dict[str, bytes], codes: dict[str, int]) -> str:
         f"`expected-matches.csv` is what `taserlink match --out` wrote (exit {codes['match']})",
         "`expected-link.txt` and `expected-link.json` are what `taserlink link` printed "
         f"(exit {codes['link']}), as text and with `--json`",
+        "`report/` is what `taserlink report` wrote on the same inputs "
+        f"(exit {codes['report']}): the report for court as `report.html` and `report.pdf`, "
+        "and `case.jsonld`, the acquisition and the analysis as CASE/UCO",
     ]
     expected = "; ".join(made) + "."
     expected = textwrap.fill(expected[0].upper() + expected[1:], width=92)
@@ -1042,7 +1062,12 @@ taserlink show images/{kits["B"].device}.tdi
 taserlink match --reads reads.csv --serials serials.txt --out matches.csv
 taserlink link --images images --issues issues.csv --matches matches.csv \\
     --window {window} --roots ../test-root.pem
+taserlink report --images images --issues issues.csv --matches matches.csv \\
+    --window {window} --roots ../test-root.pem --out report --case report/case.jsonld
 ```
+
+The last writes the report for court — open `report/report.html` in a browser, or
+`report/report.pdf` — and the CASE/UCO file (docs/report.md, docs/case.md).
 
 In this folder or the copy, the same commands reproduce the expected outputs byte for byte:
 
@@ -1055,7 +1080,14 @@ taserlink link --images images --issues issues.csv --matches expected-matches.cs
 taserlink link --images images --issues issues.csv --matches expected-matches.csv \\
     --window {window} --roots ../test-root.pem --json \\
     | diff - expected-link.json
+taserlink report --images images --issues issues.csv --matches expected-matches.csv \\
+    --window {window} --roots ../test-root.pem --out /tmp/again --case /tmp/again/case.jsonld
+cmp /tmp/again/report.html report/report.html && cmp /tmp/again/report.pdf report/report.pdf
 ```
+
+(`case.jsonld` names its output files by path, so one written to another folder differs in
+those names only. The PDF is the same bytes with the same WeasyPrint and fonts: this one
+was made with those `pip install -e '.[dev]'` installs and Debian's DejaVu fonts.)
 
 ## What the examiner should find
 
