@@ -116,7 +116,11 @@ def test_captures_report_what_their_scenarios_did() -> None:
     wraps = _findings(by_name["wrapped-log"], "log_wrap")
     assert [f["seq_first"] for f in wraps] == [257, 289, 321, 353]
     for quiet in ("quiet-day", "incident-shift", "firmware-update"):
-        assert by_name[quiet]["findings"] == []
+        # Format version 1: only the warning that keyless digests protect the host fields.
+        assert [(f["kind"], f["severity"]) for f in by_name[quiet]["findings"]] == [
+            ("acquisition_hash", "warning")
+        ]
+    assert by_name["signed-download"]["findings"] == []  # version 2: the workstation signed
 
 
 def test_without_roots_every_image_is_untrusted_with_a_note(tmp_path: Path) -> None:
@@ -125,7 +129,10 @@ def test_without_roots_every_image_is_untrusted_with_a_note(tmp_path: Path) -> N
     for entry in entries:
         assert entry["ok"] is False
         untrusted = _findings(entry, "untrusted_root")
-        assert len(untrusted) == 1 and untrusted[0]["severity"] == "error"
+        # a version-2 image's workstation chain is untrusted too
+        signed = Path(entry["path"]).name == "signed-download.tdi"
+        assert len(untrusted) == (2 if signed else 1)
+        assert {f["severity"] for f in untrusted} == {"error"}
         # the only error: the images themselves are intact
         errors = [f for f in entry["findings"] if f["severity"] == "error"]
         assert errors == untrusted
