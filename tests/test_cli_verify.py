@@ -162,7 +162,7 @@ def test_roots_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_an_empty_environment_setting_means_no_roots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASERLINK_ROOTS", "")
     code, entries, err = _json(str(CAPTURES / "quiet-day.tdi"))
-    assert code == 1 and _kinds(entries[0]) == {"untrusted_root"}
+    assert code == 1 and _kinds(entries[0]) == {"untrusted_root", "acquisition_hash"}
     assert "note: no trusted roots" in err
 
 
@@ -316,11 +316,12 @@ def test_text_output_groups_findings_by_severity_with_counts() -> None:
         counts = {s: sum(f["severity"] == s for f in entry["findings"]) for s in ("error",)}
         assert block[-1].startswith(f"  {counts['error']} error")
     drift_block = blocks[0]
-    assert drift_block.index("  errors (1)") < drift_block.index("  warnings (1)")
-    assert drift_block.index("  warnings (1)") < drift_block.index("  info (2)")
-    assert drift_block[-1] == "  1 error, 1 warning, 2 info"
+    # clock_jump, and the format-version-1 acquisition_hash warning
+    assert drift_block.index("  errors (1)") < drift_block.index("  warnings (2)")
+    assert drift_block.index("  warnings (2)") < drift_block.index("  info (2)")
+    assert drift_block[-1] == "  1 error, 2 warnings, 2 info"
     assert out.splitlines()[-1] == (
-        "2 images: 0 OK, 2 NOT OK, 0 unreadable; findings: 2 errors, 1 warning, 6 info"
+        "2 images: 0 OK, 2 NOT OK, 0 unreadable; findings: 2 errors, 3 warnings, 6 info"
     )
 
 
@@ -331,8 +332,10 @@ def test_text_output_of_clean_images() -> None:
     assert [block[0] for block in blocks] == [f"{path}: OK" for path in CAPTURE_ARGS]
     quiet = blocks[CAPTURE_ARGS.index(str(CAPTURES / "quiet-day.tdi"))]
     assert "DNGCM8ZJJX" in quiet[1] and "2026-03-02T15:58:04.521Z" in quiet[1]
-    assert "  no findings" in quiet
-    assert out.splitlines()[-1].startswith(f"{len(CAPTURE_ARGS)} images: 5 OK, 0 NOT OK")
+    assert "  warnings (1)" in quiet  # format version 1: keyless digests only
+    signed = blocks[CAPTURE_ARGS.index(str(CAPTURES / "signed-download.tdi"))]
+    assert "  no findings" in signed
+    assert out.splitlines()[-1].startswith(f"{len(CAPTURE_ARGS)} images: 6 OK, 0 NOT OK")
 
 
 # -- continuity -----------------------------------------------------------------------------

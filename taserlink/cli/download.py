@@ -494,18 +494,19 @@ def run(args: argparse.Namespace) -> int:
     acquirer = _Acquirer(out, operator, workstation, clock_source, trust, key)
     if not found:
         stderr_line("error", f"no dataport device is attached ({dock.description})")
-    elif key is None and not args.json:
-        stderr_line(
-            "note",
-            "no workstation key (--workstation-key): the images are format version 1, whose "
-            "host times are protected only by keyless digests",
-        )
-    elif trust is None:
-        stderr_line(
-            "note",
-            f"no trusted roots (--roots or ${ROOTS_ENV}): the images will not be verified; "
-            "run 'taserlink verify --roots DIR' on them",
-        )
+    else:
+        if trust is None:
+            stderr_line(
+                "note",
+                f"no trusted roots (--roots or ${ROOTS_ENV}): the images will not be verified; "
+                "run 'taserlink verify --roots DIR' on them",
+            )
+        if key is None and not args.json:
+            stderr_line(
+                "note",
+                "no workstation key (--workstation-key): the images are format version 1, "
+                "whose host times are protected only by keyless digests",
+            )
     rows = _download_all(found, acquirer, quiet=args.json)
     if args.json:
         _write_json(rows, acquirer, roots.paths, sys.stdout)
