@@ -1,6 +1,6 @@
 meta:
   id: dataport
-  title: taserlink dataport image, format version 1
+  title: taserlink dataport image, format versions 1 and 2
   file-extension: tdi
   license: Apache-2.0
   ks-version: "0.11"
@@ -10,6 +10,10 @@ doc: |
   written by taserlink.  Eight sections follow each other with no gaps:
 
       header | identity | certificates | base | records | seals | statement | acquisition
+
+  Versions 1 and 2 differ only in the acquisition: version 2 adds the download
+  workstation's signature algorithm, certificates and signature (the workstation signs
+  the host's record of the download).
 
   The header gives every other section's length in bytes, so each section below is read
   from a substream of exactly that size.  All integers are little-endian.
@@ -74,12 +78,16 @@ types:
           text-mode transfers.
       - id: version
         type: u2
-        valid: 1
-        doc: Format version; this description is of version 1.
+        valid:
+          min: 1
+          max: 2
+        doc: |
+          Format version: 1 (acquisition protected by keyless digests only) or 2 (the
+          acquisition also signed by the download workstation).
       - id: record_size
         type: u2
         valid: 32
-        doc: Bytes per event record (32 in version 1).
+        doc: Bytes per event record (32 in versions 1 and 2).
       - id: identity_length
         type: u4
         doc: Length of the identity section, bytes.
@@ -307,7 +315,9 @@ types:
   acquisition:
     doc: |
       Section 8: the host's record of the download.  Host times are UTC ms since
-      1970-01-01 on the host clock (signed).
+      1970-01-01 on the host clock (signed).  In version 2 the download workstation signs
+      it: its signature algorithm and certificates follow `workstation`, and its signature
+      stands between the two digests.
     seq:
       - id: nonce
         size: 32
@@ -351,9 +361,28 @@ types:
         size: workstation_len
         encoding: UTF-8
         doc: Which host made the download.
+      - id: workstation_signature_algorithm
+        type: u1
+        enum: signature_algorithm
+        if: _root.header.version >= 2
+        doc: Version 2 — algorithm of the workstation's signature.
+      - id: workstation_certificates
+        type: certificates
+        if: _root.header.version >= 2
+        doc: |
+          Version 2 — the workstation's DER certificate (issued by the force's CA; its
+          common name is `workstation`, its extended key usage id-kp-documentSigning), then
+          any intermediates (never the root).
       - id: device_sha256
         size: 32
         doc: SHA-256 of sections 1–7 (header to statement).
+      - id: workstation_signature
+        size: 64
+        if: _root.header.version >= 2
+        doc: |
+          Version 2 — the workstation's signature over the domain tag
+          `taserlink/acquisition/v2\0`, the device serial (10 ASCII bytes) and this
+          section's bytes from `nonce` to the end of `device_sha256`.
       - id: closing_sha256
         size: 32
         doc: SHA-256 of every byte of the image before this field.

@@ -21,6 +21,7 @@ __all__ = [
     "OutputPathError",
     "PartialInUseError",
     "TrustStoreError",
+    "WorkstationKeyError",
     "DeviceError",
     "DeviceNotFound",
     "DeviceTimeout",
@@ -122,6 +123,12 @@ class PartialInUseError(TaserlinkError, BlockingIOError):
 
 class TrustStoreError(TaserlinkError, ValueError):
     """Trusted roots could not be loaded (a missing directory, a file that is no certificate)."""
+
+
+class WorkstationKeyError(TaserlinkError, ValueError):
+    """A download workstation's key or certificate cannot be used to sign acquisitions: a
+    file that cannot be read, not PEM, an encrypted key without its passphrase, a key that
+    is not Ed25519, or a certificate that is not for that key."""
 
 
 class DeviceError(TaserlinkError, OSError):

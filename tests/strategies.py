@@ -16,6 +16,7 @@ Reuse them from any test::
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from taserlink.format.bulk import RECORD_DTYPE, SEAL_DTYPE
 from taserlink.format.events import PAYLOADS, SERIAL_FIELD, EventCode
 from taserlink.format.image import (
     Acquisition,
+    AcquisitionSignature,
     Base,
     FirmwareVersion,
     Identity,
@@ -328,8 +330,51 @@ def statements() -> st.SearchStrategy[Statement | None]:
 
 
 def acquisitions() -> st.SearchStrategy[Acquisition]:
-    """Acquisition sections; the digests are random (``build_image`` replaces them)."""
+    """Version-1 acquisition sections; the digests are random (``build_image`` replaces
+    them)."""
     return from_construct(L.ACQUISITION).map(lambda d: Acquisition(**d))
+
+
+def acquisition_signatures() -> st.SearchStrategy[AcquisitionSignature]:
+    """A version-2 acquisition's workstation certificates, signature and algorithm (any
+    bytes: structure only)."""
+    return st.builds(
+        AcquisitionSignature,
+        certificates=certificate_lists(3).map(tuple),
+        signature=st.binary(min_size=L.SIGNATURE_SIZE, max_size=L.SIGNATURE_SIZE),
+        algorithm=st.integers(0, 255),
+    )
+
+
+def signed_acquisitions() -> st.SearchStrategy[Acquisition]:
+    """Version-2 acquisition sections (written as given by ``build_image``)."""
+    return st.builds(
+        lambda acquisition, signing: dataclasses.replace(
+            acquisition, workstation_signature=signing
+        ),
+        acquisitions(),
+        acquisition_signatures(),
+    )
+
+
+def any_acquisitions() -> st.SearchStrategy[Acquisition]:
+    """Version-1 or version-2 acquisition sections."""
+    return st.one_of(acquisitions(), signed_acquisitions())
+
+
+def acquisition_fields(acquisition: Acquisition) -> dict[str, Any]:
+    """The fields of the acquisition's declaration (version 1 or 2) as a plain dict."""
+    fields = {k: v for k, v in vars(acquisition).items() if k != "workstation_signature"}
+    signing = acquisition.workstation_signature
+    if signing is None:
+        return fields
+    return {
+        **{k: v for k, v in fields.items() if k != "closing_sha256"},
+        "workstation_signature_algorithm": signing.algorithm,
+        "workstation_certificates": list(signing.certificates),
+        "workstation_signature": signing.signature,
+        "closing_sha256": acquisition.closing_sha256,
+    }
 
 
 # -- whole images -----------------------------------------------------------------------
@@ -379,7 +424,7 @@ def image_parts(draw: st.DrawFn, max_records: int = 30) -> ImageParts:
         records=draw(st.lists(records(), max_size=max_records)),
         seals=draw(seal_lists()),
         statement=draw(statements()),
-        acquisition=draw(acquisitions()),
+        acquisition=draw(any_acquisitions()),
     )
 
 

@@ -28,7 +28,7 @@ def test_regeneration_is_byte_identical(tmp_path: Path) -> None:
     tool = _make_captures()
     assert tool.main(["--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted([*tool.SAMPLES, "test-root.pem"])
+    assert written == sorted([*tool.SAMPLES, "test-root.pem", "test-workstation.pem"])
     for name in written:
         assert (tmp_path / name).read_bytes() == (CAPTURES / name).read_bytes(), name
     assert tool.main(["--check"]) == 0

@@ -112,7 +112,11 @@ def test_a_negative_device_serial_is_a_finding_and_no_warning_escapes(
     image = read_image(odd_image)
     assert finding.offset == image.spans["certificates"].offset + 3  # the device DER
     assert report.ok  # the chain and every signature still hold
-    assert {f.kind for f in report.findings} == {Kind.CERTIFICATE_CONFORMANCE}
+    # and the version-1 warning that keyless digests alone protect the host fields
+    assert {f.kind for f in report.findings} == {
+        Kind.CERTIFICATE_CONFORMANCE,
+        Kind.ACQUISITION_HASH,
+    }
 
 
 def test_check_chain_names_the_certificate(odd_image: bytes) -> None:
@@ -171,8 +175,9 @@ def test_verify_in_a_real_process_prints_no_warning(
     assert done.stderr == ""
     assert done.returncode == 0
     (result,) = json.loads(done.stdout)["images"]
-    kinds = [(f["kind"], f["severity"]) for f in result["findings"]]
+    findings = [f for f in result["findings"] if f["kind"] != "acquisition_hash"]  # version 1
+    kinds = [(f["kind"], f["severity"]) for f in findings]
     assert kinds == [(CONFORMANCE, "warning")] * 2
-    messages = sorted(f["message"] for f in result["findings"])
+    messages = sorted(f["message"] for f in findings)
     assert messages[0].startswith(f"certificate 1: {WARNED}")
     assert messages[1].startswith("trusted root ") and WARNED in messages[1]

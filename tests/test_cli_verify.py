@@ -121,7 +121,11 @@ def test_captures_report_what_their_scenarios_did() -> None:
     wraps = _findings(by_name["wrapped-log"], "log_wrap")
     assert [f["seq_first"] for f in wraps] == [257, 289, 321, 353]
     for quiet in ("quiet-day", "incident-shift", "firmware-update"):
-        assert by_name[quiet]["findings"] == []
+        # Format version 1: only the warning that keyless digests protect the host fields.
+        assert [(f["kind"], f["severity"]) for f in by_name[quiet]["findings"]] == [
+            ("acquisition_hash", "warning")
+        ]
+    assert by_name["signed-download"]["findings"] == []  # version 2: the workstation signed
 
 
 def test_without_roots_every_image_is_untrusted_with_a_note(tmp_path: Path) -> None:
@@ -130,7 +134,10 @@ def test_without_roots_every_image_is_untrusted_with_a_note(tmp_path: Path) -> N
     for entry in entries:
         assert entry["ok"] is False
         untrusted = _findings(entry, "untrusted_root")
-        assert len(untrusted) == 1 and untrusted[0]["severity"] == "error"
+        # a version-2 image's workstation chain is untrusted too
+        signed = Path(entry["path"]).name == "signed-download.tdi"
+        assert len(untrusted) == (2 if signed else 1)
+        assert {f["severity"] for f in untrusted} == {"error"}
         # the only error: the images themselves are intact
         errors = [f for f in entry["findings"] if f["severity"] == "error"]
         assert errors == untrusted
@@ -160,7 +167,7 @@ def test_roots_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_an_empty_environment_setting_means_no_roots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TASERLINK_ROOTS", "")
     code, entries, err = _json(str(CAPTURES / "quiet-day.tdi"))
-    assert code == 1 and _kinds(entries[0]) == {"untrusted_root"}
+    assert code == 1 and _kinds(entries[0]) == {"untrusted_root", "acquisition_hash"}
     assert "note: no trusted roots" in err
 
 
@@ -314,11 +321,12 @@ def test_text_output_groups_findings_by_severity_with_counts() -> None:
         counts = {s: sum(f["severity"] == s for f in entry["findings"]) for s in ("error",)}
         assert block[-1].startswith(f"  {counts['error']} error")
     drift_block = blocks[0]
-    assert drift_block.index("  errors (1)") < drift_block.index("  warnings (1)")
-    assert drift_block.index("  warnings (1)") < drift_block.index("  info (2)")
-    assert drift_block[-1] == "  1 error, 1 warning, 2 info"
+    # clock_jump, and the format-version-1 acquisition_hash warning
+    assert drift_block.index("  errors (1)") < drift_block.index("  warnings (2)")
+    assert drift_block.index("  warnings (2)") < drift_block.index("  info (2)")
+    assert drift_block[-1] == "  1 error, 2 warnings, 2 info"
     assert out.splitlines()[-1] == (
-        "2 images: 0 OK, 2 NOT OK, 0 unreadable; findings: 2 errors, 1 warning, 6 info"
+        "2 images: 0 OK, 2 NOT OK, 0 unreadable; findings: 2 errors, 3 warnings, 6 info"
     )
 
 
@@ -329,8 +337,10 @@ def test_text_output_of_clean_images() -> None:
     assert [block[0] for block in blocks] == [f"{path}: OK" for path in CAPTURE_ARGS]
     quiet = blocks[CAPTURE_ARGS.index(str(CAPTURES / "quiet-day.tdi"))]
     assert "DNGCM8ZJJX" in quiet[1] and "2026-03-02T15:58:04.521Z" in quiet[1]
-    assert "  no findings" in quiet
-    assert out.splitlines()[-1].startswith(f"{len(CAPTURE_ARGS)} images: 5 OK, 0 NOT OK")
+    assert "  warnings (1)" in quiet  # format version 1: keyless digests only
+    signed = blocks[CAPTURE_ARGS.index(str(CAPTURES / "signed-download.tdi"))]
+    assert "  no findings" in signed
+    assert out.splitlines()[-1].startswith(f"{len(CAPTURE_ARGS)} images: 6 OK, 0 NOT OK")
 
 
 # -- continuity -----------------------------------------------------------------------------

@@ -57,6 +57,7 @@ TAGS = {
     "base": b"taserlink/base/v1\x00",
     "seal": b"taserlink/seal/v1\x00",
     "statement": b"taserlink/statement/v1\x00",
+    "acquisition": b"taserlink/acquisition/v2\x00",
 }
 SECTIONS = ("identity", "certificates", "base", "records", "seals", "statement", "acquisition")
 
@@ -109,7 +110,8 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def pkeyutl(openssl: str, directory: Path, stem: str) -> subprocess.CompletedProcess[str]:
-    """``openssl pkeyutl -verify`` of ``stem.msg`` against ``stem.sig``, as README.txt says."""
+    """``openssl pkeyutl -verify`` of ``stem.msg`` against ``stem.sig``, as README.txt says
+    (the acquisition's with the workstation's key, the others with the device's)."""
     return run(
         [
             openssl,
@@ -117,7 +119,7 @@ def pkeyutl(openssl: str, directory: Path, stem: str) -> subprocess.CompletedPro
             "-verify",
             "-pubin",
             "-inkey",
-            "device-pubkey.pem",
+            "workstation-pubkey.pem" if stem == "acquisition" else "device-pubkey.pem",
             "-rawin",
             "-in",
             f"{stem}.msg",
@@ -166,6 +168,14 @@ def expected_parts(data: bytes) -> dict[str, tuple[bytes, bytes]]:
         cut(f"seal-{int.from_bytes(data[at : at + 4], 'little')}", "seal", at, 108)
     if spans["statement"][1]:
         cut("statement", "statement", *spans["statement"])
+    if int.from_bytes(data[8:10], "little") == 2:
+        # Version 2: the workstation signed the acquisition up to the end of device_sha256;
+        # its signature and closing_sha256 are the last 96 bytes.
+        at = spans["acquisition"][0]
+        parts["acquisition"] = (
+            TAGS["acquisition"] + serial + data[at : len(data) - 96],
+            data[len(data) - 96 : len(data) - 32],
+        )
     return parts
 
 
@@ -617,7 +627,8 @@ def test_doc_script_checks_every_capture_like_export_evidence(
     assert result.returncode == 0, result.stdout
     assert result.stdout.rstrip().endswith("all checks passed")
     image = read_image(capture)
-    assert result.stdout.count(VERIFIED) == len(image.seals) + 2
+    signed = image.version == 2  # the workstation's signature too
+    assert result.stdout.count(VERIFIED) == len(image.seals) + (3 if signed else 2)
     if capture == WORKED:
         assert result.stdout.splitlines() == doc_output("check-by-hand.sh incident-shift.tdi")
     exported = tmp_path / "exported"

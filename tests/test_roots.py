@@ -52,8 +52,8 @@ def test_the_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch)
 
 def test_load_reads_the_named_roots() -> None:
     store = RootPaths.configured([str(TEST_ROOT)]).load()
-    assert len(store.roots) == 1
-    assert "TEST" in store.roots[0].subject.rfc4514_string()
+    assert len(store.roots) == 2  # the TEST manufacturer root and the TEST force CA
+    assert all("TEST" in root.subject.rfc4514_string() for root in store.roots)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ from taserlink.format.records import decode_payload, encode_record
 from tests.strategies import (
     ImageParts,
     RecordSpec,
+    acquisition_fields,
     acquisitions,
     bases,
     certificate_lists,
@@ -48,6 +49,7 @@ from tests.strategies import (
     records,
     seal_lists,
     seqs,
+    signed_acquisitions,
     statements,
 )
 
@@ -262,6 +264,23 @@ def test_acquisition_round_trips(acquisition: Acquisition) -> None:
     assert bytes(L.ACQUISITION.build(vars(decoded))) == raw
 
 
+@given(signed_acquisitions())
+@FAST
+def test_signed_acquisition_round_trips(acquisition: Acquisition) -> None:
+    fields = acquisition_fields(acquisition)
+    raw = bytes(L.ACQUISITION_V2.build(fields))
+    parsed = _plain(L.ACQUISITION_V2.parse(raw))
+    parsed["workstation_certificates"] = [bytes(c) for c in parsed["workstation_certificates"]]
+    assert parsed == fields
+    assert bytes(L.ACQUISITION_V2.build(parsed)) == raw
+    tail = 2 * L.DIGEST_SIZE + L.SIGNATURE_SIZE
+    assert raw[-tail:] == (
+        acquisition.device_sha256
+        + acquisition.workstation_signature.signature  # type: ignore[union-attr]
+        + acquisition.closing_sha256
+    )
+
+
 # -- whole images -----------------------------------------------------------------------
 
 
@@ -316,7 +335,12 @@ def test_acquisition_digests_cover_everything_before_them(parts: ImageParts) -> 
     closing_at = len(data) - L.DIGEST_SIZE
     assert image.acquisition.closing_sha256 == hashlib.sha256(data[:closing_at]).digest()
     assert data[closing_at:] == image.acquisition.closing_sha256
-    assert data[closing_at - L.DIGEST_SIZE : closing_at] == image.acquisition.device_sha256
+    signing = image.acquisition.workstation_signature
+    assert image.version == (L.UNSIGNED_VERSION if signing is None else L.SIGNED_VERSION)
+    device_at = closing_at - L.DIGEST_SIZE - (0 if signing is None else L.SIGNATURE_SIZE)
+    assert data[device_at : device_at + L.DIGEST_SIZE] == image.acquisition.device_sha256
+    if signing is not None:
+        assert data[device_at + L.DIGEST_SIZE : closing_at] == signing.signature
 
 
 def _plain(value: Any) -> Any:
@@ -373,7 +397,12 @@ def test_construct_reference_agrees_with_read_image(parts: ImageParts) -> None:
         assert ref.statement is None
     else:
         assert _plain(ref.statement) == vars(image.statement)
-    assert _plain(ref.acquisition) == vars(image.acquisition)
+    acquisition = _plain(ref.acquisition)
+    if "workstation_certificates" in acquisition:
+        acquisition["workstation_certificates"] = [
+            bytes(c) for c in acquisition["workstation_certificates"]
+        ]
+    assert acquisition == acquisition_fields(image.acquisition)
 
 
 # -- record CRC policy ------------------------------------------------------------------

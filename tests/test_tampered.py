@@ -17,15 +17,18 @@ import pytest
 
 from taserlink.format import layout as L
 from taserlink.format import read_image
-from taserlink.integrity import Severity, TrustStore, verify_image
+from taserlink.integrity import Kind, Severity, TrustStore, verify_image
+from taserlink.integrity.verify import UNSIGNED_ACQUISITION
 from tests.conftest import CAPTURE_FILES, CAPTURES, ROOT
 
 TAMPERED = CAPTURES / "tampered"
 IMAGES = sorted(TAMPERED.glob("*.tdi"))
 
-WARNING_BY_DESIGN = {"clock-rollback.tdi"}
-"""Images whose report is ``ok``: their only finding is a ``clock_jump``, a warning by
-design (device time running backwards needs an explanation, it does not prove tampering)."""
+WARNING_BY_DESIGN = {"clock-rollback.tdi", "retimed-acquisition-unsigned.tdi"}
+"""Images whose report is ``ok``: their findings are warnings by design — a ``clock_jump``
+(device time running backwards needs an explanation, it does not prove tampering) and the
+version-1 ``acquisition_hash`` warning (host fields protected by keyless digests only,
+which is all a re-timed version-1 acquisition shows)."""
 
 DEFINING_KIND = {
     "deleted-record.tdi": "gap",
@@ -44,6 +47,10 @@ DEFINING_KIND = {
     "serial-mismatch.tdi": "certificate",
     "stale-nonce.tdi": "stale_statement",
     "clock-rollback.tdi": "clock_jump",
+    "retimed-acquisition-unsigned.tdi": "acquisition_hash",
+    "retimed-acquisition-signed.tdi": "signature",
+    "resigned-acquisition.tdi": "untrusted_root",
+    "expired-workstation-certificate.tdi": "certificate",
 }
 """The finding each tampering exists to provoke (the issue's list, independent of the README)."""
 
@@ -179,7 +186,7 @@ def test_the_stale_statement_comes_from_a_genuine_earlier_download() -> None:
     first, later = tool.second_download()
     assert first == (CAPTURES / tool.SOURCE).read_bytes()
     genuine = verify_image(later, _trust())
-    assert genuine.ok and genuine.findings == ()
+    assert genuine.ok and [f.message for f in genuine.findings] == [UNSIGNED_ACQUISITION]
     stale = read_image(TAMPERED / "stale-nonce.tdi")
     earlier, second = read_image(first), read_image(later)
     cut = stale.spans["acquisition"].offset
@@ -193,3 +200,52 @@ def test_the_stale_statement_comes_from_a_genuine_earlier_download() -> None:
     assert stale.statement.nonce != stale.acquisition.nonce
     # The later download holds a deployment the substituted image hides.
     assert len(second.records) > len(stale.records) == len(earlier.records)
+
+
+def test_every_version_1_image_warns_that_its_host_fields_are_unsigned() -> None:
+    for path in IMAGES:
+        if path.name == "truncated.tdi":
+            continue  # unreadable past the cut: nothing but the truncation is reported
+        image = read_image(path)
+        warned = [
+            f
+            for f in verify_image(image, _trust()).findings
+            if f.kind is Kind.ACQUISITION_HASH and f.severity is Severity.WARNING
+        ]
+        if image.version == L.UNSIGNED_VERSION:
+            assert [f.message for f in warned] == [UNSIGNED_ACQUISITION], path.name
+            assert warned[0].offset == image.spans["acquisition"].offset + L.NONCE_SIZE
+        else:
+            assert warned == [], path.name
+
+
+def test_a_retimed_signed_acquisition_differs_from_its_source_only_in_the_host_times() -> None:
+    tool = _tool()
+    sources = tool.Sources()
+    signed = read_image(tool.signed_source(sources).build())
+    retimed = read_image(TAMPERED / "retimed-acquisition-signed.tdi")
+    assert signed.version == retimed.version == L.SIGNED_VERSION
+    assert genuine_ok(signed.data)
+    a, b = signed.acquisition, retimed.acquisition
+    for name in ("host_utc_start_ms", "host_utc_end_ms", "statement_utc_ms"):
+        assert getattr(b, name) - getattr(a, name) == tool.RETIME_MS, name
+    assert b.workstation_signature == a.workstation_signature
+    cut = signed.spans["acquisition"].offset
+    assert signed.data[:cut] == retimed.data[:cut]
+    errors = verify_image(retimed, _trust()).by_severity(Severity.ERROR)
+    assert [(f.kind, f.offset) for f in errors] == [
+        (Kind.SIGNATURE, retimed.spans["acquisition"].end - L.DIGEST_SIZE - L.SIGNATURE_SIZE)
+    ]
+
+
+def test_a_downgraded_signed_image_is_the_retimed_unsigned_one() -> None:
+    # The documented limit: nothing in a file tells a version-2 image stripped to version 1
+    # from one written without a key.
+    tool = _tool()
+    downgraded = tool.downgraded_acquisition(tool.Sources())
+    assert downgraded == (TAMPERED / "retimed-acquisition-unsigned.tdi").read_bytes()
+
+
+def genuine_ok(data: bytes) -> bool:
+    report = verify_image(data, _trust())
+    return report.ok and report.findings == ()

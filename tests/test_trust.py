@@ -415,8 +415,12 @@ def test_trust_store_from_several_paths(tmp_path: Path, authority: TestAuthority
 
 
 def test_the_bundled_test_root_is_the_pki_root() -> None:
+    # The TEST manufacturer root, then the TEST force CA (which certifies workstations).
     bundled = Path(__file__).resolve().parent.parent / "captures" / "test-root.pem"
-    assert TrustStore.from_paths([bundled]).roots == (pki.test_authority().root,)
+    assert TrustStore.from_paths([bundled]).roots == (
+        pki.test_authority().root,
+        pki.test_force_authority().root,
+    )
 
 
 def test_trust_store_missing_path(tmp_path: Path) -> None:

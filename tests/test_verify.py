@@ -58,7 +58,7 @@ from taserlink.integrity import (
     verify_image,
 )
 from taserlink.integrity.findings import DEFAULT_SEVERITY
-from taserlink.integrity.verify import MAX_FINDINGS_PER_KIND
+from taserlink.integrity.verify import MAX_FINDINGS_PER_KIND, UNSIGNED_ACQUISITION
 from tests.conftest import CAPTURE_FILES, CAPTURES, ROOT
 
 SERIAL = "DPV2FPABQN"
@@ -162,7 +162,12 @@ def _with_crc(record: bytes) -> bytes:
 
 
 def _verify(data: bytes | Image) -> Report:
-    return verify_image(data, TRUST)
+    """The report, without the one warning every image of this module gets for being format
+    version 1 (written without a workstation key): the tests here are about what the
+    device wrote.  ``test_a_clean_download_warns_that_it_is_version_1`` checks the warning."""
+    report = verify_image(data, TRUST)
+    kept = tuple(f for f in report.findings if f.message != UNSIGNED_ACQUISITION)
+    return dataclasses.replace(report, findings=kept)
 
 
 def _of(report: Report, kind: Kind) -> list[Finding]:
@@ -184,6 +189,16 @@ def _redigest(data: bytes | bytearray) -> bytes:
 
 
 # -- clean images -------------------------------------------------------------------------
+
+
+def test_a_clean_download_warns_that_it_is_version_1(clean: Download) -> None:
+    assert clean.image.version == L.UNSIGNED_VERSION
+    report = verify_image(clean.data, TRUST)
+    assert report.ok
+    acquisition = clean.image.spans["acquisition"]
+    assert [(f.kind, f.severity, f.offset, f.message) for f in report.findings] == [
+        (Kind.ACQUISITION_HASH, Severity.WARNING, acquisition.offset + 32, UNSIGNED_ACQUISITION)
+    ]
 
 
 def test_a_clean_download_is_ok_with_full_coverage(clean: Download) -> None:
@@ -208,7 +223,7 @@ def test_the_report_is_the_same_from_bytes_a_path_and_an_image(
 ) -> None:
     path = tmp_path / "clean.tdi"
     path.write_bytes(clean.data)
-    reports = [_verify(clean.data), verify_image(path, TRUST), _verify(clean.image)]
+    reports = [verify_image(source, TRUST) for source in (clean.data, path, clean.image)]
     assert reports[0] == reports[1] == reports[2]
 
 
@@ -240,13 +255,16 @@ def test_the_bundled_captures_verify_with_the_test_root(path: Path) -> None:
 
 def test_the_test_root_is_never_trusted_by_default(clean: Download) -> None:
     report = verify_image(clean.data, TrustStore(()))
-    assert [f.kind for f in report.findings] == [Kind.UNTRUSTED_ROOT]
+    assert [f.kind for f in report.findings] == [Kind.UNTRUSTED_ROOT, Kind.ACQUISITION_HASH]
     assert not report.ok
     # The key in the certificate still checks every signature and the chain.
     assert report.coverage.chained
     assert report.coverage.statement_covers == clean.last_seq
     unrelated = TrustStore((pki.test_authority("test_verify: another maker").root,))
-    assert [f.kind for f in verify_image(clean.data, unrelated).findings] == [Kind.UNTRUSTED_ROOT]
+    assert [f.kind for f in verify_image(clean.data, unrelated).findings] == [
+        Kind.UNTRUSTED_ROOT,
+        Kind.ACQUISITION_HASH,  # the version-1 warning
+    ]
 
 
 def test_findings_are_in_file_order(clean: Download) -> None:
@@ -1079,7 +1097,8 @@ def test_the_doc_examples_are_what_the_verifier_says() -> None:
     report = verify_image(CAPTURES / "clock-drift.tdi", trust)
     assert f"coverage  {report.coverage}\n" in block
     for finding in report.findings:
-        assert f"{finding.kind.value:<16}  seq {finding.seq_first}" in block
+        seq = "-" if finding.seq_first is None else finding.seq_first
+        assert f"{finding.kind.value:<16}  seq {seq}" in block
         assert f"offset {finding.offset}  {finding.message}\n" in block
     # The DEPLOY (seq 16) of incident-shift with another cartridge serial, CRC and digests
     # recomputed.
@@ -1093,5 +1112,9 @@ def test_the_doc_examples_are_what_the_verifier_says() -> None:
     records[index] = _with_crc(bytes(deploy))
     report = verify_image(_rebuild(image, records=b"".join(records)), trust)
     assert f"coverage  {report.coverage}\n" in block
-    assert [(f.kind, f.seq_first, f.seq_last) for f in report.findings] == [(Kind.CHAIN, 1, 16)]
-    assert f"offset {report.findings[0].offset}  {report.findings[0].message}\n" in block
+    assert [(f.kind, f.seq_first, f.seq_last) for f in report.findings] == [
+        (Kind.CHAIN, 1, 16),
+        (Kind.ACQUISITION_HASH, None, None),  # the version-1 warning
+    ]
+    for finding in report.findings:
+        assert f"offset {finding.offset}  {finding.message}\n" in block

@@ -7,7 +7,10 @@
     python tools/make_tampered.py --out DIR        # write the images somewhere else
 
 Each image is one clean capture (mostly ``incident-shift.tdi``) changed the way one
-attacker would change it: with the file alone, with a device key, or with a CA key.  Every
+attacker would change it: with the file alone, with a device key, a workstation key, or a
+CA key.  The re-timed acquisitions start from ``incident-shift.tdi`` as the simulated store
+room would have written it with its workstation key (format version 2, :func:`signed_source`)
+or without one (version 1, the capture itself).  Every
 key an attacker uses here is TEST material derived from a public label
 (:mod:`taserlink.emulator.pki`), which is exactly why the forgeries are possible: the
 verifier must still say what is wrong.  Beside each image ``<name>.json`` holds the golden
@@ -42,10 +45,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from taserlink.atomic import update_files
 from taserlink.emulator.firmware import DeviceSpec, HostInfo
 from taserlink.emulator.pki import (
+    TEST_FORCE_LABEL,
     TEST_ROOT_LABEL,
     DeviceCredentials,
     issue_device_credentials,
+    issue_workstation_key,
     test_authority,
+    test_force_authority,
+    test_workstation_key,
 )
 from taserlink.emulator.scenarios import HOUR, MINUTE, run_scenario
 from taserlink.emulator.signing import signed_base, signed_seal, signed_statement
@@ -54,6 +61,7 @@ from taserlink.format import (
     RECORD_SIZE,
     SEAL_DTYPE,
     Acquisition,
+    AcquisitionSigner,
     Base,
     EventCode,
     Identity,
@@ -101,6 +109,12 @@ EXPIRED_YEARS = 2
 """The re-issued device certificate is valid 2024-03-01 to 2026-03-01: it expired the day
 before the download (2026-03-02)."""
 SECOND_DOWNLOAD_NONCE = hashlib.sha256(b"taserlink tamper corpus/second download").digest()
+RETIME_MS = HOUR
+"""What the re-timed acquisitions add to the host's three UTC times: every corrected UTC of
+the download moves an hour later (the deployment at 10:27 device time reads 11:27 UTC)."""
+WORKSTATION_EXPIRED_FROM = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+"""The workstation certificate re-issued valid 2024-03-01 to 2026-03-01: it expired the day
+before the download (2026-03-02)."""
 
 
 # -- the sections an image is built from ----------------------------------------------------
@@ -134,8 +148,12 @@ class Parts:
     def replace(self, **changes: Any) -> Parts:
         return dataclasses.replace(self, **changes)
 
-    def build(self) -> bytes:
-        """The image's bytes, its acquisition digests recomputed (anyone can: plain SHA-256)."""
+    def build(self, signer: AcquisitionSigner | None = None) -> bytes:
+        """The image's bytes, its acquisition digests recomputed (anyone can: plain SHA-256).
+
+        With a ``signer`` (a workstation key) the acquisition is signed anew (format version
+        2); without one, a version-2 acquisition keeps the signature it had.
+        """
         return build_image(
             identity=self.identity,
             certificates=self.certificates,
@@ -144,6 +162,7 @@ class Parts:
             seals=self.seals,
             statement=self.statement,
             acquisition=self.acquisition,
+            signer=signer,
         )
 
 
@@ -399,6 +418,66 @@ def clock_rollback(s: Sources) -> bytes:
     return reseal(s.parts.replace(records=records), s.device.key).build()
 
 
+def signed_source(s: Sources) -> Parts:
+    """The source as the simulated store room writes it with its workstation key: the same
+    sections 1–7 and host fields, the acquisition signed (format version 2)."""
+    return Parts.of(read_image(s.parts.build(test_workstation_key())))
+
+
+def _retimed(parts: Parts) -> Parts:
+    """``parts`` with the host's three UTC times moved :data:`RETIME_MS` later."""
+    old = parts.acquisition
+    acquisition = dataclasses.replace(
+        old,
+        host_utc_start_ms=old.host_utc_start_ms + RETIME_MS,
+        host_utc_end_ms=old.host_utc_end_ms + RETIME_MS,
+        statement_utc_ms=old.statement_utc_ms + RETIME_MS,
+    )
+    return parts.replace(acquisition=acquisition)
+
+
+def retimed_acquisition_unsigned(s: Sources) -> bytes:
+    """Version 1: the host's times an hour later, the keyless digests recomputed."""
+    return _retimed(s.parts).build()
+
+
+def retimed_acquisition_signed(s: Sources) -> bytes:
+    """Version 2: the host's times an hour later, the keyless digests recomputed, the
+    workstation's signature kept (the attacker has no key)."""
+    return _retimed(signed_source(s)).build()
+
+
+def downgraded_acquisition(s: Sources) -> bytes:
+    """Version 2 turned into version 1 (the workstation's certificate and signature dropped),
+    then re-timed: what an attacker with the file does to a signed image.  Not in the corpus:
+    it is byte for byte ``retimed-acquisition-unsigned.tdi`` (the tests check), which is the
+    point — nothing in the file tells a downgraded image from one written without a key."""
+    signed = signed_source(s)
+    unsigned = dataclasses.replace(signed.acquisition, workstation_signature=None)
+    return _retimed(signed.replace(acquisition=unsigned)).build()
+
+
+def resigned_acquisition(s: Sources) -> bytes:
+    """Version 2, re-timed and re-signed with a workstation key the attacker made under his
+    own CA (same names as the TEST force CA, other keys)."""
+    label = f"{ATTACKER_LABEL}/force"
+    key = issue_workstation_key(
+        authority=test_force_authority(label), key_label=f"{label}/workstation"
+    )
+    return _retimed(s.parts).build(key)
+
+
+def expired_workstation_certificate(s: Sources) -> bytes:
+    """Version 2, signed by a workstation whose certificate (TEST force CA) expired the day
+    before the download."""
+    key = issue_workstation_key(
+        issued=WORKSTATION_EXPIRED_FROM,
+        key_label=f"{TEST_FORCE_LABEL}/workstation/expired",
+        valid_years=2,
+    )
+    return s.parts.build(key)
+
+
 TAMPERINGS: Mapping[str, Callable[[Sources], bytes]] = MappingProxyType(
     {
         "deleted-record": deleted_record,
@@ -417,6 +496,10 @@ TAMPERINGS: Mapping[str, Callable[[Sources], bytes]] = MappingProxyType(
         "serial-mismatch": serial_mismatch,
         "stale-nonce": stale_nonce,
         "clock-rollback": clock_rollback,
+        "retimed-acquisition-unsigned": retimed_acquisition_unsigned,
+        "retimed-acquisition-signed": retimed_acquisition_signed,
+        "resigned-acquisition": resigned_acquisition,
+        "expired-workstation-certificate": expired_workstation_certificate,
     }
 )
 """Image name (without ``.tdi``) → how it is made from the sources."""

@@ -4,6 +4,7 @@
     python tools/mutation_sweep.py                         # the smallest capture, both modes
     python tools/mutation_sweep.py --image captures/wrapped-log.tdi --mode strong
     python tools/mutation_sweep.py --values 0x01^ 0x80^ 0x00 0xff --jobs 2
+    python tools/mutation_sweep.py --image captures/signed-download.tdi --jobs 2   # version 2
 
 For every byte offset and every value (by default the byte XOR 0x01, XOR 0x80, 0x00 and 0xFF;
 a value equal to the original byte is skipped), one changed copy of the image is read with
@@ -19,11 +20,14 @@ is unreadable) or the report holds at least one ``error`` finding.  Two attacker
     (``device_sha256`` over the bytes before the acquisition section, ``closing_sha256`` over
     every byte before it).  Sections 2–7 (identity to statement) and the acquisition
     ``nonce`` must still be detected: signatures, the certificate chain, the statement's
-    identity digest and nonce protect them.  The header and the acquisition's host fields
-    (times, clock source, tool version, operator, workstation) are protected only by the
-    keyless digests in format version 1 (``docs/format.md`` §12): changes there that keep
-    the image well-formed are the *documented limit*, listed but not a failure.  The digest
-    bytes themselves are what this attacker rewrites, so they are not swept in this mode.
+    identity digest and nonce protect them.  In format version 1 the header and the
+    acquisition's host fields (times, clock source, tool version, operator, workstation) are
+    protected only by the keyless digests (``docs/format.md`` §12): changes there that keep
+    the image well-formed are the *documented limit*, listed but not a failure.  In format
+    version 2 the workstation's signature covers them (and the header, through
+    ``device_sha256``): there is no documented limit, and every change must be detected.
+    The digest bytes themselves are what this attacker rewrites, so they are not swept in
+    this mode (a version-2 image's workstation signature, between them, is).
 
 Prints the counts per mode and every undetected change with its offset, section and field;
 exits 1 when any undetected change lies outside the documented limit, 2 on bad arguments.
@@ -58,7 +62,10 @@ DEFAULT_ROOTS = CAPTURES / "test-root.pem"
 MODES = ("plain", "strong")
 DEFAULT_VALUES = ("0x01^", "0x80^", "0x00", "0xff")
 DIGESTS_SIZE = 2 * L.DIGEST_SIZE
-"""The acquisition ends with ``device_sha256`` then ``closing_sha256``."""
+"""A version-1 acquisition ends with ``device_sha256`` then ``closing_sha256``."""
+V2_TAIL = 2 * L.DIGEST_SIZE + L.SIGNATURE_SIZE
+"""A version-2 acquisition ends with ``device_sha256``, the workstation signature, then
+``closing_sha256``."""
 
 ACQUISITION_HOST_FIELDS = frozenset(
     name for name in (sub.name for sub in L.ACQUISITION.subcons) if name not in {"nonce"}
@@ -140,12 +147,19 @@ def _der_children(der: bytes) -> list[tuple[int, int, int]]:
 
 def _certificate_fields(image: Image) -> list[Field]:
     """Count, then each certificate's length and its DER parts (tbs, algorithm, signature)."""
-    span = image.spans["certificates"]
-    fields = [Field(span.offset, span.offset + 1, "certificates", "count")]
-    at = span.offset + 1
-    for index, der in enumerate(image.certificates):
-        name = f"cert[{index}]"
-        fields.append(Field(at, at + 2, "certificates", f"{name}.length"))
+    at = image.spans["certificates"].offset
+    return _certificate_list_fields(image.certificates, at, "certificates", "")
+
+
+def _certificate_list_fields(
+    certificates: tuple[bytes, ...], at: int, section: str, prefix: str
+) -> list[Field]:
+    """A certificate list's count, then each certificate's length and its DER parts."""
+    fields = [Field(at, at + 1, section, f"{prefix}count")]
+    at += 1
+    for index, der in enumerate(certificates):
+        name = f"{prefix}cert[{index}]"
+        fields.append(Field(at, at + 2, section, f"{name}.length"))
         der_at = at + 2
         try:
             parts = _der_children(der)
@@ -153,14 +167,31 @@ def _certificate_fields(image: Image) -> list[Field]:
             parts = []
         labels = ("tbs", "signature_algorithm", "signature_value")
         if len(parts) == 3:
-            fields.append(Field(der_at, der_at + parts[0][0], "certificates", f"{name}.header"))
+            fields.append(Field(der_at, der_at + parts[0][0], section, f"{name}.header"))
             for label, (start, _, end) in zip(labels, parts, strict=True):
-                part = Field(der_at + start, der_at + end, "certificates", f"{name}.{label}")
-                fields.append(part)
+                fields.append(Field(der_at + start, der_at + end, section, f"{name}.{label}"))
         else:
-            fields.append(Field(der_at, der_at + len(der), "certificates", f"{name}.der"))
+            fields.append(Field(der_at, der_at + len(der), section, f"{name}.der"))
         at = der_at + len(der)
     return fields
+
+
+def _acquisition_fields(image: Image) -> list[Field]:
+    """The acquisition's fields; a version-2 one's workstation certificates in parts."""
+    at = image.spans["acquisition"].offset
+    fields = _struct_fields(L.ACQUISITIONS[image.version], image.data, at, "acquisition")
+    signing = image.acquisition.workstation_signature
+    if signing is None:
+        return fields
+    out: list[Field] = []
+    for item in fields:
+        if item.name == "workstation_certificates":
+            out += _certificate_list_fields(
+                signing.certificates, item.start, "acquisition", "workstation_certificates."
+            )
+        else:
+            out.append(item)
+    return out
 
 
 def field_map(image: Image) -> list[Field]:
@@ -180,7 +211,7 @@ def field_map(image: Image) -> list[Field]:
     fields += _dtype_fields(SEAL_DTYPE, seals.offset, len(image.seals), "seals", "seal")
     if spans["statement"].length:
         fields += _struct_fields(L.STATEMENT, data, spans["statement"].offset, "statement")
-    fields += _struct_fields(L.ACQUISITION, data, spans["acquisition"].offset, "acquisition")
+    fields += _acquisition_fields(image)
     position = 0
     for item in fields:
         assert item.start == position, f"field map gap or overlap at {position}: {item}"
@@ -201,11 +232,23 @@ def field_at(fields: Sequence[Field], offset: int) -> Field:
     return fields[low]
 
 
-def in_documented_limit(item: Field) -> bool:
-    """Whether a change here may pass a strong attacker in format version 1 (§12)."""
+def in_documented_limit(item: Field, version: int = L.UNSIGNED_VERSION) -> bool:
+    """Whether a change here may pass a strong attacker (§12): in format version 1 the
+    header and the acquisition's host fields; in version 2, nothing."""
+    if version != L.UNSIGNED_VERSION:
+        return False
     if item.section == "header":
         return True
     return item.section == "acquisition" and item.name.split(".")[0] in ACQUISITION_HOST_FIELDS
+
+
+def rewritten_digests(image: Image) -> tuple[range, range]:
+    """The byte ranges of ``device_sha256`` and ``closing_sha256``: what the strong attacker
+    rewrites (not swept in that mode)."""
+    end = image.spans["acquisition"].end
+    closing = range(end - L.DIGEST_SIZE, end)
+    tail = V2_TAIL if image.acquisition.workstation_signature is not None else DIGESTS_SIZE
+    return range(end - tail, end - tail + L.DIGEST_SIZE), closing
 
 
 # -- changing bytes ------------------------------------------------------------------------
@@ -214,14 +257,18 @@ def in_documented_limit(item: Field) -> bool:
 def recompute_digests(data: bytearray) -> None:
     """Rewrite the two acquisition digests in place, as an attacker with only the file can.
 
-    The acquisition section's offset comes from the (possibly changed) header; when the header
-    no longer makes sense the bytes are left as they are (the reader rejects them anyway).
+    The acquisition section's offset and the format version come from the (possibly changed)
+    header; when the header no longer makes sense the bytes are left as they are (the reader
+    rejects them anyway).  A version-2 image's workstation signature is left as it is: the
+    attacker has no key.
     """
-    if len(data) < L.HEADER_SIZE + DIGESTS_SIZE:
+    if len(data) < L.HEADER_SIZE + V2_TAIL:
         return
     lengths = [int.from_bytes(data[12 + 4 * i : 16 + 4 * i], "little") for i in range(6)]
     acquisition = L.HEADER_SIZE + sum(lengths)
-    device_at = len(data) - DIGESTS_SIZE
+    version = int.from_bytes(data[8:10], "little")
+    tail = V2_TAIL if version == L.SIGNED_VERSION else DIGESTS_SIZE
+    device_at = len(data) - tail
     if acquisition > device_at:
         return
     data[device_at : device_at + L.DIGEST_SIZE] = hashlib.sha256(data[:acquisition]).digest()
@@ -317,7 +364,8 @@ def _init_worker(
         values=values,
         modes=modes,
         fields=field_map(image),
-        digests_at=image.spans["acquisition"].end - DIGESTS_SIZE,
+        rewritten=rewritten_digests(image),
+        version=image.version,
     )
 
 
@@ -338,7 +386,7 @@ def _sweep_quietly(offsets: range) -> tuple[list[tuple[str, str]], list[Miss]]:
     for offset in offsets:
         item = field_at(_WORKER["fields"], offset)
         for mode in _WORKER["modes"]:
-            if mode == "strong" and offset >= _WORKER["digests_at"]:
+            if mode == "strong" and any(offset in part for part in _WORKER["rewritten"]):
                 continue  # the strong attacker rewrites these bytes: nothing to sweep
             for value in new_values(data[offset], _WORKER["values"]):
                 changed = bytearray(data)
@@ -348,7 +396,11 @@ def _sweep_quietly(offsets: range) -> tuple[list[tuple[str, str]], list[Miss]]:
                 detected, how = is_detected(bytes(changed), trust)
                 outcomes.append((mode, how if detected else "missed"))
                 if not detected:
-                    allowed = mode == "strong" and in_documented_limit(item) and not how
+                    allowed = (
+                        mode == "strong"
+                        and in_documented_limit(item, _WORKER["version"])
+                        and not how
+                    )
                     misses.append(
                         Miss(mode, offset, data[offset], value, item.label(offset), allowed, how)
                     )

@@ -1,7 +1,8 @@
 """``taserlink download``: download every attached device at once, verify, summarise.
 
 ``taserlink download [--emulated N] [--out DIR] [--operator NAME] [--workstation NAME]
-[--clock-source TEXT] [--roots DIR] [--json]``
+[--clock-source TEXT] [--workstation-key KEY.pem [--workstation-cert CERT.pem]]
+[--roots DIR] [--json]``
 
 Every attached dataport device (real USB, or the emulated dock of :mod:`taserlink.cli.dock`)
 is downloaded concurrently, one thread per device, with
@@ -17,6 +18,20 @@ The acquisition section of each image records ``--operator`` (default
 ``--clock-source``, which says how the host clock is kept (default ``host system clock``:
 taserlink does not know whether the host synchronises it; say ``NTP (chrony)`` or the like
 when it does).
+
+``--workstation-key KEY.pem`` signs every acquisition with the download workstation's own
+Ed25519 key (PKCS#8 PEM; encrypted with the passphrase in
+``$TASERLINK_WORKSTATION_PASSPHRASE``, or not): the images are format version 2, whose host
+times, nonce, clock source, tool, operator and workstation cannot be changed without an
+``error`` finding.  The workstation's certificate (issued by the force's CA; then any
+intermediates) is read from ``--workstation-cert CERT.pem``, else from KEY.pem itself (one
+PEM holding the key and its certificates).  The recorded workstation is the certificate's
+common name (``--workstation``, if given, must be the same).  A key that does not match its
+certificate, is not Ed25519, or whose certificate is not valid now, not for digital
+signatures or not for document signing (id-kp-documentSigning) is refused before anything is
+downloaded (exit 2): an image signed so would only give ``error`` findings.  Without a key the
+images are format version 1 (keyless digests only; ``verify`` warns of it), and a note on
+stderr says so.
 
 Progress goes to stderr, one line per device: redrawn in place when stderr is a terminal,
 else a plain line per device now and then (and when it finishes or fails); none with
@@ -46,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import getpass
 import json
 import os
@@ -76,8 +92,8 @@ from taserlink.cli.common import (
 from taserlink.cli.dock import Dock, add_dock_arguments, device_label, failure_text, open_dock
 from taserlink.device import DownloadResult, UsbDeviceInfo, download, load_partial
 from taserlink.device.download import PARTIAL_SUFFIX
-from taserlink.errors import ImageIOError, OutputPathError, RegisterError
-from taserlink.integrity import Report, Severity, TrustStore, verify_image
+from taserlink.errors import ImageIOError, OutputPathError, RegisterError, WorkstationKeyError
+from taserlink.integrity import Report, Severity, TrustStore, WorkstationKey, verify_image
 from taserlink.integrity.roots import ROOTS_ENV
 from taserlink.register import open_register
 from taserlink.register.archive import archive_folder
@@ -396,6 +412,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             f"(default '{DEFAULT_CLOCK_SOURCE}')"
         ),
     )
+    parser.add_argument(
+        "--workstation-key",
+        metavar="KEY.pem",
+        help="sign every acquisition with this workstation's Ed25519 key (PKCS#8 PEM; "
+        "passphrase in $TASERLINK_WORKSTATION_PASSPHRASE): format version 2 images, whose "
+        "host times cannot be changed unnoticed (default: no key, format version 1)",
+    )
+    parser.add_argument(
+        "--workstation-cert",
+        metavar="CERT.pem",
+        help="the workstation's certificate issued by the force CA, then any intermediates "
+        "(default: read from KEY.pem)",
+    )
     add_roots_option(
         parser, purpose=" to verify the images with", otherwise="the images are not verified"
     )
@@ -425,6 +454,7 @@ class _Acquirer:
     workstation: str
     clock_source: str
     trust: TrustStore | None
+    workstation_key: WorkstationKey | None = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -442,7 +472,14 @@ def run(args: argparse.Namespace) -> int:
         DeviceError: the devices cannot be enumerated (no USB backend; exit 3).
     """
     operator = _field(args.operator or _default_operator(), "--operator")
-    workstation = _field(args.workstation or _default_workstation(), "--workstation")
+    key = _workstation_key(args)
+    if key is not None and args.workstation is not None and args.workstation != key.name:
+        raise UsageError(
+            f"--workstation {printable(args.workstation)!r}: the workstation key's certificate "
+            f"names {printable(key.name)!r}, which is what a signed acquisition records"
+        )
+    default_workstation = key.name if key is not None else _default_workstation()
+    workstation = _field(args.workstation or default_workstation, "--workstation")
     clock_source = _field(args.clock_source, "--clock-source")
     roots = root_paths(args)
     trust = roots.load() if roots.paths else None
@@ -454,15 +491,22 @@ def run(args: argparse.Namespace) -> int:
             make_folder(out)
         except OSError as error:
             raise ImageIOError(f"cannot create {out}: {error.strerror or error}") from None
-    acquirer = _Acquirer(out, operator, workstation, clock_source, trust)
+    acquirer = _Acquirer(out, operator, workstation, clock_source, trust, key)
     if not found:
         stderr_line("error", f"no dataport device is attached ({dock.description})")
-    elif trust is None:
-        stderr_line(
-            "note",
-            f"no trusted roots (--roots or ${ROOTS_ENV}): the images will not be verified; "
-            "run 'taserlink verify --roots DIR' on them",
-        )
+    else:
+        if trust is None:
+            stderr_line(
+                "note",
+                f"no trusted roots (--roots or ${ROOTS_ENV}): the images will not be verified; "
+                "run 'taserlink verify --roots DIR' on them",
+            )
+        if key is None and not args.json:
+            stderr_line(
+                "note",
+                "no workstation key (--workstation-key): the images are format version 1, "
+                "whose host times are protected only by keyless digests",
+            )
     rows = _download_all(found, acquirer, quiet=args.json)
     if args.json:
         _write_json(rows, acquirer, roots.paths, sys.stdout)
@@ -517,6 +561,27 @@ def _exit_code(rows: Sequence[Row]) -> int:
     if any(row.verification == "findings" for row in rows):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _workstation_key(args: argparse.Namespace) -> WorkstationKey | None:
+    """The workstation key ``--workstation-key`` names (``None`` without one).
+
+    Raises:
+        UsageError: ``--workstation-cert`` without a key; a key or certificate that cannot
+            be read or used; a certificate not valid now or not for signing acquisitions.
+    """
+    if args.workstation_key is None:
+        if args.workstation_cert is not None:
+            raise UsageError("--workstation-cert needs --workstation-key")
+        return None
+    try:
+        key = WorkstationKey.load(args.workstation_key, args.workstation_cert)
+        problems = key.problems(dt.datetime.now(dt.UTC))
+    except WorkstationKeyError as error:
+        raise UsageError(f"--workstation-key: {error}") from None
+    if problems:
+        raise UsageError(f"--workstation-key: cannot sign acquisitions: {'; '.join(problems)}")
+    return key
 
 
 def _default_operator() -> str:
@@ -609,6 +674,7 @@ def _download_one(
             workstation=acquirer.workstation,
             clock_source=acquirer.clock_source,
             progress=progress,
+            workstation_key=acquirer.workstation_key,
         )
     except Exception as error:  # one device's failure must not end the others' downloads
         row.refused = isinstance(error, OutputPathError)

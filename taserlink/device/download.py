@@ -39,6 +39,13 @@ uninterrupted download made at the same moment: the records are the device's own
 whichever session read them.  (Its acquisition's ``host_utc_start_ms`` is when the first
 record was read, in the first session.)
 
+**Signed acquisitions.**  Given a ``workstation_key`` (the download workstation's Ed25519
+key and certificate, :class:`taserlink.integrity.WorkstationKey`), the image is format
+version 2: the workstation signs its acquisition section (host times, nonce, clock source,
+tool, operator, workstation, and the SHA-256 of sections 1–7).  Without one the image is
+format version 1, whose host fields only keyless digests protect (``docs/format.md`` §18
+says why no unsigned version 2 is written).
+
 Records are stored exactly as the device sent them: a record whose CRC or chain does not
 hold is evidence for the verifier (:func:`taserlink.integrity.verify_image`), not a transfer
 error.  Only the partial's own check on resume distrusts them (a bad record there is read
@@ -73,7 +80,7 @@ from taserlink.errors import (
     PartialInUseError,
     ProtocolError,
 )
-from taserlink.format import Acquisition, build_image
+from taserlink.format import Acquisition, AcquisitionSigner, build_image
 from taserlink.format import layout as L
 from taserlink.format.bulk import crc_mismatches, records_from_buffer
 from taserlink.format.image import (
@@ -371,6 +378,7 @@ def download(
     nonce: bytes | None = None,
     host_clock: Callable[[], float] = time.time,
     policy: RetryPolicy | None = None,
+    workstation_key: AcquisitionSigner | None = None,
 ) -> DownloadResult:
     """Download one device into a dataport image in ``out_dir``, resuming a partial download.
 
@@ -387,6 +395,8 @@ def download(
             reproduce a download in tests).
         host_clock: the host's UTC clock in seconds since the Unix epoch.
         policy: retry policy for a session opened here.
+        workstation_key: the download workstation's key: sign the acquisition (format
+            version 2).  ``None``: format version 1, keyless digests only.
 
     Returns:
         A :class:`DownloadResult`.
@@ -407,7 +417,7 @@ def download(
     except OSError as error:
         raise ImageIOError(f"cannot create {out}: {error.strerror or error}") from None
     if isinstance(target, DeviceSession):
-        return _Download(target, out, progress, host_clock).run(
+        return _Download(target, out, progress, host_clock, workstation_key).run(
             operator, workstation, clock_source, nonce
         )
     if isinstance(target, Transport):
@@ -415,7 +425,7 @@ def download(
     else:
         session = DeviceSession(open_link(target), policy=policy)
     with session:
-        return _Download(session, out, progress, host_clock).run(
+        return _Download(session, out, progress, host_clock, workstation_key).run(
             operator, workstation, clock_source, nonce
         )
 
@@ -427,7 +437,9 @@ class _Download:
         out: Path,
         progress: Progress | None,
         host_clock: Callable[[], float],
+        workstation_key: AcquisitionSigner | None = None,
     ) -> None:
+        self.workstation_key = workstation_key
         self.session = session
         self.out = out
         self.progress = progress
@@ -508,6 +520,7 @@ class _Download:
                     operator=operator,
                     workstation=workstation,
                 ),
+                signer=self.workstation_key,
             )
             path = _publish(self.out, image_name(serial, statement_ms), data)
             partial.remove()

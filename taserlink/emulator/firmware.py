@@ -42,7 +42,7 @@ from taserlink.format import (
 )
 from taserlink.format import layout as L
 from taserlink.format.image import encode_identity
-from taserlink.integrity import chain_records, chain_step, genesis_chain
+from taserlink.integrity import WorkstationKey, chain_records, chain_step, genesis_chain
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
 
 __all__ = ["DeviceSpec", "HostInfo", "SimulatedDevice", "TOOL_VERSION"]
@@ -81,12 +81,17 @@ class DeviceSpec:
 
 @dataclass(frozen=True)
 class HostInfo:
-    """Who downloads, from where, and how the host's clock is kept."""
+    """Who downloads, from where, and how the host's clock is kept.
+
+    With a ``workstation_key`` the host signs its acquisitions (format version 2); its
+    certificate's common name should be ``workstation``.
+    """
 
     operator: str = "PC 0000 (simulated)"
     workstation: str = "DOCK-SIM-01"
     clock_source: str = "simulated UTC"
     tool_version: str = TOOL_VERSION
+    workstation_key: WorkstationKey | None = None
 
     def acquisition(
         self, nonce: bytes, start_utc_ms: int, end_utc_ms: int, statement_utc_ms: int
@@ -431,7 +436,8 @@ class SimulatedDevice:
         """A whole download as a host would make it, without USB: the image's bytes.
 
         The device logs ``USB_CONNECT`` and ``DOWNLOAD``; the transfer takes ``transfer_ms``
-        of simulated time, the statement arriving at its end.
+        of simulated time, the statement arriving at its end.  A ``host`` with a workstation
+        key writes format version 2 (a signed acquisition), else version 1.
         """
         start = self.utc_ms
         self.usb_connect()
@@ -448,4 +454,5 @@ class SimulatedDevice:
             seals=self.seals_bytes(),
             statement=statement,
             acquisition=acquisition,
+            signer=host.workstation_key,
         )

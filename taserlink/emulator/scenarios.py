@@ -13,6 +13,9 @@ all time from the simulation).
                           failure that resets the clock to 2000-01-01, and its correction
 ``firmware-update``       a day with a firmware update
 ``wrapped-log``           a small log that fills and deletes its oldest quarter repeatedly
+``signed-download``       a quiet day, downloaded at a workstation that signs its
+                          acquisitions (format version 2; the other scenarios' store room
+                          has no workstation key and writes version 1)
 ========================  ===============================================================
 
 An emulated dock (``taserlink devices|download|clock --emulated N``) holds
@@ -36,6 +39,7 @@ from typing import Final
 
 from taserlink.emulator.clock import DeviceClock
 from taserlink.emulator.firmware import DeviceSpec, HostInfo, SimulatedDevice
+from taserlink.emulator.pki import test_workstation_key
 from taserlink.errors import ScenarioError
 from taserlink.format import DEVICE_EPOCH_UNIX_MS, FirmwareVersion
 from taserlink.serials import CARTRIDGE_SCHEME, DEVICE_SCHEME
@@ -135,13 +139,30 @@ def _quiet_hours(device: SimulatedDevice, rng: random.Random, hours: int) -> Non
             device.holster()
 
 
-def _store_room_download(device: SimulatedDevice, rng: random.Random) -> bytes:
+STORE_ROOM_OPERATOR: Final = "PS 4127 (store room)"
+
+
+def _store_room_download(
+    device: SimulatedDevice, rng: random.Random, *, signed: bool = False
+) -> bytes:
+    """The store room's download; ``signed``: at a workstation with a key (version 2)."""
     device.advance(_jitter(rng, 20 * MINUTE))
-    return device.download(_nonce(rng), HostInfo(operator="PS 4127 (store room)"))
+    key = test_workstation_key() if signed else None
+    host = HostInfo(operator=STORE_ROOM_OPERATOR, workstation_key=key)
+    return device.download(_nonce(rng), host)
 
 
 def quiet_day(seed: int) -> ScenarioRun:
-    rng = _rng("quiet-day", seed)
+    return _quiet_day("quiet-day", seed)
+
+
+def signed_download(seed: int) -> ScenarioRun:
+    """A quiet day of another device, downloaded at a workstation that signs (version 2)."""
+    return _quiet_day("signed-download", seed, signed=True)
+
+
+def _quiet_day(name: str, seed: int, *, signed: bool = False) -> ScenarioRun:
+    rng = _rng(name, seed)
     device = new_device(rng)
     loaded: list[str] = []
     _start_of_day(device, rng)
@@ -152,8 +173,8 @@ def quiet_day(seed: int) -> ScenarioRun:
     device.holster()
     _quiet_hours(device, rng, 9)
     device.power_off()
-    image = _store_room_download(device, rng)
-    return ScenarioRun("quiet-day", seed, device, image, tuple(loaded))
+    image = _store_room_download(device, rng, signed=signed)
+    return ScenarioRun(name, seed, device, image, tuple(loaded))
 
 
 def incident_shift(seed: int) -> ScenarioRun:
@@ -269,6 +290,11 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
             Scenario("clock-drift", "a month at +88 ppm, a clock set, a clock reset", clock_drift),
             Scenario("firmware-update", "a day with a firmware update", firmware_update),
             Scenario("wrapped-log", "a 128-record log that wraps", wrapped_log),
+            Scenario(
+                "signed-download",
+                "a quiet day, downloaded at a workstation that signs (format version 2)",
+                signed_download,
+            ),
         )
     }
 )

@@ -19,6 +19,8 @@ from taserlink.format.bulk import (
 from taserlink.format.events import NO_BAY, PAYLOADS, ClockSource, EventCode
 from taserlink.format.image import (
     Acquisition,
+    AcquisitionSignature,
+    AcquisitionSigner,
     Base,
     CrcCheck,
     FirmwareVersion,
@@ -30,17 +32,26 @@ from taserlink.format.image import (
     build_image,
     read_image,
 )
-from taserlink.format.layout import DEVICE_EPOCH_UNIX_MS, FORMAT_VERSION, MAGIC, RECORD_SIZE
+from taserlink.format.layout import (
+    DEVICE_EPOCH_UNIX_MS,
+    FORMAT_VERSION,
+    FORMAT_VERSIONS,
+    MAGIC,
+    RECORD_SIZE,
+)
 from taserlink.format.records import decode_payload, encode_record
 
 __all__ = [
     "Acquisition",
+    "AcquisitionSignature",
+    "AcquisitionSigner",
     "Base",
     "ClockSource",
     "CrcCheck",
     "DEVICE_EPOCH_UNIX_MS",
     "EventCode",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "FirmwareVersion",
     "Identity",
     "Image",

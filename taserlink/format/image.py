@@ -10,6 +10,10 @@ checked against the file's size before the rest of it is read: a header that dec
 sections it claims; from a pipe or a device (no size) no more is read than the header
 declares, plus one byte.
 
+Format versions 1 and 2 are read; :func:`build_image` writes version 2 when the acquisition
+is signed by a download workstation (a ``signer``, or a given
+:class:`AcquisitionSignature`), version 1 otherwise.
+
 What structure cannot tell — whether the chain, seals and signatures hold — is the
 verifier's job (:mod:`taserlink.integrity`); this module only reads and writes.
 """
@@ -25,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import construct as cs
 import numpy as np
@@ -44,6 +48,8 @@ __all__ = [
     "Seal",
     "Statement",
     "Acquisition",
+    "AcquisitionSignature",
+    "AcquisitionSigner",
     "Image",
     "read_image",
     "build_image",
@@ -57,6 +63,7 @@ __all__ = [
     "decode_base",
     "decode_statement",
     "device_sha256",
+    "acquisition_signed_fields",
     "MAX_IMAGE_BYTES",
 ]
 
@@ -155,11 +162,45 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class AcquisitionSignature:
+    """Format version 2: the download workstation's signature over the acquisition.
+
+    Attributes:
+        certificates: DER certificates, the workstation's own first, then any intermediates
+            toward a root the verifier trusts (never the root itself).
+        signature: the 64-byte Ed25519 signature over
+            :func:`~taserlink.format.layout.signed_message` ``("acquisition", serial,
+            fields)``, ``fields`` being the acquisition's bytes from its nonce to the end of
+            ``device_sha256`` (:func:`acquisition_signed_fields`).
+        algorithm: ``1`` = Ed25519, the only one defined.
+    """
+
+    certificates: tuple[bytes, ...]
+    signature: bytes = bytes(L.SIGNATURE_SIZE)
+    algorithm: int = L.SIGNATURE_ED25519
+
+
+class AcquisitionSigner(Protocol):
+    """What :func:`build_image` needs of a download workstation's key to sign an acquisition
+    (:class:`taserlink.integrity.WorkstationKey` is one)."""
+
+    @property
+    def certificates(self) -> tuple[bytes, ...]:
+        """The workstation's DER certificate first, then any intermediates."""
+        ...
+
+    def sign(self, message: bytes) -> bytes:
+        """The 64-byte Ed25519 signature over ``message``."""
+        ...
+
+
+@dataclass(frozen=True)
 class Acquisition:
     """Section 8: the host's record of the download.
 
     Times are UTC milliseconds since the Unix epoch on the host clock.  The two digests are
     computed by :func:`build_image`; values given to it are ignored.
+    ``workstation_signature`` is ``None`` in a version-1 image and set in a version-2 one.
     """
 
     nonce: bytes
@@ -175,6 +216,8 @@ class Acquisition:
     """SHA-256 of sections 1–7 (header to statement)."""
     closing_sha256: bytes = bytes(L.DIGEST_SIZE)
     """SHA-256 of every byte before this field."""
+    workstation_signature: AcquisitionSignature | None = None
+    """Version 2 only: the download workstation's certificates and signature."""
 
 
 @dataclass(frozen=True)
@@ -264,10 +307,43 @@ def encode_seals(seals: npt.NDArray[Any] | Iterable[Mapping[str, Any]]) -> bytes
     return b"".join(bytes(L.SEAL.build(dict(seal))) for seal in seals)
 
 
-def _encode_acquisition_fields(acquisition: Acquisition) -> bytes:
-    """Acquisition bytes up to (not including) the two digests."""
-    full = bytes(L.ACQUISITION.build(vars(acquisition)))
-    return full[: -2 * L.DIGEST_SIZE]
+_V2_TAIL = 2 * L.DIGEST_SIZE + L.SIGNATURE_SIZE
+"""A version-2 acquisition ends with ``device_sha256``, the signature, ``closing_sha256``."""
+
+
+def _encode_acquisition_fields(
+    acquisition: Acquisition, signing: AcquisitionSignature | None
+) -> bytes:
+    """Acquisition bytes up to (not including) ``device_sha256``: version 1's when
+    ``signing`` is ``None``, else version 2's (its algorithm and certificates included)."""
+    fields = {name: getattr(acquisition, name) for name in _ACQUISITION_V1_FIELDS}
+    if signing is None:
+        return bytes(L.ACQUISITION.build(fields))[: -2 * L.DIGEST_SIZE]
+    full = L.ACQUISITION_V2.build(
+        {
+            **fields,
+            "workstation_signature_algorithm": signing.algorithm,
+            "workstation_certificates": list(signing.certificates),
+            "workstation_signature": bytes(L.SIGNATURE_SIZE),
+        }
+    )
+    return bytes(full)[:-_V2_TAIL]
+
+
+_ACQUISITION_V1_FIELDS = tuple(sub.name for sub in L.ACQUISITION.subcons)
+
+
+def acquisition_signed_fields(image: Image) -> bytes:
+    """The bytes a version-2 image's workstation signs (after its domain tag and serial): the
+    acquisition from its nonce to the end of ``device_sha256``.
+
+    Raises:
+        ValueError: ``image`` is not a version-2 image.
+    """
+    if image.version != L.SIGNED_VERSION:
+        raise ValueError(f"a format version {image.version} image has no workstation signature")
+    span = image.spans["acquisition"]
+    return image.data[span.offset : span.end - L.DIGEST_SIZE - L.SIGNATURE_SIZE]
 
 
 def device_sha256(image_bytes: bytes, spans: Mapping[str, Span]) -> bytes:
@@ -284,11 +360,23 @@ def build_image(
     seals: bytes | npt.NDArray[Any],
     statement: Statement | None,
     acquisition: Acquisition,
+    signer: AcquisitionSigner | None = None,
 ) -> bytes:
     """Assemble an image, computing the acquisition's two digests.
 
     ``records`` and ``seals`` are section bytes or arrays of ``RECORD_DTYPE`` /
     ``SEAL_DTYPE``; they are written as given (CRCs are not recomputed).
+
+    With a ``signer`` (the download workstation's key) the image is format version 2: the
+    acquisition carries the signer's certificates and its signature over the acquisition's
+    fields and ``device_sha256``.  Without one, an ``acquisition.workstation_signature``
+    given is written as it is (version 2, the signature not recomputed: how a test or a
+    forger keeps an old signature); with neither, the image is format version 1 (keyless
+    digests only).
+
+    Raises:
+        construct.ConstructError: a field does not fit its declaration (a string longer than
+            255 bytes in UTF-8, a certificate longer than 65,535 bytes, …).
     """
     device_parts = {
         "identity": encode_identity(identity),
@@ -298,15 +386,24 @@ def build_image(
         "seals": seals.tobytes() if isinstance(seals, np.ndarray) else bytes(seals),
         "statement": encode_statement(statement),
     }
-    acquisition_fields = _encode_acquisition_fields(acquisition)
+    signing = acquisition.workstation_signature
+    if signer is not None:
+        signing = AcquisitionSignature(tuple(signer.certificates))
+    acquisition_fields = _encode_acquisition_fields(acquisition, signing)
     lengths = {f"{name}_length": len(part) for name, part in device_parts.items()}
-    lengths["acquisition_length"] = len(acquisition_fields) + 2 * L.DIGEST_SIZE
-    header = bytes(
-        L.HEADER.build({"version": L.FORMAT_VERSION, "record_size": L.RECORD_SIZE, **lengths})
-    )
+    tail = 2 * L.DIGEST_SIZE if signing is None else _V2_TAIL
+    lengths["acquisition_length"] = len(acquisition_fields) + tail
+    version = L.UNSIGNED_VERSION if signing is None else L.SIGNED_VERSION
+    header = bytes(L.HEADER.build({"version": version, "record_size": L.RECORD_SIZE, **lengths}))
     before_acquisition = header + b"".join(device_parts.values())
     digest = hashlib.sha256(before_acquisition).digest()
     head = before_acquisition + acquisition_fields + digest
+    if signing is not None:
+        if signer is not None:
+            message = L.signed_message("acquisition", identity.serial, acquisition_fields + digest)
+            head += signer.sign(message)
+        else:
+            head += signing.signature
     return head + hashlib.sha256(head).digest()
 
 
@@ -430,8 +527,15 @@ def decode_statement(data: bytes, span: Span | None = None) -> Statement | None:
     )
 
 
-def _decode_acquisition(data: bytes, span: Span) -> Acquisition:
-    v = _parse(L.ACQUISITION, data, span)
+def _decode_acquisition(data: bytes, span: Span, version: int) -> Acquisition:
+    v = _parse(L.ACQUISITIONS[version], data, span)
+    signing = None
+    if version == L.SIGNED_VERSION:
+        signing = AcquisitionSignature(
+            tuple(bytes(c) for c in v.workstation_certificates),
+            bytes(v.workstation_signature),
+            v.workstation_signature_algorithm,
+        )
     return Acquisition(
         bytes(v.nonce),
         v.host_utc_start_ms,
@@ -443,6 +547,7 @@ def _decode_acquisition(data: bytes, span: Span) -> Acquisition:
         v.workstation,
         bytes(v.device_sha256),
         bytes(v.closing_sha256),
+        signing,
     )
 
 
@@ -488,14 +593,16 @@ def _header(head: bytes, size: int) -> Any:
         raise TruncatedError(f"header needs {L.HEADER_SIZE} bytes, the input ends", size)
     header = L.HEADER.parse(head[: L.HEADER_SIZE])
     version_offset = len(L.MAGIC)
-    if header.version != L.FORMAT_VERSION:
+    if header.version not in L.FORMAT_VERSIONS:
+        known = " and ".join(map(str, L.FORMAT_VERSIONS))
         raise FormatError(
-            f"unknown format version {header.version} (this reader knows {L.FORMAT_VERSION})",
+            f"unknown format version {header.version} (this reader knows {known})",
             version_offset,
         )
     if header.record_size != L.RECORD_SIZE:
         raise FormatError(
-            f"record size {header.record_size}, format version 1 has {L.RECORD_SIZE}",
+            f"record size {header.record_size}, format version {header.version} has "
+            f"{L.RECORD_SIZE}",
             version_offset + 2,
         )
     return header
@@ -577,7 +684,7 @@ def read_image(
         offset=spans["seals"].offset,
     )
     statement = decode_statement(data, spans["statement"])
-    acquisition = _decode_acquisition(data, spans["acquisition"])
+    acquisition = _decode_acquisition(data, spans["acquisition"], version)
     failures = np.empty(0, dtype=np.intp) if crc is CrcCheck.SKIP else crc_mismatches(records)
     if crc is CrcCheck.RAISE and len(failures):
         index = int(failures[0])

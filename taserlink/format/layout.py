@@ -4,6 +4,10 @@ An image is eight sections in this order (see ``docs/format.md``)::
 
     header | identity | certificates | base | records | seals | statement | acquisition
 
+Two format versions share every section but the last: version 1's acquisition is protected
+by keyless digests only (:data:`ACQUISITION`); version 2's is also signed by the download
+workstation's key, whose certificate chain it carries (:data:`ACQUISITION_V2`).
+
 All integers are little-endian.  The header gives every other section's length, so a
 reader knows where each one starts without parsing the others.  Records and seals are
 fixed-size and also read in bulk through numpy dtypes derived from these declarations
@@ -23,6 +27,9 @@ from taserlink.serials import SERIAL_LENGTH
 __all__ = [
     "MAGIC",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
+    "UNSIGNED_VERSION",
+    "SIGNED_VERSION",
     "RECORD_SIZE",
     "SIGNATURE_ED25519",
     "DEVICE_EPOCH_UNIX_MS",
@@ -37,6 +44,8 @@ __all__ = [
     "SEAL",
     "STATEMENT",
     "ACQUISITION",
+    "ACQUISITION_V2",
+    "ACQUISITIONS",
     "SIGNATURE_SIZE",
     "DIGEST_SIZE",
     "NONCE_SIZE",
@@ -46,8 +55,15 @@ __all__ = [
 
 MAGIC: Final = b"\x89TDI\r\n\x1a\n"
 """File signature: a high byte, ``TDI``, CR LF, EOF and LF catch text-mode transfers."""
-FORMAT_VERSION: Final = 1
-"""The only format version this library reads and writes."""
+UNSIGNED_VERSION: Final = 1
+"""Format version 1: the acquisition is protected by keyless digests only."""
+SIGNED_VERSION: Final = 2
+"""Format version 2: the acquisition is also signed by the download workstation's key."""
+FORMAT_VERSIONS: Final = (UNSIGNED_VERSION, SIGNED_VERSION)
+"""Every format version this library reads (and writes: 1 without a workstation key, 2
+with one)."""
+FORMAT_VERSION: Final = SIGNED_VERSION
+"""The newest format version this library reads and writes."""
 RECORD_SIZE: Final = 32
 """Bytes per event record."""
 DEVICE_EPOCH_UNIX_MS: Final = 946_684_800_000
@@ -162,21 +178,52 @@ ACQUISITION = cs.Struct(
     "device_sha256" / cs.Bytes(DIGEST_SIZE),
     "closing_sha256" / cs.Bytes(DIGEST_SIZE),
 )
-"""Section 8: the host's record of the acquisition, hashed over everything before it."""
+"""Section 8 in format version 1: the host's record of the acquisition, hashed over
+everything before it (keyless digests only)."""
+
+ACQUISITION_V2 = cs.Struct(
+    "nonce" / cs.Bytes(NONCE_SIZE),
+    "host_utc_start_ms" / cs.Int64sl,
+    "host_utc_end_ms" / cs.Int64sl,
+    "statement_utc_ms" / cs.Int64sl,
+    "clock_source" / cs.PascalString(cs.Int8ul, "utf8"),
+    "tool_version" / cs.PascalString(cs.Int8ul, "utf8"),
+    "operator" / cs.PascalString(cs.Int8ul, "utf8"),
+    "workstation" / cs.PascalString(cs.Int8ul, "utf8"),
+    "workstation_signature_algorithm" / cs.Int8ul,
+    "workstation_certificates" / CERTIFICATES,
+    "device_sha256" / cs.Bytes(DIGEST_SIZE),
+    "workstation_signature" / cs.Bytes(SIGNATURE_SIZE),
+    "closing_sha256" / cs.Bytes(DIGEST_SIZE),
+)
+"""Section 8 in format version 2: version 1's fields, then the workstation's signature
+algorithm and certificate chain (its own certificate first, never the root), the SHA-256 of
+sections 1–7, the workstation's signature over every acquisition byte before it
+(:func:`signed_message` ``"acquisition"``), and the closing SHA-256."""
+
+ACQUISITIONS: Final = {UNSIGNED_VERSION: ACQUISITION, SIGNED_VERSION: ACQUISITION_V2}
+"""The acquisition declaration of each format version."""
 
 _DOMAINS: Final = {
     "base": b"taserlink/base/v1\x00",
     "seal": b"taserlink/seal/v1\x00",
     "statement": b"taserlink/statement/v1\x00",
+    "acquisition": b"taserlink/acquisition/v2\x00",
 }
 
 
 def signed_message(kind: str, device_serial: str, fields: bytes) -> bytes:
-    """The exact bytes a device signs for a base, seal or statement.
+    """The exact bytes signed for a base, seal or statement (by the device) or for a
+    version-2 acquisition (by the download workstation, ``kind`` ``"acquisition"``).
 
-    ``fields`` is the section's (or seal's) bytes without its trailing signature.  The
-    message is ``domain tag || device serial (10 ASCII bytes) || fields``; the domain tag
-    keeps a seal's signature from passing as a base's, and the serial binds it to one device.
+    ``fields`` is the section's (or seal's) bytes without its trailing signature; for an
+    acquisition, its bytes from the nonce to the end of ``device_sha256``.  The message is
+    ``domain tag || device serial (10 ASCII bytes) || fields``; the domain tag keeps a seal's
+    signature from passing as a base's (or a device's as a workstation's), and the serial
+    binds it to one device.
+
+    Raises:
+        KeyError: an unknown ``kind``.
     """
     return _DOMAINS[kind] + device_serial.encode("ascii") + fields
 
@@ -202,7 +249,11 @@ IMAGE = cs.Struct(
     / cs.FixedSized(
         cs.this.header.statement_length, cs.If(cs.this.header.statement_length > 0, STATEMENT)
     ),
-    "acquisition" / cs.FixedSized(cs.this.header.acquisition_length, ACQUISITION),
+    "acquisition"
+    / cs.FixedSized(
+        cs.this.header.acquisition_length,
+        cs.Switch(cs.this.header.version, dict(ACQUISITIONS), cs.Error),
+    ),
     cs.Terminated,
 )
 """A whole image in one declaration: the checked reference parse (every record's CRC is

@@ -13,6 +13,7 @@ from taserlink.integrity.export import export_evidence
 from taserlink.integrity.findings import Coverage, Finding, Kind, Report, Severity
 from taserlink.integrity.trust import TrustStore
 from taserlink.integrity.verify import verify_continuity, verify_image
+from taserlink.integrity.workstation import WorkstationKey
 
 __all__ = [
     "Coverage",
@@ -21,6 +22,7 @@ __all__ = [
     "Report",
     "Severity",
     "TrustStore",
+    "WorkstationKey",
     "chain_records",
     "chain_step",
     "export_evidence",

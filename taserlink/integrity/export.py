@@ -18,6 +18,11 @@ file                       holds
 ``base.msg``/``.sig``      the same for the base
 ``seal-<seq>.msg``/``.sig`` the same for each seal (``<seq>`` in decimal; a repeated
                            sequence gets ``seal-<seq>-2`` and so on, in file order)
+``workstation.pem``        format version 2: the download workstation's certificate, PEM
+``workstation-chain.pem``  its intermediates, PEM (absent when it has none)
+``workstation-pubkey.pem`` the workstation certificate's public key (Ed25519 only)
+``acquisition.msg``/``.sig`` the workstation's exact signed message over the acquisition
+                           and its raw 64-byte signature (version 2 only)
 ``image.sha256``           the image's SHA-256 in ``sha256sum`` format
 ``README.txt``             what each file is, where its bytes lie in the image, and the
                            exact ``openssl`` and ``sha256sum`` commands; written last, so
@@ -46,6 +51,7 @@ from taserlink.atomic import fsync_directory, make_folder, write_atomic
 from taserlink.errors import FormatError, ImageIOError
 from taserlink.format import Image
 from taserlink.format import layout as L
+from taserlink.format.image import acquisition_signed_fields
 from taserlink.integrity.trust import library_warnings
 from taserlink.serials import SERIAL_LENGTH
 
@@ -163,6 +169,43 @@ def _load_certificates(image: Image) -> tuple[list[x509.Certificate], Ed25519Pub
             _certificate_offsets(image)[0],
         )
     return certificates, key
+
+
+def _workstation_files(image: Image) -> list[tuple[str, bytes]]:
+    """A version-2 image's workstation certificates (those that parse), its public key (when
+    Ed25519) and the signed message and signature; nothing for version 1."""
+    signing = image.acquisition.workstation_signature
+    if signing is None:
+        return []
+    parsed: list[x509.Certificate] = []
+    for der in signing.certificates:
+        try:
+            with library_warnings():
+                parsed.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            break  # the verifier reports it; OpenSSL could not read it either
+    files: list[tuple[str, bytes]] = []
+    if parsed:
+        files.append(("workstation.pem", _pem(parsed[0])))
+        if len(parsed) > 1:
+            files.append(("workstation-chain.pem", b"".join(_pem(c) for c in parsed[1:])))
+        key = parsed[0].public_key()
+        if isinstance(key, Ed25519PublicKey):
+            files.append(
+                (
+                    "workstation-pubkey.pem",
+                    key.public_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PublicFormat.SubjectPublicKeyInfo,
+                    ),
+                )
+            )
+    message = L.signed_message(
+        "acquisition", image.identity.serial, acquisition_signed_fields(image)
+    )
+    files.append(("acquisition.msg", message))
+    files.append(("acquisition.sig", signing.signature))
+    return files
 
 
 def _check_image_name(image_name: str) -> None:
@@ -323,6 +366,35 @@ def _readme(
         "ones it signed is shown by the hash chain: see docs/checking-by-hand.md.",
         "",
     ]
+    signing = image.acquisition.workstation_signature
+    if signing is not None:
+        end = image.spans["acquisition"].end
+        signature_at = end - L.DIGEST_SIZE - L.SIGNATURE_SIZE
+        acquisition = image.spans["acquisition"].offset
+        lines += [
+            "5. The download workstation's signature (format version 2)",
+            "----------------------------------------------------------",
+            "The workstation that made the download signed the host's record of it (UTC",
+            "times, nonce, clock source, tool, operator, workstation, its certificates and",
+            "the SHA-256 of every byte before the acquisition). ROOT.pem must also hold the",
+            "force CA that certifies the workstation:",
+            "",
+            "    openssl verify -no-CApath -no-CAstore -CAfile ROOT.pem"
+            + (" -untrusted workstation-chain.pem" if len(signing.certificates) > 1 else "")
+            + " workstation.pem",
+            "    openssl x509 -in workstation.pem -noout -subject -dates -ext extendedKeyUsage",
+            "    openssl pkeyutl -verify -pubin -inkey workstation-pubkey.pem -rawin "
+            "-in acquisition.msg -sigfile acquisition.sig",
+            "",
+            f"expect CN = {image.acquisition.workstation}, extended key usage 1.3.6.1.5.5.7.3.36",
+            "(document signing) and 'Signature Verified Successfully'. acquisition.msg is",
+            "'taserlink/acquisition/v2\\0' || device serial || image bytes "
+            f"{acquisition}-{signature_at - 1};",
+            f"acquisition.sig is image bytes {signature_at}-{signature_at + L.SIGNATURE_SIZE - 1}.",
+            "It proves the holder of the workstation key wrote those fields, not that its",
+            "clock was right.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -368,6 +440,7 @@ def export_evidence(
     for part in parts:
         files.append((f"{part.name}.msg", part.message))
         files.append((f"{part.name}.sig", part.signature))
+    files += _workstation_files(image)
     files.append(("image.sha256", f"{image_sha256}  {image_name}\n".encode()))
     readme = _readme(image, image_name, image_sha256, certificates, parts)
     files.append(("README.txt", readme.encode("utf-8")))

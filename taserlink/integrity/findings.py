@@ -33,11 +33,14 @@ class Kind(enum.Enum):
     CHAIN = "chain"
     """The hash chain does not lead from the base to a seal or the statement."""
     SIGNATURE = "signature"
-    """A base, seal or statement signature does not verify, or is missing."""
+    """A base, seal or statement signature does not verify, or is missing; or (format
+    version 2) the download workstation's signature over the acquisition does not verify."""
     CERTIFICATE = "certificate"
-    """The device certificate is invalid: chain, validity, key usage or serial."""
+    """The device certificate (or, in format version 2, the download workstation's) is
+    invalid: chain, validity, key usage, serial or workstation name."""
     UNTRUSTED_ROOT = "untrusted_root"
-    """The certificate chain does not lead to a trusted manufacturer root."""
+    """A certificate chain (the device's, or the download workstation's) does not lead to a
+    trusted root."""
     CERTIFICATE_CONFORMANCE = "certificate_conformance"
     """The certificate library warned about a certificate of the chain (it departs from
     RFC 5280 in a way the library still reads, e.g. a serial number that is not positive)."""
@@ -50,7 +53,9 @@ class Kind(enum.Enum):
     LOG_WRAP = "log_wrap"
     """The device deleted its oldest records (``LOG_WRAP``, a re-based log)."""
     ACQUISITION_HASH = "acquisition_hash"
-    """The acquisition's SHA-256 of the device sections, or its closing digest, is wrong."""
+    """The acquisition's SHA-256 of the device sections, or its closing digest, is wrong
+    (an error); or, as a warning in every format-version-1 image, the acquisition's host
+    fields are protected by these keyless digests only."""
     CONTINUITY = "continuity"
     """An archive's next download does not continue the last one."""
 

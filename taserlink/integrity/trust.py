@@ -15,6 +15,13 @@ Checks, each a finding of kind ``certificate`` unless said otherwise:
   Ed25519, and every serialNumber and common name in its subject (at least one) is the
   image's device serial.
 
+A format-version-2 image also carries the download workstation's certificate chain
+(:func:`check_workstation_chain`): the same checks, against the same trusted roots (a force
+CA is configured beside the manufacturer roots), except that the workstation certificate
+must name the acquisition's ``workstation`` as its common name and carry the extended key
+usage id-kp-documentSigning (:data:`WORKSTATION_USAGE`), which keeps a device's key — or any
+other certificate of the trusted roots — from signing an acquisition.
+
 What the certificate library (``cryptography``) *warns* about while these checks read a
 certificate — a serial number that is not positive (RFC 5280 forbids it; the library still
 reads it, for now) and the like — is a finding of kind ``certificate_conformance`` naming
@@ -28,7 +35,7 @@ import contextlib
 import datetime as dt
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from taserlink.errors import TrustStoreError, excerpt
 
@@ -46,6 +53,8 @@ __all__ = [
     "TrustStore",
     "ChainResult",
     "check_chain",
+    "check_workstation_chain",
+    "WORKSTATION_USAGE",
     "BAD_CERTIFICATE",
     "CONFORMANCE",
     "library_warnings",
@@ -68,6 +77,9 @@ CONFORMANCE = "certificate_conformance"
 """The finding kind of a warning the certificate library gave about a certificate."""
 _WARNING_CHARS = 200
 """Most characters of a library warning quoted in a finding."""
+WORKSTATION_USAGE = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+"""id-kp-documentSigning (RFC 9336): the extended key usage a download workstation's
+certificate must carry to sign acquisitions."""
 
 
 @contextlib.contextmanager
@@ -222,6 +234,60 @@ def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _EndEntity:
+    """What the first certificate of a chain must be, and how messages name it."""
+
+    role: str
+    """``device`` or ``workstation``."""
+    numbered: str
+    """How the i-th certificate is named: ``certificate`` or ``workstation certificate``."""
+    holder: str
+    """Where the certificates are: ``the image`` or ``the acquisition``."""
+    names: Callable[[x509.Certificate], str | None]
+    """The problem with the end-entity certificate's subject, if any."""
+    usage: ObjectIdentifier | None
+    """An extended key usage the end-entity certificate must carry."""
+    at_word: str
+    """What happened at the time validity is checked at (``download``)."""
+    chain_word: str
+    """How the chain is named in the untrusted-root message (``the chain``)."""
+
+
+def _device_profile(device_serial: str) -> _EndEntity:
+    def names(certificate: x509.Certificate) -> str | None:
+        named = _subject_serials(certificate)
+        if not named or any(name != device_serial for name in named):
+            return (
+                f"the certificate names {', '.join(dict.fromkeys(named)) or 'no device'}, "
+                f"the image is device {device_serial}"
+            )
+        return None
+
+    return _EndEntity("device", "certificate", "the image", names, None, "download", "the chain")
+
+
+def _workstation_profile(workstation: str) -> _EndEntity:
+    def names(certificate: x509.Certificate) -> str | None:
+        named = _common_names(certificate)
+        if not named or any(name != workstation for name in named):
+            return (
+                f"the workstation certificate names {', '.join(dict.fromkeys(named)) or 'no one'},"
+                f" the acquisition says workstation {workstation!r}"
+            )
+        return None
+
+    return _EndEntity(
+        "workstation",
+        "workstation certificate",
+        "the acquisition",
+        names,
+        WORKSTATION_USAGE,
+        "acquisition signed",
+        "the workstation's chain",
+    )
+
+
 def check_chain(
     certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
 ) -> ChainResult:
@@ -230,24 +296,54 @@ def check_chain(
     Warnings the certificate library raises meanwhile become ``certificate_conformance``
     problems (module docstring); none reaches stderr.
     """
+    return _checked(certificates, _device_profile(device_serial), at, trust)
+
+
+def check_workstation_chain(
+    certificates: Sequence[bytes], workstation: str, at: dt.datetime, trust: TrustStore
+) -> ChainResult:
+    """Check a version-2 acquisition's workstation certificates (DER, the workstation's
+    first) against ``trust`` at time ``at`` (host UTC when the acquisition was signed).
+
+    The checks are :func:`check_chain`'s, except that the workstation certificate must name
+    ``workstation`` (the acquisition's field) as every common name of its subject and carry
+    the extended key usage :data:`WORKSTATION_USAGE`.  ``key`` in the result is the
+    workstation's public key when it is Ed25519.  Never raises for bad certificate bytes:
+    every problem is in ``problems``.
+    """
+    return _checked(certificates, _workstation_profile(workstation), at, trust)
+
+
+def _checked(
+    certificates: Sequence[bytes], profile: _EndEntity, at: dt.datetime, trust: TrustStore
+) -> ChainResult:
     with library_warnings() as stray:
-        result = _check_chain(certificates, device_serial, at, trust)
+        result = _check_chain(certificates, profile, at, trust)
     problems = list(result.problems)
     for note in stray:  # raised by no one certificate's reading (a backstop)
         problems.append((CONFORMANCE, f"the certificate library warned: {note}", None))
     return ChainResult(result.key, tuple(problems))
 
 
+def _common_names(certificate: x509.Certificate) -> list[str]:
+    names = []
+    for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attribute.value
+        names.append(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    return names
+
+
 def _check_chain(
-    certificates: Sequence[bytes], device_serial: str, at: dt.datetime, trust: TrustStore
+    certificates: Sequence[bytes], profile: _EndEntity, at: dt.datetime, trust: TrustStore
 ) -> ChainResult:
     problems: list[tuple[str, str, int | None]] = []
     parsed: list[x509.Certificate] = []
+    numbered, role = profile.numbered, profile.role
     for index, der in enumerate(certificates):
         certificate, notes = _load_der(der)
         if certificate is None:
             problems.append(
-                ("certificate", f"certificate {index + 1} is not a valid certificate", index)
+                ("certificate", f"{numbered} {index + 1} is not a valid certificate", index)
             )
         else:
             parsed.append(certificate)
@@ -255,7 +351,7 @@ def _check_chain(
             problems.append(
                 (
                     CONFORMANCE,
-                    f"certificate {index + 1}: the certificate library warned: {note}",
+                    f"{numbered} {index + 1}: the certificate library warned: {note}",
                     index,
                 )
             )
@@ -265,7 +361,7 @@ def _check_chain(
             problems.append(
                 (
                     "certificate",
-                    f"certificate {index + 1}'s signature is a BIT STRING with {unused} unused "
+                    f"{numbered} {index + 1}'s signature is a BIT STRING with {unused} unused "
                     "bit(s), not whole bytes: its bytes were changed outside what its issuer "
                     "signed",
                     index,
@@ -273,30 +369,35 @@ def _check_chain(
             )
     if not parsed or len(parsed) != len(certificates):
         if not certificates:
-            problems.append(("certificate", "the image holds no device certificate", None))
+            problems.append(("certificate", f"{profile.holder} holds no {role} certificate", None))
         device_ok = bool(certificates) and _load_der(certificates[0])[0] is not None
         return ChainResult(_device_key(parsed[0]) if device_ok else None, tuple(problems))
 
     device = parsed[0]
     key = _device_key(device)
     if key is None:
-        problems.append(("certificate", "the device certificate's key is not Ed25519", 0))
-    named = _subject_serials(device)
-    if not named or any(name != device_serial for name in named):
-        problems.append(
-            (
-                "certificate",
-                f"the certificate names {', '.join(dict.fromkeys(named)) or 'no device'}, "
-                f"the image is device {device_serial}",
-                0,
-            )
-        )
+        problems.append(("certificate", f"the {role} certificate's key is not Ed25519", 0))
+    named = profile.names(device)
+    if named is not None:
+        problems.append(("certificate", named, 0))
     constraints = _extension(device, x509.BasicConstraints)
     if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
-        problems.append(("certificate", "the device certificate is a CA certificate", 0))
+        problems.append(("certificate", f"the {role} certificate is a CA certificate", 0))
     usage = _extension(device, x509.KeyUsage)
     if not isinstance(usage, x509.KeyUsage) or not usage.digital_signature:
-        problems.append(("certificate", "the device certificate is not for digital signatures", 0))
+        problems.append(("certificate", f"the {role} certificate is not for digital signatures", 0))
+    if profile.usage is not None:
+        extended = _extension(device, x509.ExtendedKeyUsage)
+        if not isinstance(extended, x509.ExtendedKeyUsage) or profile.usage not in extended:
+            problems.append(
+                (
+                    "certificate",
+                    f"the {role} certificate is not for document signing (extended key usage "
+                    f"id-kp-documentSigning, {profile.usage.dotted_string}): it may not sign "
+                    "an acquisition",
+                    0,
+                )
+            )
 
     def position(certificate: x509.Certificate) -> int | None:
         """Where ``certificate`` stands in the image (``None``: a root from the store)."""
@@ -343,7 +444,8 @@ def _check_chain(
         problems.append(
             (
                 "untrusted_root",
-                f"the chain ends at {current.issuer.rfc4514_string()}, not a trusted root",
+                f"{profile.chain_word} ends at {current.issuer.rfc4514_string()}, "
+                "not a trusted root",
                 position(current),
             )
         )
@@ -354,7 +456,7 @@ def _check_chain(
     for certificate in path:
         problem = _valid_at(certificate, at)
         if problem:
-            when = f"{problem} (download at {at:%Y-%m-%dT%H:%M:%SZ})"
+            when = f"{problem} ({profile.at_word} at {at:%Y-%m-%dT%H:%M:%SZ})"
             problems.append(("certificate", when, position(certificate)))
     return ChainResult(key, tuple(problems))
 

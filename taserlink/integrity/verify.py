@@ -2,7 +2,11 @@
 
 :func:`verify_image` checks, in this order, and reports what each check finds:
 
-1. the acquisition's two digests (``acquisition_hash``);
+1. the acquisition's two digests (``acquisition_hash``); in a format-version-2 image, the
+   download workstation's certificate chain against the same trusted roots (``certificate``,
+   ``untrusted_root``) and its signature over the acquisition (``signature``: a re-timed
+   download is an error); a version-1 image, whose host fields only keyless digests
+   protect, gets one ``acquisition_hash`` *warning* saying so;
 2. the certificates against the trusted roots (``certificate``, ``untrusted_root``), and that
    each certificate's own signature is whole bytes (a padded BIT STRING would let a byte the
    issuer did not sign change unnoticed); a certificate ``cryptography`` cannot read is a
@@ -23,10 +27,10 @@ path.  A truncated image gives a ``truncated`` finding; any other malformed imag
 
 No byte is uncovered: any single-byte change to an image is unreadable or an ``error``
 finding, and so is any change to sections 2–7 or the acquisition nonce by someone who
-recomputes the keyless acquisition digests (``tests/test_no_uncovered_byte.py``,
-``tools/mutation_sweep.py``).  Work and memory grow with the image's size, never with the
-values in it: gaps are found from the sequence numbers present, not by listing every number
-up to the largest.
+recomputes the keyless acquisition digests — and, in a version-2 image, any change at all
+(``tests/test_no_uncovered_byte.py``, ``tools/mutation_sweep.py``).  Work and memory grow
+with the image's size, never with the values in it: gaps are found from the sequence numbers
+present, not by listing every number up to the largest.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from taserlink.format import (
     read_image,
 )
 from taserlink.format import layout as L
-from taserlink.format.image import encode_base, encode_statement
+from taserlink.format.image import acquisition_signed_fields, encode_base, encode_statement
 from taserlink.integrity.chain import chain_records, genesis_chain
 from taserlink.integrity.findings import (
     DEFAULT_SEVERITY,
@@ -62,14 +66,26 @@ from taserlink.integrity.findings import (
     Report,
     Severity,
 )
-from taserlink.integrity.trust import BAD_CERTIFICATE, TrustStore, check_chain
+from taserlink.integrity.trust import (
+    BAD_CERTIFICATE,
+    ChainResult,
+    TrustStore,
+    check_chain,
+    check_workstation_chain,
+)
 
-__all__ = ["verify_image", "verify_continuity", "MAX_FINDINGS_PER_KIND"]
+__all__ = ["verify_image", "verify_continuity", "MAX_FINDINGS_PER_KIND", "UNSIGNED_ACQUISITION"]
 
 MAX_FINDINGS_PER_KIND = 200
 """Past this many findings of one kind, one more finding says how many were left out."""
 
 _UNSIGNED = slice(None, -L.SIGNATURE_SIZE)
+UNSIGNED_ACQUISITION = (
+    "format version 1: the download host's times, clock source, tool, operator and "
+    "workstation are protected only by keyless digests, which anyone holding the file can "
+    "recompute (no workstation signature): corroborate them from outside the image"
+)
+"""The message of the ``acquisition_hash`` warning every version-1 image gets."""
 
 
 class _Findings:
@@ -243,6 +259,8 @@ class _Verifier:
         image, view = self.image, self.view
         span = image.spans["acquisition"]
         closing_at = span.end - L.DIGEST_SIZE
+        signed = image.acquisition.workstation_signature is not None
+        device_at = closing_at - L.DIGEST_SIZE - (L.SIGNATURE_SIZE if signed else 0)
         running = hashlib.sha256(view[: span.offset])  # one pass over the image for both
         device = running.digest()
         running.update(view[span.offset : closing_at])
@@ -250,13 +268,77 @@ class _Verifier:
             self.found.add(
                 Kind.ACQUISITION_HASH,
                 "the SHA-256 of sections 1–7 is not the one recorded at acquisition",
-                offset=span.end - 2 * L.DIGEST_SIZE,
+                offset=device_at,
             )
         if running.digest() != image.acquisition.closing_sha256:
             self.found.add(
                 Kind.ACQUISITION_HASH,
                 "the closing SHA-256 over the image does not match: bytes were changed",
                 offset=closing_at,
+            )
+        if signed:
+            self.check_workstation(device_at + L.DIGEST_SIZE)
+        else:
+            self.found.add(
+                Kind.ACQUISITION_HASH,
+                UNSIGNED_ACQUISITION,
+                offset=span.offset + L.NONCE_SIZE,
+                severity=Severity.WARNING,
+            )
+
+    def check_workstation(self, signature_at: int) -> None:
+        """A version-2 acquisition: the workstation's certificates and its signature."""
+        image = self.image
+        acquisition = image.acquisition
+        signing = acquisition.workstation_signature
+        assert signing is not None
+        span = image.spans["acquisition"]
+        strings = (
+            acquisition.clock_source,
+            acquisition.tool_version,
+            acquisition.operator,
+            acquisition.workstation,
+        )
+        algorithm_at = span.offset + L.NONCE_SIZE + 24 + sum(1 + len(t.encode()) for t in strings)
+        certificates_at = algorithm_at + 1
+        at = _utc(acquisition.host_utc_end_ms)
+        try:
+            result = check_workstation_chain(
+                signing.certificates, acquisition.workstation, at, self.trust
+            )
+        except BAD_CERTIFICATE as error:  # a backstop: the checks report these themselves
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            result = ChainResult(
+                None,
+                (("certificate", f"a workstation certificate is malformed ({reason})", None),),
+            )
+        starts = [certificates_at + 1]
+        for der in signing.certificates:
+            starts.append(starts[-1] + 2 + len(der))
+        for kind, message, index in result.problems:
+            where = certificates_at if index is None else starts[index] + 2
+            self.found.add(Kind(kind), message, offset=where)
+        key = result.key
+        if signing.algorithm != L.SIGNATURE_ED25519:
+            self.found.add(
+                Kind.SIGNATURE,
+                f"unknown workstation signature algorithm {signing.algorithm}",
+                offset=algorithm_at,
+            )
+            key = None
+        signed = L.signed_message("acquisition", self.serial, acquisition_signed_fields(image))
+        if not _verify(key, signing.signature, signed):
+            reason = (
+                "does not verify with the workstation's key: the host's times, nonce, clock "
+                "source, tool, operator, workstation or the SHA-256 of sections 1–7 were "
+                "changed after it signed"
+                if key is not None
+                else "cannot be checked: no usable workstation key"
+            )
+            self.found.add(
+                Kind.SIGNATURE,
+                f"the workstation's signature over the acquisition {reason}",
+                offset=signature_at,
             )
 
     # -- 2. certificates --------------------------------------------------------------------
