@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,7 +44,11 @@ from tests.conftest import CAPTURES
 INCIDENT = CAPTURES / "incident"
 STATION = CAPTURES / "station-month"
 WINDOW = ("2026-03-06T19:40:00Z", "2026-03-06T19:55:00Z")
-ROOT_DER_SHA256 = "5153ed108eb66731b8b1652f64af0ec6e6649ec1253986ecd1c5ceb78c1bddb6"
+ROOTS_DER_SHA256 = sorted(
+    hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    for cert in x509.load_pem_x509_certificates((CAPTURES / "test-root.pem").read_bytes())
+)
+"""The TEST roots' DER digests (the manufacturer's and the force's), computed here."""
 
 
 def _entry(path: Path, shown: str, role: str) -> dict[str, Any]:
@@ -256,7 +262,7 @@ def test_link_checks_the_match_file(scene: Path) -> None:
         "max_drift_ppm": 100.0,
         "host_clock_ms": 0,
         "host_set_anchors": False,
-        "trusted_roots_sha256": [ROOT_DER_SHA256],
+        "trusted_roots_sha256": ROOTS_DER_SHA256,
     }
     assert _link(scene) == (code, intact)  # byte-identical re-run (parsed equal, and …)
     _, text, _ = _run(scene, "link", "--images", "images", "--issues", "issues.csv",
@@ -329,7 +335,7 @@ def test_verify_json_is_an_object_with_provenance(scene: Path) -> None:
         *(_entry(p, n, "image") for p, n in zip(images, names, strict=True)),
         _entry(scene / "images" / "cut.tdi", "images/cut.tdi", "image"),
     ]
-    assert data["provenance"]["settings"] == {"trusted_roots_sha256": [ROOT_DER_SHA256]}
+    assert data["provenance"]["settings"] == {"trusted_roots_sha256": ROOTS_DER_SHA256}
     assert _run(scene, *argv)[1] == out
 
 
@@ -358,7 +364,7 @@ def test_reconcile_json_provenance(station: Path) -> None:
     ]
     assert block["settings"]["tolerance_ms"] == 20 * 60_000
     assert block["settings"]["period_from_utc"] == "2026-03-01T00:00:00.000Z"
-    assert block["settings"]["trusted_roots_sha256"] == [ROOT_DER_SHA256]
+    assert block["settings"]["trusted_roots_sha256"] == ROOTS_DER_SHA256
     assert _run(station, *argv)[1] == out
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from taserlink.atomic import stale_files, update_files
 from taserlink.emulator.firmware import HostInfo, SimulatedDevice
-from taserlink.emulator.pki import test_authority
+from taserlink.emulator.pki import test_roots_pem
 from taserlink.emulator.scenarios import new_device
 from taserlink.forensics.confusion import ConfusionModel
 from taserlink.forensics.reads import UNREADABLE, parse_read
@@ -908,7 +908,7 @@ def expected_files(seed: int = SEED) -> dict[str, bytes]:
     files = scene_files(scene)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "incident"  # beside the test root, as in captures/
-        (Path(tmp) / "test-root.pem").write_bytes(test_authority().root_pem())
+        (Path(tmp) / "test-root.pem").write_bytes(test_roots_pem())
         for name, data in files.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from taserlink.atomic import stale_files, update_files
-from taserlink.emulator.pki import test_authority
+from taserlink.emulator.pki import test_roots_pem
 from taserlink.emulator.station import StationMonth, station_month
 from taserlink.timeline.times import utc_text
 
@@ -99,7 +99,7 @@ def expected_files(seed: int = SEED) -> dict[str, bytes]:
     codes = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "station-month"
-        (Path(tmp) / "test-root.pem").write_bytes(test_authority().root_pem())
+        (Path(tmp) / "test-root.pem").write_bytes(test_roots_pem())
         for name, data in files.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
