@@ -203,3 +203,14 @@ def test_the_report_checks_the_match_file_against_its_provenance(
     assert code == 1 and err == ""
     page = (tmp_path / "r" / "report.html").read_text()
     assert "matches_changed" in page
+
+
+def test_the_folders_provenance_names_the_inputs_and_both_files(made: Path) -> None:
+    data = json.loads((made / "provenance.json").read_text())
+    outputs = {o["path"]: o["sha256"] for o in data["outputs"]}
+    for name in ("report.html", "report.pdf"):
+        assert outputs[name] == hashlib.sha256((made / name).read_bytes()).hexdigest()
+    inputs = {Path(i["path"]).name: i["sha256"] for i in data["inputs"]}
+    for image in (SCENE / "images").iterdir():
+        assert inputs[image.name] == hashlib.sha256(image.read_bytes()).hexdigest()
+    assert inputs["issues.csv"] == hashlib.sha256((SCENE / "issues.csv").read_bytes()).hexdigest()

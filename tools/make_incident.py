@@ -864,7 +864,12 @@ REPORT_ARGS = (
 )
 """``taserlink report`` as the examiner runs it, on the same inputs as ``link``: the report
 for court (``report/report.html``, ``report/report.pdf``) and the CASE/UCO file."""
-REPORT_FILES = ("report/report.html", "report/report.pdf", "report/case.jsonld")
+REPORT_FILES = (
+    "report/report.html",
+    "report/report.pdf",
+    "report/provenance.json",
+    "report/case.jsonld",
+)
 """What ``taserlink report`` writes, kept in the scene."""
 
 

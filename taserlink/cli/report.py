@@ -4,14 +4,15 @@ for court (design §8; **contract** for these options and the file names).
 
 Writes into ``DIR`` (made if missing), each atomically and byte for byte the same from the
 same inputs: ``report.html`` (self-contained: plots inline, nothing loaded from elsewhere)
-and ``report.pdf`` (the same page printed, by WeasyPrint: the ``pdf`` extra); with
-``--case FILE.jsonld``, the acquisition of each download and the analysis (the match and
-the linkage) as CASE/UCO (:mod:`taserlink.report.case`, docs/case.md).  The report
-is :mod:`taserlink.report.court`'s: the summary, the chain of each recovered cartridge with
-its evidence, device timelines around the incident, each download's integrity, the clock
-models, the consistency findings, the method and its limits, and the provenance
-(docs/report.md).  Images, custody, match results and the window are read exactly as
-``taserlink link`` reads them.
+and ``report.pdf`` (the same page printed, by WeasyPrint: the ``pdf`` extra); with ``--case
+FILE.jsonld``, the acquisition of each download and the analysis (the match and the
+linkage) as CASE/UCO (:mod:`taserlink.report.case`, docs/case.md). ``provenance.json``
+beside them names every input by SHA-256, the settings and both files (docs/provenance.md).
+The report is :mod:`taserlink.report.court`'s: the summary, the chain of each recovered
+cartridge with its evidence, device timelines around the incident, each download's
+integrity, the clock models, the consistency findings, the method and its limits, and the
+provenance (docs/report.md). Images, custody, match results and the window are read exactly
+as ``taserlink link`` reads them.
 
 Output on stdout: the summary's lines and the files written.
 
@@ -43,7 +44,7 @@ from taserlink.errors import LinkError
 from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
 from taserlink.forensics.link import Window, image_paths
 from taserlink.forensics.provenance import register_settings
-from taserlink.provenance import hash_file
+from taserlink.provenance import hash_file, write_folder_provenance
 from taserlink.register import open_register
 from taserlink.report.case import CaseFile, LinkStep, MatchStep, case_jsonld, root_files
 from taserlink.report.court import court_report, report_html, summary_lines
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(report):
         sys.stdout.write(line + "\n")
     written = [str(folder / HTML_NAME), str(folder / PDF_NAME)]
+    written.append(write_folder_provenance(report.provenance, folder, (HTML_NAME, PDF_NAME)))
     written += [] if args.case is None else [args.case]
     sys.stdout.write(f"wrote {', '.join(written)}\n")
     return EXIT_OK if report.ok else EXIT_FINDINGS
