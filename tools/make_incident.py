@@ -973,7 +973,8 @@ def readme(scene: Scene, files: dict[str, bytes], codes: dict[str, int]) -> str:
         f"(exit {codes['link']}), as text and with `--json`",
         "`report/` is what `taserlink report` wrote on the same inputs "
         f"(exit {codes['report']}): the report for court as `report.html` and `report.pdf`, "
-        "and `case.jsonld`, the acquisition and the analysis as CASE/UCO",
+        "`provenance.json` naming their inputs and both files by SHA-256, and "
+        "`case.jsonld`, the acquisition and the analysis as CASE/UCO",
     ]
     expected = "; ".join(made) + "."
     expected = textwrap.fill(expected[0].upper() + expected[1:], width=92)
