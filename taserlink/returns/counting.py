@@ -43,9 +43,8 @@ Counting is plain :class:`collections.Counter` work over the accounts read: some
 for a million accounts, after the 25 to 29 s :func:`~taserlink.postuse.accounts.read_accounts`
 takes to read and check them.  Straight from a file,
 :func:`taserlink.returns.fastcount.count_file` checks and counts a column at a time, the
-same uses and tables: 11.9 s for the same million, reading included, against 42.9 s read
-and counted row by row in the same run on a loaded machine (bench/bench_returns.py,
-bench/README.md).
+same uses and tables: 9.2 s for the same million, reading included, against 31.2 s read
+and counted row by row in the same run (bench/bench_returns.py, bench/README.md).
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ financial year out of range, a file it cannot open — it hands the file to
 naming the file and the line.  Either way ``count_file(p, y).counted ==
 count_return(read_accounts(p).accounts, y)``; :attr:`CountedFile.path_taken` says which
 way it went (tests/test_returns_fastcount.py compares the two on generated and corrupted
-files).  A million accounts took 11.9 s this way against 42.9 s read and counted row by
-row, in one run on a loaded machine (bench/bench_returns.py, bench/README.md).
+files).  A million accounts took 9.2 s this way against 31.2 s read and counted row by
+row, in the same run (bench/bench_returns.py, bench/README.md).
 """
 
 from __future__ import annotations
