@@ -21,8 +21,9 @@ The figures, and where each comes from:
   population table (per 10,000 people; the ratio to White with Katz's 95 % interval).
 - **Under-18s**: uses whose subject was under 11 or 11-17, by highest use, and (full pack
   only) each such report.
-- **Corroboration**: the uses by what the device downloads say of them, and (full pack
-  only) each report whose device shows a higher use than its form (``device_higher``).
+- **Corroboration** (with downloads): the uses by what the device downloads say of them,
+  and (full pack only) each report whose device shows a higher use than its form
+  (``device_higher``).
 - **Energy from the device logs** (with downloads only): the use episodes of the year —
   those a report of the year covers, and those no report covers whose corrected start
   falls in the year — with every energy application by its length (up to 5 s, over 5 s
@@ -68,6 +69,7 @@ from taserlink.timeline.times import utc_iso
 __all__ = [
     "DISCHARGES",
     "LENGTH_ROWS",
+    "UNDER_18",
     "VERY_LONG_MS",
     "Energy",
     "PackTable",
@@ -299,9 +301,11 @@ def pack_tables(scrutiny: Scrutiny, *, public: bool = False) -> tuple[PackTable,
     :func:`~taserlink.returns.suppress.suppress_table`; the month table shows each month's
     total only; a table derived from another (discharges, from the highest uses) shows a
     figure only where the other's shown cells give it
-    (:func:`~taserlink.returns.suppress.derived_table`); lists of reports and the
-    long-application-by-ethnicity table are left out (each names or narrows down a
-    person).
+    (:func:`~taserlink.returns.suppress.derived_table`); the under-18s' breakdown hides its
+    total when the age table does (:func:`~taserlink.returns.suppress.suppress_part`); the
+    year's number of uses is withheld in every table when one must withhold it; lists of
+    reports and the long-application-by-ethnicity table are left out (each names or narrows
+    down a person).
     """
     tables: list[PackTable] = []
     labels = [label for _, label in HIGHEST_USE_ROWS]
