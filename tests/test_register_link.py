@@ -111,3 +111,21 @@ def test_link_from_the_register_is_link_from_the_issue_list(tmp_path: Path) -> N
         (i.serial, i.officer, i.issued_ms, i.returned_ms)
         for i in read_issues(INCIDENT / "issues.csv")
     }
+
+
+def test_the_report_from_the_register(tmp_path: Path) -> None:
+    """``report --register`` gives the same chain, its provenance naming the register."""
+    url = _scene_register(tmp_path)
+    code, out, err = _run(
+        "report", "--images", str(INCIDENT / "images"), "--register", url,
+        "--matches", str(INCIDENT / "expected-matches.csv"),
+        "--window", "2026-03-06T19:40:00Z", "2026-03-06T19:55:00Z",
+        "--roots", str(CAPTURES / "test-root.pem"), "--out", str(tmp_path / "report"),
+    )  # fmt: skip
+    assert code == 1 and err == "", err
+    assert "Findings: 1 error(s)" in out
+    provenance = json.loads((tmp_path / "report" / "provenance.json").read_text())
+    assert provenance["settings"]["register"] == url
+    assert "issues" not in [i.get("role") for i in provenance["inputs"]]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "other_officer" in page and "(ledger entry " in page
