@@ -51,7 +51,6 @@ from taserlink.forensics.issues import IssueList
 from taserlink.forensics.link import Deployment, Linkage, LinkRow, Window, link
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.provenance import check_matches, link_provenance, matches_findings
-from taserlink.forensics.results import MatchRow
 from taserlink.format import EventCode, read_image
 from taserlink.integrity import TrustStore
 from taserlink.integrity.batch import Outcome, verify_files
@@ -125,8 +124,6 @@ class CourtReport:
 
     Attributes:
         linkage: the chain and its findings.
-        matches: the match file's rows; ``matches_path`` where they were read from.
-        issues_path: the issue list (or register) the custody came from.
         images: each image's file and acquisition, in linkage order.
         verification: each image's verification (empty when no roots were given).
         timelines: the devices with an event in :attr:`span`, by serial.
@@ -139,9 +136,6 @@ class CourtReport:
     """
 
     linkage: Linkage
-    matches: tuple[MatchRow, ...]
-    matches_path: str
-    issues_path: str
     images: tuple[ImageFacts, ...]
     verification: tuple[Outcome, ...]
     timelines: tuple[DeviceTimeline, ...]
@@ -265,9 +259,6 @@ def court_report(
     )
     return CourtReport(
         linkage=linkage,
-        matches=matches,
-        matches_path=os.fspath(matches_path),
-        issues_path=issues.source,
         images=tuple(facts),
         verification=verification,
         timelines=tuple(timelines),
