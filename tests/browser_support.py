@@ -24,8 +24,8 @@ exceptions, the browser's own log such as failed loads), every URL the page aske
 values of JavaScript expressions. :meth:`Browser.print_pdf` prints a page to PDF.
 :meth:`Browser.open` gives the live :class:`Page` for anything else.
 
-:func:`decode_png` reads 8-bit non-interlaced PNGs (grey, grey+alpha, RGB, RGBA; all five row
-filters) with zlib and numpy; :func:`distinct_colours` and :func:`png_is_blank` use it.
+:func:`decode_png` reads 8-bit non-interlaced PNGs (grey, grey+alpha, RGB, RGBA) with Pillow
+(matplotlib's own image library); :func:`distinct_colours` and :func:`png_is_blank` use it.
 """
 
 from __future__ import annotations
@@ -34,21 +34,21 @@ import base64
 import contextlib
 import fcntl
 import functools
+import io
 import json
 import os
 import select
 import shutil
 import signal
-import struct
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+import PIL.Image
 import pytest
 
 from tests.apt_support import installed_or_install
@@ -629,8 +629,6 @@ def print_pdf(html_path: Path | str, **options: Any) -> bytes:
 # PNG.
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
-"""Channels of each PNG colour type read: grey, RGB, grey and alpha, RGBA."""
 
 
 @dataclass(frozen=True)
@@ -648,84 +646,30 @@ class Pixels:
         return np.frombuffer(self.data, dtype=np.uint8).reshape(shape)
 
 
-def _paeth_row(raw: bytes, previous: bytes, bpp: int) -> bytearray:
-    out = bytearray(raw)
-    for i in range(min(bpp, len(out))):  # no left neighbour: the predictor is the byte above
-        out[i] = (out[i] + previous[i]) & 0xFF
-    for i in range(bpp, len(out)):
-        a, b, c = out[i - bpp], previous[i], previous[i - bpp]
-        pa, pb = b - c, a - c  # p - a and p - b, where p = a + b - c
-        pc = pa + pb
-        pa, pb, pc = -pa if pa < 0 else pa, -pb if pb < 0 else pb, -pc if pc < 0 else pc
-        out[i] = (out[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-    return out
-
-
-def _average_row(raw: bytes, previous: bytes, bpp: int) -> bytearray:
-    out = bytearray(raw)
-    for i in range(len(out)):
-        a = out[i - bpp] if i >= bpp else 0
-        out[i] = (out[i] + ((a + previous[i]) >> 1)) & 0xFF
-    return out
-
-
-def _unfilter(kind: int, raw: bytes, previous: bytes, bpp: int) -> bytes:
-    if kind == 0:
-        return raw
-    if kind == 1:
-        pixels = np.frombuffer(raw, dtype=np.uint8).reshape(-1, bpp)
-        return pixels.cumsum(axis=0, dtype=np.uint8).tobytes()
-    if kind == 2:
-        up = np.frombuffer(previous, dtype=np.uint8)
-        return (np.frombuffer(raw, dtype=np.uint8) + up).tobytes()
-    if kind == 3:
-        return bytes(_average_row(raw, previous, bpp))
-    if kind == 4:
-        return bytes(_paeth_row(raw, previous, bpp))
-    raise ValueError(f"PNG row filter {kind} is not one of 0–4")
+_MODES: Final = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+"""The Pillow modes of 8-bit grey, grey+alpha, RGB and RGBA, and their channels."""
 
 
 def decode_png(png: bytes) -> Pixels:
-    """The pixels of an 8-bit, non-interlaced grey, grey+alpha, RGB or RGBA PNG.
+    """The pixels of an 8-bit, non-interlaced grey, grey+alpha, RGB or RGBA PNG, read by
+    Pillow (which matplotlib brings).
 
     Raises:
         ValueError: not a PNG, a chunk's CRC is wrong, or a kind of PNG not read here.
     """
     if not png.startswith(PNG_SIGNATURE):
         raise ValueError("not a PNG: the signature is missing")
-    offset, header, idat = len(PNG_SIGNATURE), b"", bytearray()
-    while offset + 12 <= len(png):
-        length, kind = struct.unpack_from(">I4s", png, offset)
-        body = png[offset + 8 : offset + 8 + length]
-        (crc,) = struct.unpack_from(">I", png, offset + 8 + length)
-        if zlib.crc32(kind + body) != crc:
-            raise ValueError(f"PNG chunk {kind!r} at byte {offset} has a wrong CRC")
-        offset += 12 + length
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-    if len(header) != 13:
-        raise ValueError("PNG has no IHDR chunk")
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    if depth != 8 or colour not in _CHANNELS or interlace != 0:
-        raise ValueError(
-            f"PNG of bit depth {depth}, colour type {colour}, interlace {interlace}: only "
-            "8-bit non-interlaced grey, grey+alpha, RGB and RGBA are read"
-        )
-    channels = _CHANNELS[colour]
-    stride = width * channels
-    raw = zlib.decompress(bytes(idat))
-    if len(raw) != height * (stride + 1):
-        raise ValueError(f"PNG data is {len(raw)} bytes, not {height} rows of {stride + 1}")
-    rows, previous = [], bytes(stride)
-    for row in range(height):
-        start = row * (stride + 1)
-        previous = _unfilter(raw[start], raw[start + 1 : start + 1 + stride], previous, channels)
-        rows.append(previous)
-    return Pixels(width, height, channels, b"".join(rows))
+    try:
+        with PIL.Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+            image.load()
+            if image.mode not in _MODES or image.info.get("interlace"):
+                raise ValueError(
+                    f"PNG of mode {image.mode}: only 8-bit non-interlaced grey, grey+alpha, "
+                    "RGB and RGBA are read"
+                )
+            return Pixels(image.width, image.height, _MODES[image.mode], image.tobytes())
+    except (OSError, SyntaxError, PIL.UnidentifiedImageError) as error:
+        raise ValueError(f"not a readable PNG: {error}") from None
 
 
 def distinct_colours(png: bytes) -> int:
