@@ -72,8 +72,10 @@ def _serials(count: int) -> list[str]:
 
 
 def test_devices_lists_every_emulated_device_with_its_serial_and_log() -> None:
-    code, listed, err = _json("devices", "--emulated", "4")
+    code, document, err = _json("devices", "--emulated", "4")
     assert (code, err) == (0, "")
+    listed = document["devices"]
+    assert document["provenance"]["inputs"] == [] and document["provenance"]["tool"] == "taserlink"
     serials = _serials(4)
     assert [d["serial"] for d in listed] == serials
     assert len(set(serials)) == 4
@@ -100,7 +102,8 @@ def test_devices_lists_every_emulated_device_with_its_serial_and_log() -> None:
 def test_an_empty_dock_is_an_answer_for_devices_and_a_failure_for_download_and_clock(
     tmp_path: Path,
 ) -> None:
-    assert _json("devices", "--emulated", "0")[:2] == (0, [])
+    code, document, _ = _json("devices", "--emulated", "0")
+    assert (code, document["devices"]) == (0, [])
     code, out, _ = _run("devices", "--emulated", "0")
     assert code == 0 and "no dataport device attached" in out
     code, document, err = _download(tmp_path, 0)
@@ -272,7 +275,8 @@ def _expected_offset_s(index: int, host_utc_ms: int) -> float:
 
 
 def test_clock_shows_offsets_and_set_logs_clock_set(tmp_path: Path) -> None:
-    code, readings, err = _json("clock", "--emulated", "3")
+    code, document, err = _json("clock", "--emulated", "3")
+    readings = document["clocks"]
     assert (code, err) == (0, "")
     assert [r["serial"] for r in readings] == _serials(3)
     for index, reading in enumerate(readings):
@@ -292,7 +296,9 @@ def test_clock_shows_offsets_and_set_logs_clock_set(tmp_path: Path) -> None:
         assert float(offset) == pytest.approx(reading["offset_s"], abs=0.01)
         assert (unit, plus_minus) == ("s", "±")
 
-    code, readings, err = _json("clock", "--emulated", "3", "--set")
+    code, document, err = _json("clock", "--emulated", "3", "--set")
+    readings = document["clocks"]
+    assert document["provenance"]["settings"] == {"set": True}
     assert (code, err) == (0, "")
     sets = {r["serial"]: r["set"] for r in readings}
     for reading in readings:
@@ -314,14 +320,17 @@ def test_clock_shows_offsets_and_set_logs_clock_set(tmp_path: Path) -> None:
         assert payload["old_time_ms"] == done["old_device_time_ms"]
         assert int(record["time_ms"]) == done["new_device_time_ms"]
 
-    code, readings, _ = _json("clock", "--emulated", "3")
+    code, document, _ = _json("clock", "--emulated", "3")
+    readings = document["clocks"]
     assert code == 0
     assert all(abs(r["offset_s"]) < 0.05 for r in readings)  # set, and still set
 
 
 def test_clock_with_an_unplugged_device_reads_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(dock.FAULTS_ENV, "2:disconnect@0")
-    code, readings, err = _json("clock", "--emulated", "3", "--set")
+    code, document, err = _json("clock", "--emulated", "3", "--set")
+    readings = document["clocks"]
+    assert document["provenance"]["settings"] == {"set": True}
     assert code == 3
     assert [r["error"] is None for r in readings] == [True, False, True]
     assert readings[1]["offset_s"] is None and "went away" in readings[1]["error"]

@@ -343,15 +343,20 @@ def test_the_command_walks_a_shift_with_its_exit_codes(tmp_path: Path) -> None:
     )
     assert code == 0 and DEVICES[0] in out
     code, out, _ = _run(*db, "status", "--item", DEVICES[0], "--json")
-    assert code == 0 and json.loads(out) == {
+    status = json.loads(out)
+    provenance = status.pop("provenance")
+    assert code == 0 and status == {
         "serial": DEVICES[0],
         "kind": "device",
         "state": "issued",
         "officer": "PC 2231",
         "since": "2026-03-06T19:00:00.000Z",
     }
+    assert provenance["inputs"] == [] and provenance["settings"]["ledger_entries"] > 0
     code, out, _ = _run(*db, "history", "--item", DEVICES[0], "--json")
-    entries = json.loads(out)["entries"]
+    history = json.loads(out)
+    assert history["provenance"]["settings"]["register_id"] == provenance["settings"]["register_id"]
+    entries = history["entries"]
     assert [e["event"] for e in entries] == ["device_added", "issued"]
     assert entries[1]["operator"] == "PS 99" and entries[1]["at"] == "2026-03-06T19:00:00.000Z"
     assert _run(*db, "verify")[0] == 0

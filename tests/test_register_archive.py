@@ -100,7 +100,7 @@ def test_download_archives_each_image_in_the_register(tmp_path: Path) -> None:
     import json
 
     code, out, _ = _run("devices", "--emulated", "2", "--json")
-    serials = [d["serial"] for d in json.loads(out)]
+    serials = [d["serial"] for d in json.loads(out)["devices"]]
     url = f"sqlite:///{tmp_path / 'store.db'}"
     reg = open_register(url, create=True)
     reg.add_devices([(serials[0], "TL-10", "3.2.0")])

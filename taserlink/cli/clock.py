@@ -15,10 +15,11 @@ sequence.  The session never repeats a ``SET_CLOCK`` the device may have acted o
 answer is lost it reads the device's log to learn whether the clock was set.
 
 Output: text, one line per device — serial, device time, host UTC, offset ± uncertainty,
-and with ``--set`` the correction; or ``--json``: one array, an object per device with the
-keys of :data:`JSON_KEYS` (``set`` is ``null`` without ``--set``, else an object with the
-keys of :data:`SET_KEYS`; ``error`` is ``null`` or why the device failed, its other values
-then ``null`` as far as they were not learnt).
+and with ``--set`` the correction; or ``--json``: one object, ``clocks`` (an object per
+device with the keys of :data:`JSON_KEYS`: ``set`` is ``null`` without ``--set``, else an
+object with the keys of :data:`SET_KEYS`; ``error`` is ``null`` or why the device failed,
+its other values then ``null`` as far as they were not learnt) and ``provenance`` (design
+§8: no input file; the settings say whether the clocks were set).
 
 Exit codes: 0 every device read (and set); 3 a device failed (its line says why; the other
 devices are still read and set) or no device is attached (nothing to compare or set);
@@ -52,6 +53,7 @@ from taserlink.cli.dock import (
 )
 from taserlink.device import ClockSet, DeviceSession, UsbDeviceInfo, open_link
 from taserlink.format import DEVICE_EPOCH_UNIX_MS
+from taserlink.provenance import make_provenance
 from taserlink.timeline.times import device_time_iso, utc_iso
 
 __all__ = [
@@ -176,7 +178,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="set each device clock to the host's UTC (logged by the device as CLOCK_SET)",
     )
-    add_json_option(parser, "one JSON array, an object per device: " + ", ".join(JSON_KEYS))
+    add_json_option(
+        parser,
+        'one JSON object: "clocks", an object per device (' + ", ".join(JSON_KEYS) + "), and "
+        '"provenance"',
+    )
     return parser
 
 
@@ -196,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
     if not attempts:
         stderr_line("error", f"no dataport device is attached ({dock.description})")
     if args.json:
-        sys.stdout.write(json.dumps([_json(a) for a in attempts], indent=1) + "\n")
+        provenance = make_provenance((), {"set": args.set})  # no file read
+        document = {"clocks": [_json(a) for a in attempts], "provenance": provenance.as_dict()}
+        sys.stdout.write(json.dumps(document, indent=1) + "\n")
     else:
         _write_text(attempts, dock, sys.stdout, setting=args.set)
     for attempt in attempts:

@@ -6,12 +6,13 @@ dock order: serial, where it is plugged in (USB bus and address), model, firmwar
 records it holds (``first..last`` and how many).  Asking is not free of traces: a device
 logs ``USB_CONNECT`` on the first ``IDENTIFY`` of a connection, as it does for any host.
 
-``--json`` prints one array, an object per device with the keys of :data:`JSON_KEYS`
-(``records`` is the count held; ``error`` is ``null``, or why the device could not be
-asked — then the identity keys are ``null``).
+``--json`` prints one object: ``devices``, an object per device with the keys of
+:data:`JSON_KEYS` (``records`` is the count held; ``error`` is ``null``, or why the device
+could not be asked — then the identity keys are ``null``), and ``provenance`` (design §8:
+no input file, the devices answered).
 
-No device attached is an answer, not a failure: the text says so, ``--json`` prints
-``[]``, and the exit code is 0, so that ``devices`` is how a script asks "is anything
+No device attached is an answer, not a failure: the text says so, ``--json`` lists
+no device, and the exit code is 0, so that ``devices`` is how a script asks "is anything
 docked?".  Exit 3 is kept for what went wrong: no USB backend (libusb missing), or a
 device that could not be opened or did not answer (its line says why; the other devices
 are still listed).  Exit 2: bad usage.
@@ -35,6 +36,7 @@ from taserlink.cli.dock import (
     open_dock,
 )
 from taserlink.device import DeviceInfo, DeviceSession, UsbDeviceInfo, open_link
+from taserlink.provenance import make_provenance
 
 __all__ = ["NAME", "JSON_KEYS", "identify", "register", "run"]
 
@@ -65,12 +67,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "List every attached dataport device, one line each: serial, USB bus and address, "
             "model, firmware and the records it holds (first..last). Each device is asked "
             "IDENTIFY (it logs USB_CONNECT, as for any host). No device attached: a message "
-            "(--json: []) and exit 0. Exit 3 when USB cannot be used (no libusb) or a device "
-            "does not answer (its line says why); 2 bad usage."
+            "(--json: no devices) and exit 0. Exit 3 when USB cannot be used (no libusb) or a "
+            "device does not answer (its line says why); 2 bad usage."
         ),
     )
     add_dock_arguments(parser)
-    add_json_option(parser, "one JSON array, an object per device: " + ", ".join(JSON_KEYS))
+    add_json_option(
+        parser,
+        'one JSON object: "devices", an object per device (' + ", ".join(JSON_KEYS) + "), and "
+        '"provenance"',
+    )
     return parser
 
 
@@ -97,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     dock = open_dock(args)
     attempts = on_each_device(dock.devices(), identify)
     if args.json:
-        sys.stdout.write(json.dumps([_json(a) for a in attempts], indent=1) + "\n")
+        provenance = make_provenance(())  # no file read: the devices answered
+        document = {"devices": [_json(a) for a in attempts], "provenance": provenance.as_dict()}
+        sys.stdout.write(json.dumps(document, indent=1) + "\n")
     else:
         _write_text(attempts, dock, sys.stdout)
     return EXIT_FAILURE if any(a.error is not None for a in attempts) else EXIT_OK

@@ -43,7 +43,8 @@ its partial download is kept for the next run; the other devices carry on.
 
 ``--json`` prints one object instead of the table: ``out``, ``operator``, ``workstation``,
 ``clock_source``, ``roots`` (the root paths, or ``null``), ``verified`` (whether roots were
-available) and ``devices``, one object per device in dock order with the keys of
+available), ``provenance`` (design §8: no input file; the roots' fingerprints) and
+``devices``, one object per device in dock order with the keys of
 :data:`DEVICE_KEYS` (``verification`` is ``ok``, ``findings``, ``not verified`` or
 ``failed``; ``error`` says why it failed, else ``null``; ``findings`` are the verifier's
 finding objects, ``null`` when not verified).
@@ -93,8 +94,10 @@ from taserlink.cli.dock import Dock, add_dock_arguments, device_label, failure_t
 from taserlink.device import DownloadResult, UsbDeviceInfo, download, load_partial
 from taserlink.device.download import PARTIAL_SUFFIX
 from taserlink.errors import ImageIOError, OutputPathError, RegisterError, WorkstationKeyError
+from taserlink.forensics.provenance import roots_settings
 from taserlink.integrity import Report, Severity, TrustStore, WorkstationKey, verify_image
 from taserlink.integrity.roots import ROOTS_ENV
+from taserlink.provenance import make_provenance
 from taserlink.register import open_register
 from taserlink.register.archive import archive_folder
 
@@ -124,6 +127,7 @@ JSON_KEYS: Final = (
     "roots",
     "verified",
     "devices",
+    "provenance",
 )
 """Keys of the ``--json`` object (**contract**)."""
 DEVICE_KEYS: Final = (
@@ -761,5 +765,7 @@ def _write_json(
         "roots": list(roots) if acquirer.trust is not None else None,
         "verified": acquirer.trust is not None,
         "devices": [row.as_dict() for row in rows],
+        # no file read (the devices answered); the images written are named in "devices"
+        "provenance": make_provenance((), roots_settings(acquirer.trust)).as_dict(),
     }
     out.write(json.dumps(document, indent=1) + "\n")

@@ -42,7 +42,9 @@ from taserlink.cli.common import (
     trusted_roots,
 )
 from taserlink.errors import RegisterError, TimeTextError
+from taserlink.forensics.provenance import register_settings
 from taserlink.integrity import Severity
+from taserlink.provenance import Provenance, make_provenance
 from taserlink.register import DEFAULT_URL, Register, open_register
 from taserlink.register.archive import archive_folder
 from taserlink.register.files import parse_date, read_cartridges, read_devices, read_officers
@@ -217,7 +219,8 @@ def _status(reg: Register, args: argparse.Namespace) -> int:
             + (f" to {data['officer']} since {data['since']}" if data["officer"] else "")
         ]
     else:
-        data = reg.officer_status(args.officer).as_dict()
+        day = dt.datetime.now(dt.UTC).date()  # authority is as of today: the result says so
+        data = reg.officer_status(args.officer, day).as_dict()
         authority = (
             f"authorised until {data['authority_until']}"
             if data["authorised"]
@@ -225,7 +228,8 @@ def _status(reg: Register, args: argparse.Namespace) -> int:
         )
         text = [f"{data['officer']}: {authority}"]
         text += [f"  {i['kind']} {i['serial']} since {i['since']}" for i in data["items"]]
-    _write(data, text, args.json)
+    settings = {} if args.item is not None else {"authority_on": day.isoformat()}
+    _write(data, text, args.json, _provenance(reg, args, settings))
     return EXIT_OK
 
 
@@ -237,7 +241,7 @@ def _history(reg: Register, args: argparse.Namespace) -> int:
         f"{e.item or '-':<10}  {e.operator}@{e.terminal}  {e.detail}"
         for e in found
     ]
-    _write(data, text or ["no ledger entries"], args.json)
+    _write(data, text or ["no ledger entries"], args.json, _provenance(reg, args))
     return EXIT_OK
 
 
@@ -316,9 +320,17 @@ def _entry(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _write(data: dict[str, Any], text: list[str], as_json: bool) -> None:
+def _provenance(
+    reg: Register, args: argparse.Namespace, settings: dict[str, Any] | None = None
+) -> Provenance:
+    """A register read's provenance: no input file; the register by its identity and
+    ledger length (what pins the state read), and ``settings``."""
+    return make_provenance((), {**register_settings(reg, args.url), **(settings or {})})
+
+
+def _write(data: dict[str, Any], text: list[str], as_json: bool, provenance: Provenance) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=1) + "\n")
+        sys.stdout.write(json.dumps({**data, "provenance": provenance.as_dict()}, indent=1) + "\n")
     else:
         sys.stdout.write("\n".join(printable(line) for line in text) + "\n")
 
