@@ -13,7 +13,12 @@ from taserlink.cli import COMMANDS, build_parser
 from taserlink.cli.common import UsageError
 
 CLI = Path(__file__).resolve().parent.parent / "taserlink" / "cli"
-SHARED = {"taserlink.cli.common", "taserlink.cli.dock", "taserlink.cli.year_return"}
+SHARED = {
+    "taserlink.cli.common",
+    "taserlink.cli.custody",
+    "taserlink.cli.dock",
+    "taserlink.cli.year_return",
+}
 """The CLI modules that are not commands: what commands may import from the CLI."""
 
 

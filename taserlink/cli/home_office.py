@@ -81,8 +81,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Count the return, write its files into ``args.out``, summarise it on stdout."""
-    accounts, result = return_of(args)
-    provenance = provenance_of(args, accounts, result)
+    read = return_of(args)
+    result, accounts = read.result, read.accounts
+    provenance = provenance_of(args, read)
     written = write_return(result, args.out)
     write_folder_provenance(provenance, args.out, [p.name for p in written])
     parquet = () if args.parquet is None else write_parquet(result, args.parquet, accounts=accounts)

@@ -67,7 +67,6 @@ from taserlink.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     CommandError,
-    UsageError,
     add_clock_options,
     add_output_options,
     add_roots_option,
@@ -77,8 +76,8 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
-from taserlink.errors import InputFileError, LinkError
-from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
+from taserlink.cli.custody import add_custody_options, add_window_option, read_custody, window_of
+from taserlink.errors import InputFileError
 from taserlink.forensics.link import (
     CartridgeEvent,
     Deployment,
@@ -86,7 +85,6 @@ from taserlink.forensics.link import (
     LinkFinding,
     LinkRow,
     Severity,
-    Window,
     image_paths,
     link,
 )
@@ -95,11 +93,8 @@ from taserlink.forensics.provenance import (
     check_matches,
     link_provenance,
     matches_findings,
-    register_settings,
 )
 from taserlink.forensics.results import MatchStatus
-from taserlink.provenance import hash_file
-from taserlink.register import open_register
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import device_time_text, utc_text
 
@@ -173,46 +168,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", metavar="DIR", required=True, help="directory of dataport images (*.tdi)"
     )
-    custody = parser.add_mutually_exclusive_group(required=True)
-    custody.add_argument(
-        "--issues",
-        metavar="ISSUES.csv",
-        help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
-    )
-    custody.add_argument(
-        "--register",
-        metavar="URL",
-        help="take custody from the store room's register instead (its ledger's issues)",
-    )
+    add_custody_options(parser, required=True, what="")
     parser.add_argument(
         "--matches", metavar="OUT.csv", required=True, help="match results of 'taserlink match'"
     )
-    parser.add_argument(
-        "--window",
-        nargs=2,
-        metavar=("FROM", "TO"),
-        help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
-    )
+    add_window_option(parser)
     add_roots_option(parser)
     add_clock_options(parser, "deployments")
     add_workers_option(parser, "images and devices")
     add_output_options(parser, "one CSV row per cartridge deployment: " + ",".join(CSV_COLUMNS))
     return parser
-
-
-def _window(texts: list[str] | None) -> Window | None:
-    if texts is None:
-        return None
-    times = []
-    for name, text in zip(("FROM", "TO"), texts, strict=True):
-        try:
-            times.append(parse_utc(text))
-        except LinkError as error:
-            raise UsageError(f"--window {name}: {error}") from None
-    try:
-        return Window(times[0], times[1])
-    except LinkError as error:
-        raise UsageError(f"--window: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,19 +188,9 @@ def run(args: argparse.Namespace) -> int:
         InputError / InputFileError / LinkError: an input that cannot be read or used.
         TrustStoreError: the roots cannot be loaded.
     """
-    window = _window(args.window)
+    window = window_of(args)
     images = {str(path): path for path in image_paths(args.images)}
-    custody: dict[str, Any] = {}
-    if args.issues is not None:
-        issues = read_issues(args.issues)
-        custody["issues"] = hash_file(args.issues, "issues")
-    else:
-        register = open_register(args.register)
-        try:
-            issues = issues_from_register(register, args.register)
-            custody["register"] = register_settings(register, args.register)
-        finally:
-            register.close()
+    custody = read_custody(args)
     checked = check_matches(args.matches)
     try:
         matches = read_matches(args.matches)
@@ -248,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     clock = clock_settings(args)
     result = link(
         images,
-        issues,
+        custody.issues,
         matches,
         window=window,
         trust=trust,
@@ -259,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         data = result.as_dict()
         data["matches"] = args.matches
-        provenance = link_provenance(result, checked, trust=trust, clock=clock, **custody)
+        provenance = link_provenance(
+            result, checked, trust=trust, clock=clock, **custody.provenance()
+        )
         data["provenance"] = provenance.as_dict()
         sys.stdout.write(json.dumps({key: data[key] for key in JSON_KEYS}, indent=1) + "\n")
     elif args.output == "csv":

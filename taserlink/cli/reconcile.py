@@ -48,18 +48,17 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
+from taserlink.cli.custody import add_custody_options, read_custody
 from taserlink.errors import LinkError
 from taserlink.findings import Severity
-from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
+from taserlink.forensics.issues import parse_utc
 from taserlink.forensics.link import image_paths
-from taserlink.forensics.provenance import register_settings
 from taserlink.postuse.accounts import read_accounts, read_column_map
 from taserlink.postuse.driver import ReconcileRun, reconcile_downloads
 from taserlink.postuse.episodes import EpisodeKind
 from taserlink.postuse.provenance import reconcile_provenance
 from taserlink.postuse.reconcile import FindingKind, ReconcileSettings
 from taserlink.provenance import hash_file
-from taserlink.register import open_register
 from taserlink.spreadsheet import csv_writer
 from taserlink.timeline.times import utc_text
 
@@ -106,15 +105,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="MAP.json",
         help="column map for a force's own export of the accounts (docs/postuse.md)",
     )
-    custody = parser.add_mutually_exclusive_group(required=True)
-    custody.add_argument(
-        "--issues",
-        metavar="ISSUES.csv",
-        help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
-    )
-    custody.add_argument(
-        "--register", metavar="URL", help="take custody from the store room's register"
-    )
+    add_custody_options(parser, required=True, what="")
     parser.add_argument("--from", dest="start", metavar="T", help="only from this UTC time")
     parser.add_argument("--to", dest="end", metavar="T", help="only before this UTC time")
     parser.add_argument(
@@ -163,24 +154,15 @@ def run(args: argparse.Namespace) -> int:
     paths = image_paths(args.images)
     columns = None if args.columns is None else read_column_map(args.columns)
     accounts = read_accounts(args.accounts, columns=columns)
-    custody: dict[str, Any] = {}
+    custody = read_custody(args)
+    named = custody.provenance()
     if args.columns is not None:
-        custody["columns"] = hash_file(args.columns, "columns")
-    if args.issues is not None:
-        issues = read_issues(args.issues)
-        custody["issues"] = hash_file(args.issues, "issues")
-    else:
-        store = open_register(args.register)
-        try:
-            issues = issues_from_register(store, args.register)
-            custody["register"] = register_settings(store, args.register)
-        finally:
-            store.close()
+        named["columns"] = hash_file(args.columns, "columns")
     trust = trusted_roots(args)
     clock = clock_settings(args)
     result = reconcile_downloads(
         paths,
-        issues,
+        custody.issues,
         accounts.accounts,
         trust=trust,
         clock=clock,
@@ -191,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         data = result.as_dict()
         data["accounts"] = {"path": accounts.path, "sha256": accounts.sha256}
         data["provenance"] = reconcile_provenance(
-            result.downloads, accounts, trust=trust, clock=clock, settings=settings, **custody
+            result.downloads, accounts, trust=trust, clock=clock, settings=settings, **named
         ).as_dict()
         sys.stdout.write(json.dumps(data, indent=1) + "\n")
     elif args.output == "csv":

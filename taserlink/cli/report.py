@@ -31,7 +31,6 @@ from taserlink.atomic import make_folder, write_atomic
 from taserlink.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
-    UsageError,
     add_clock_options,
     add_roots_option,
     add_workers_option,
@@ -40,12 +39,9 @@ from taserlink.cli.common import (
     trusted_roots,
     workers_of,
 )
-from taserlink.errors import LinkError
-from taserlink.forensics.issues import issues_from_register, parse_utc, read_issues
-from taserlink.forensics.link import Window, image_paths
-from taserlink.forensics.provenance import register_settings
-from taserlink.provenance import hash_file, write_folder_provenance
-from taserlink.register import open_register
+from taserlink.cli.custody import add_custody_options, add_window_option, read_custody, window_of
+from taserlink.forensics.link import image_paths
+from taserlink.provenance import write_folder_provenance
 from taserlink.report.case import CaseFile, LinkStep, MatchStep, case_jsonld, root_files
 from taserlink.report.court import court_report, report_html, summary_lines
 from taserlink.report.pdf import pdf_of, require_pdf
@@ -74,24 +70,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", metavar="DIR", required=True, help="directory of dataport images (*.tdi)"
     )
-    custody = parser.add_mutually_exclusive_group(required=True)
-    custody.add_argument(
-        "--issues",
-        metavar="ISSUES.csv",
-        help="issue list: serial, officer, issued_at, returned_at (ISO 8601 UTC)",
-    )
-    custody.add_argument(
-        "--register", metavar="URL", help="take custody from the store room's register"
-    )
+    add_custody_options(parser, required=True, what="")
     parser.add_argument(
         "--matches", metavar="OUT.csv", required=True, help="match results of 'taserlink match'"
     )
-    parser.add_argument(
-        "--window",
-        nargs=2,
-        metavar=("FROM", "TO"),
-        help="incident window, UTC (e.g. 2026-03-06T19:40:00Z 2026-03-06T19:55:00Z)",
-    )
+    add_window_option(parser)
     parser.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
     parser.add_argument(
         "--case",
@@ -104,36 +87,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _window(texts: list[str] | None) -> Window | None:
-    if texts is None:
-        return None
-    try:
-        return Window(parse_utc(texts[0]), parse_utc(texts[1]))
-    except LinkError as error:
-        raise UsageError(f"--window: {error}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     """Gather the report, write report.html and report.pdf, print the summary."""
     require_pdf()
-    window = _window(args.window)
+    window = window_of(args)
     paths = image_paths(args.images)
-    custody: dict[str, Any] = {}
-    if args.issues is not None:
-        issues = read_issues(args.issues)
-        custody["custody"] = hash_file(args.issues, "issues")
-    else:
-        store = open_register(args.register)
-        try:
-            issues = issues_from_register(store, args.register)
-            custody["register"] = register_settings(store, args.register)
-        finally:
-            store.close()
+    custody = read_custody(args)
     report = court_report(
         paths,
-        issues,
+        custody.issues,
         args.matches,
-        **custody,
+        custody=custody.file,
+        register=custody.register,
         window=window,
         trust=trusted_roots(args),
         roots=[str(p) for p in root_paths(args).paths],
@@ -146,9 +111,13 @@ def run(args: argparse.Namespace) -> int:
     write_atomic(folder / HTML_NAME, html)
     write_atomic(folder / PDF_NAME, pdf)
     if args.case is not None:
+        listed = None  # the issue list as hashed when read (none for a register)
+        if custody.file is not None:
+            f = custody.file
+            listed = CaseFile(f.path, f.size, f.sha256, "issue list")
         step = LinkStep(
             report.linkage,
-            issues=None if args.issues is None else CaseFile.of_path(args.issues, "issue list"),
+            issues=listed,
             roots=root_files(report.roots),
             outputs=(
                 CaseFile.of_bytes(str(folder / HTML_NAME), html, "report"),

@@ -76,9 +76,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Make the pack, write it into ``args.out``, print its key figures and files."""
     population = None if args.population is None else read_population(args.population)
-    accounts, result = return_of(args)
+    read = return_of(args)
+    result, accounts = read.result, read.accounts
     figures = scrutinise(result, population)
-    provenance = provenance_of(args, accounts, result, population=population, public=args.public)
+    provenance = provenance_of(args, read, population=population, public=args.public)
     pack = build_pack(figures, public=args.public, provenance=provenance)
     written = write_pack(pack, args.out)
     parquet = () if args.parquet is None else write_parquet(result, args.parquet, accounts=accounts)

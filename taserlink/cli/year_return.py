@@ -4,6 +4,7 @@ financial year's return and the reading and counting they ask for (design §8)."
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from taserlink.cli.common import (
     UsageError,
@@ -11,18 +12,16 @@ from taserlink.cli.common import (
     add_roots_option,
     add_workers_option,
     clock_settings,
-    root_paths,
     trusted_roots,
     workers_of,
 )
+from taserlink.cli.custody import Custody, add_custody_options, read_custody
 from taserlink.errors import ReturnError
-from taserlink.forensics.issues import IssueList, issues_from_register, read_issues
 from taserlink.forensics.link import image_paths
-from taserlink.forensics.provenance import register_settings
+from taserlink.integrity import TrustStore
 from taserlink.postuse.accounts import read_accounts, read_column_map
 from taserlink.postuse.provenance import accounts_input
 from taserlink.provenance import Input, Provenance, hash_file
-from taserlink.register import open_register
 from taserlink.returns.counting import financial_year_bounds
 from taserlink.returns.fastcount import count_file
 from taserlink.returns.homeoffice import (
@@ -33,8 +32,9 @@ from taserlink.returns.homeoffice import (
 from taserlink.returns.parquet import require_pyarrow
 from taserlink.returns.population import Population
 from taserlink.returns.provenance import return_provenance
+from taserlink.timeline import ClockSettings
 
-__all__ = ["add_return_options", "provenance_of", "return_of"]
+__all__ = ["YearRead", "add_return_options", "provenance_of", "return_of"]
 
 
 def add_return_options(parser: argparse.ArgumentParser) -> None:
@@ -55,15 +55,7 @@ def add_return_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--images", metavar="DIR", help="directory of device downloads (*.tdi) to corroborate with"
     )
-    custody = parser.add_mutually_exclusive_group()
-    custody.add_argument(
-        "--issues",
-        metavar="ISSUES.csv",
-        help="issue list for --images: serial, officer, issued_at, returned_at",
-    )
-    custody.add_argument(
-        "--register", metavar="URL", help="take custody for --images from the register"
-    )
+    add_custody_options(parser, required=False, what=" (with --images)")
     parser.add_argument(
         "--columns",
         metavar="MAP.json",
@@ -86,21 +78,29 @@ def add_return_options(parser: argparse.ArgumentParser) -> None:
     add_workers_option(parser, "downloads and devices")
 
 
-def _custody(args: argparse.Namespace) -> IssueList | None:
-    if args.issues is not None:
-        return read_issues(args.issues)
-    if args.register is not None:
-        store = open_register(args.register)
-        try:
-            return issues_from_register(store, args.register)
-        finally:
-            store.close()
-    return None
+@dataclass(frozen=True)
+class YearRead:
+    """A year's return counted as :func:`add_return_options`' options ask, with what its
+    provenance names.
+
+    Attributes:
+        accounts: the accounts file, as hashed when read.
+        result: the return.
+        custody: the custody read for the downloads (``None`` without ``--images``).
+        trust: the roots the downloads were verified against (``None`` without them).
+        clock: the clock models' settings.
+    """
+
+    accounts: Input
+    result: HomeOfficeReturn
+    custody: Custody | None
+    trust: TrustStore | None
+    clock: ClockSettings
 
 
-def return_of(args: argparse.Namespace) -> tuple[Input, HomeOfficeReturn]:
-    """The accounts file (as hashed when read) and the year's return counted, as the
-    options of :func:`add_return_options` ask.
+def return_of(args: argparse.Namespace) -> YearRead:
+    """The accounts file and the year's return counted, as the options of
+    :func:`add_return_options` ask.
 
     Without ``--images`` the year is counted a column at a time
     (:func:`taserlink.returns.fastcount.count_file`, which falls back on ``read_accounts``
@@ -117,24 +117,30 @@ def return_of(args: argparse.Namespace) -> tuple[Input, HomeOfficeReturn]:
     if args.parquet is not None:
         require_pyarrow()  # before any work: a missing extra is one line, nothing written
     columns = None if args.columns is None else read_column_map(args.columns)
+    clock = clock_settings(args)
     if args.images is None and _good_year(args.year):
         counted = count_file(args.accounts, args.year, columns=columns)
-        clock_settings(args)  # the options checked as the reconciling path checks them
-        workers_of(args)
+        workers_of(args)  # the options checked as the reconciling path checks them
         source = Input(counted.path, counted.size, counted.sha256, "accounts")
-        return source, return_without_downloads(counted.counted)
+        return YearRead(source, return_without_downloads(counted.counted), None, None, clock)
     accounts = read_accounts(args.accounts, columns=columns)
     paths = image_paths(args.images) if args.images is not None else []
+    custody = None
+    trust = None
+    if paths:
+        no_custody = args.issues is None and args.register is None
+        custody = None if no_custody else read_custody(args)
+        trust = trusted_roots(args)
     result = home_office_return(
         accounts.accounts,
         args.year,
         images=paths,
-        issues=_custody(args) if paths else None,
-        trust=trusted_roots(args) if paths else None,
-        clock=clock_settings(args),
+        issues=None if custody is None else custody.issues,
+        trust=trust,
+        clock=clock,
         workers=workers_of(args),
     )
-    return accounts_input(accounts), result
+    return YearRead(accounts_input(accounts), result, custody, trust, clock)
 
 
 def _good_year(year: int) -> bool:
@@ -149,41 +155,27 @@ def _good_year(year: int) -> bool:
 
 def provenance_of(
     args: argparse.Namespace,
-    accounts: Input,
-    result: HomeOfficeReturn,
+    read: YearRead,
     *,
     population: Population | None = None,
     public: bool | None = None,
 ) -> Provenance:
-    """The provenance of a return counted by :func:`return_of` from ``args``
-    (:func:`taserlink.returns.provenance.return_provenance`): the column map and issue
-    list hashed here, the register's state read (with ``--images``), the roots' fingerprints.
+    """The provenance of a return :func:`return_of` counted
+    (:func:`taserlink.returns.provenance.return_provenance`): the accounts, the column map,
+    the downloads and the custody as read, the roots' fingerprints.
 
     Raises:
-        ProvenanceError: a file named cannot be read to hash it.
+        ProvenanceError: the column map cannot be read again to hash it.
     """
     columns = None if args.columns is None else hash_file(args.columns, "columns")
-    issues = None
-    register = None
-    trust = None
-    if result.run is not None:
-        trust = root_paths(args).load()
-        if args.issues is not None:
-            issues = hash_file(args.issues, "issues")
-        elif args.register is not None:
-            store = open_register(args.register)
-            try:
-                register = register_settings(store, args.register)
-            finally:
-                store.close()
+    custody = {} if read.custody is None else read.custody.provenance()
     return return_provenance(
-        result,
-        accounts,
+        read.result,
+        read.accounts,
         columns=columns,
-        issues=issues,
-        register=register,
-        trust=trust,
-        clock=clock_settings(args),
+        trust=read.trust,
+        clock=read.clock,
         population=population,
         public=public,
+        **custody,
     )
