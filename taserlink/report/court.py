@@ -35,7 +35,6 @@ same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -48,10 +47,10 @@ import numpy as np
 from taserlink.errors import InputFileError, LinkError
 from taserlink.findings import Severity
 from taserlink.forensics.issues import IssueList
-from taserlink.forensics.link import Deployment, Linkage, LinkRow, Window, link
+from taserlink.forensics.link import Deployment, ImageSummary, Linkage, LinkRow, Window, link
 from taserlink.forensics.matchfiles import format_score, read_matches
 from taserlink.forensics.provenance import check_matches, link_provenance, matches_findings
-from taserlink.format import EventCode, read_image
+from taserlink.format import EventCode, Image, read_image
 from taserlink.integrity import TrustStore
 from taserlink.integrity.batch import Outcome, verify_files
 from taserlink.provenance import Input, Provenance
@@ -150,15 +149,15 @@ class CourtReport:
         return self.linkage.ok
 
 
-def _facts(name: str) -> ImageFacts:
-    data = Path(name).read_bytes()
-    image = read_image(data)
+def _facts(summary: ImageSummary, image: Image) -> ImageFacts:
+    """The image as the report names it: linkage's size and SHA-256 (hashed when it was
+    surveyed), the acquisition as the image records it."""
     acquisition = image.acquisition
-    facts = ImageFacts(
-        name=name,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        device=image.identity.serial,
+    return ImageFacts(
+        name=summary.name,
+        size=summary.size,
+        sha256=summary.sha256,
+        device=summary.device,
         host_start_ms=acquisition.host_utc_start_ms,
         host_end_ms=acquisition.host_utc_end_ms,
         operator=acquisition.operator,
@@ -166,7 +165,6 @@ def _facts(name: str) -> ImageFacts:
         clock_source=acquisition.clock_source,
         tool=acquisition.tool_version,
     )
-    return facts
 
 
 def _span(linkage: Linkage) -> tuple[int, int] | None:
@@ -240,17 +238,17 @@ def court_report(
     verification = tuple(verify_files(names, trust, workers=workers)) if trust else ()
     verified = {image.name: image.verified for image in linkage.images}
     span = _span(linkage)
-    facts: list[ImageFacts] = []
-    by_device: dict[str, list[str]] = {}
-    for image in linkage.images:
-        found = _facts(image.name)
-        facts.append(found)
-        by_device.setdefault(found.device, []).append(image.name)
+    by_device: dict[str, list[ImageSummary]] = {}
+    for summary in linkage.images:
+        by_device.setdefault(summary.device, []).append(summary)
+    facts: dict[str, ImageFacts] = {}
     timelines = []
-    for serial in sorted(by_device):
+    for serial in sorted(by_device):  # one device's images in memory at a time
+        parsed = [(s.name, read_image(Path(s.name).read_bytes())) for s in by_device[serial]]
+        for summary, (_, image) in zip(by_device[serial], parsed, strict=True):
+            facts[summary.name] = _facts(summary, image)
         if span is None:
-            break
-        parsed = [(name, read_image(Path(name).read_bytes())) for name in by_device[serial]]
+            continue
         timeline = DeviceTimeline.from_images(parsed, settings=settings, verified=verified)
         if timeline_marks(timeline, span):
             timelines.append(timeline)
@@ -259,7 +257,7 @@ def court_report(
     )
     return CourtReport(
         linkage=linkage,
-        images=tuple(facts),
+        images=tuple(facts[summary.name] for summary in linkage.images),
         verification=verification,
         timelines=tuple(timelines),
         span=span,
