@@ -7,6 +7,7 @@ table it is derived from (checked by enumerating every count the shown cells all
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -85,12 +86,25 @@ def test_months_hold_every_use_once_in_uk_local_months(derbyshire: Scrutiny) -> 
     assert sum(map(sum, derbyshire.by_month)) == 211
     columns = [sum(row[i] for row in derbyshire.by_month) for i in range(len(HIGHEST_USE_ROWS))]
     assert columns == [DERBYSHIRE_2019.get(value, 0) for value, _ in HIGHEST_USE_ROWS]
-    # force_year puts reports on the year's edges: 23:00 UTC on 31 March is April in BST
-    by_month = Counter(
-        derbyshire.months[i] for i, row in enumerate(derbyshire.by_month) for _ in range(sum(row))
-    )
+
+    # each use in the month of its start in UK time, by the rule of the clocks (BST from
+    # 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of October),
+    # not by the zone database the code uses; force_year puts reports on the year's edges
+    def uk_month(ms: int) -> str:
+        when = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+        def last_sunday(month: int) -> dt.datetime:
+            day = dt.datetime(when.year, month, 31, 1, tzinfo=dt.UTC)
+            return day - dt.timedelta(days=(day.weekday() + 1) % 7)
+
+        summer = last_sunday(3) <= when < last_sunday(10)
+        return (when + dt.timedelta(hours=summer)).strftime("%Y-%m")
+
+    by_month = {m: sum(row) for m, row in zip(derbyshire.months, derbyshire.by_month, strict=True)}
+    expected = Counter(uk_month(u.start_ms) for u in derbyshire.uses)
+    assert by_month == {m: expected.get(m, 0) for m in derbyshire.months}
     edge = [u for u in derbyshire.uses if u.start_ms == parse_utc("2019-03-31T23:00:00Z")]
-    assert edge and by_month["2019-04"] >= len(edge)
+    assert edge and {uk_month(u.start_ms) for u in edge} == {"2019-04"}
 
 
 def test_under_18s_and_their_list(derbyshire: Scrutiny) -> None:
